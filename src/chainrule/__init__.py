@@ -1,0 +1,42 @@
+"""chainrule: deep feedforward networks by back-propagation, NumPy only.
+
+The system of *Deep Learning* (Goodfellow, Bengio, Courville), chapters 5-8:
+tensors with reverse-mode autodiff (``chainrule.autograd``), layers and losses
+(``chainrule.nn``), optimisers (``chainrule.optim``), a training loop
+(``chainrule.training``), data loading (``chainrule.data``) and scikit-learn
+estimators (``chainrule.sklearn``).
+"""
+
+from .autograd import (
+    Tensor,
+    abs,
+    concatenate,
+    enable_grad,
+    exp,
+    is_grad_enabled,
+    log,
+    no_grad,
+    sqrt,
+    stack,
+    tensor,
+    where,
+)
+from .random import get_rng_state, manual_seed, set_rng_state
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # subpackages load on first use, so `import chainrule` stays light
+    import importlib
+
+    if name in ("nn", "optim", "data", "training", "sklearn", "autograd", "random"):
+        return importlib.import_module(f"chainrule.{name}")
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "exp", "log", "sqrt", "abs", "where", "concatenate", "stack",
+    "manual_seed", "get_rng_state", "set_rng_state",
+]

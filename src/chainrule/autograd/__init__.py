@@ -1,0 +1,31 @@
+"""Reverse-mode automatic differentiation over NumPy arrays."""
+
+from . import tensor_methods as _tensor_methods  # noqa: F401  (attaches operators)
+from .engine import (
+    PRIMITIVES,
+    Tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    primitive,
+    tensor,
+    unbroadcast,
+)
+from .ops import abs, concatenate as _concatenate, exp, log, sqrt, stack as _stack, where
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join a sequence of tensors along an existing axis."""
+    return _concatenate(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join a sequence of tensors along a new axis."""
+    return _stack(*tensors, axis=axis)
+
+
+__all__ = [
+    "PRIMITIVES", "Tensor", "tensor", "primitive", "no_grad", "enable_grad",
+    "is_grad_enabled", "unbroadcast", "exp", "log", "sqrt", "abs", "where",
+    "concatenate", "stack",
+]

@@ -1,0 +1,314 @@
+"""The reverse-mode engine: the Tensor class, the primitive decorator, backward.
+
+Every differentiable operation is a *primitive*: a forward function on plain
+arrays that returns ``(out, vjp)``, where ``vjp(g, need)`` maps the gradient
+of the output to one gradient per positional input (``None`` where
+``need[i]`` is false).  Forward and vjp live side by side in ``ops.py``; the
+engine records ``(vjp, inputs, need)`` on the output tensor and nothing else.
+
+``Tensor.backward`` sorts the graph once (iteratively, so a chain of
+100,000 ops does not hit the recursion limit), walks it in reverse, undoes
+broadcasting in one place (:func:`unbroadcast`) and accumulates gradients of
+tensors that are used more than once.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .._backend import DEFAULT_DTYPE, as_float_array, xp
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "primitive",
+    "PRIMITIVES",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "unbroadcast",
+]
+
+#: name -> op, for every primitive; tests drive the gradient checks from it.
+PRIMITIVES: dict = {}
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are being recorded for backward."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager / decorator that sets whether ops are recorded."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.prev = []
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev.append(_grad_enabled)
+        _grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def no_grad():
+    """Record nothing inside: ``with cr.no_grad(): ...`` or as a decorator."""
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Record ops again inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: the vjp of NumPy broadcasting."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+class Tensor:
+    """An array with an optional gradient and a record of how it was made.
+
+    Args:
+        data: array-like; float data becomes float32 unless ``dtype`` says.
+        requires_grad: whether ``backward`` should fill ``.grad``.
+        dtype: NumPy dtype to force (e.g. ``np.float64`` for gradient checks).
+
+    Example:
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([2., 4.], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_grad_buf", "__weakref__")
+    # Make NumPy defer to our reflected operators (ndarray + Tensor).
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = as_float_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                "Only floating-point tensors can require gradients. "
+                f"Received dtype={self.data.dtype}"
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self._grad_buf = None
+
+    @classmethod
+    def _result(cls, data, ctx):
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = ctx is not None
+        t._ctx = ctx
+        t._grad_buf = None
+        return t
+
+    # --- array-like facts -------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def numpy(self):
+        """The underlying ``np.ndarray`` (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor._result(self.data, None)
+
+    def astype(self, dtype) -> "Tensor":
+        return Tensor(self.data.astype(dtype), self.requires_grad, dtype=dtype)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = repr(self.data)
+        if body.startswith("array("):
+            body = body[6:-1]
+        return f"tensor({body}{grad})"
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    # --- autodiff ---------------------------------------------------------
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that needs it.
+
+        Args:
+            grad: gradient of some scalar with respect to ``self``; may be
+                omitted only when ``self`` has a single element.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() called on a tensor that does not require grad: "
+                "no input of the computation had requires_grad=True "
+                "(or it was computed under no_grad)."
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    "backward() without a gradient needs a scalar output; "
+                    f"this tensor has shape {self.shape}. Pass grad= of that shape."
+                )
+            grad = xp.ones_like(self.data)
+        else:
+            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(grad): grad has shape {grad.shape}, "
+                    f"expected the tensor's shape {self.shape}"
+                )
+            grad = grad.astype(self.dtype, copy=False)
+        _backward(self, grad)
+
+    def zero_grad(self):
+        self.grad = None
+
+
+def _topological_order(root):
+    order = []
+    seen = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is not None:
+            for parent, need in zip(ctx[1], ctx[2]):
+                if need and id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
+
+
+def _accumulate_leaf(leaf, g):
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    current = leaf.grad
+    if current is None:
+        buf = leaf._grad_buf
+        if buf is not None:
+            # an optimiser keeps this gradient in a flat buffer: write into it
+            xp.copyto(buf, g)
+            leaf.grad = buf
+        else:
+            leaf.grad = g
+    elif current is leaf._grad_buf:
+        current += g  # owned buffer: in place
+    else:
+        leaf.grad = current + g  # never mutate an array we may share
+
+
+def _backward(root, grad):
+    order = _topological_order(root)
+    grads = {id(root): grad}
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        ctx = node._ctx
+        if ctx is None:
+            _accumulate_leaf(node, g)
+            continue
+        vjp, inputs, need = ctx
+        in_grads = vjp(g, need)
+        for x, n, gx in zip(inputs, need, in_grads):
+            if not n or gx is None:
+                continue
+            if gx.shape != x.data.shape:
+                gx = unbroadcast(gx, x.data.shape)
+            key = id(x)
+            prev = grads.get(key)
+            grads[key] = gx if prev is None else prev + gx
+
+
+def primitive(fwd):
+    """Turn ``fwd(*arrays, **params) -> (out, vjp)`` into a differentiable op.
+
+    Positional arguments may be Tensors or constants (arrays, scalars);
+    keyword arguments are non-differentiable parameters (axis, shape...).
+    ``vjp(g, need)`` returns one gradient per positional argument, computing
+    only those with ``need[i]`` true.  The op is registered in PRIMITIVES.
+    """
+
+    def op(*args, **params):
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        out, vjp = fwd(*arrays, **params)
+        if _grad_enabled:
+            need = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            if True in need:
+                return Tensor._result(out, (vjp, args, need))
+        return Tensor._result(out, None)
+
+    op.__name__ = fwd.__name__
+    op.__qualname__ = fwd.__qualname__
+    op.__doc__ = fwd.__doc__
+    op.__wrapped__ = fwd
+    PRIMITIVES[fwd.__name__] = op
+    return op
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Make a Tensor; float data becomes float32 unless ``dtype`` is given."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+

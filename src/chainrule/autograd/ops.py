@@ -1,0 +1,459 @@
+"""Every primitive: its forward and its vector-Jacobian product, side by side.
+
+Each function here takes plain arrays and returns ``(out, vjp)``; the
+``@primitive`` decorator makes it an op on Tensors (see ``engine.py``).
+Adding an op means adding one function here and one case to
+``tests/autograd/test_gradcheck.py`` (a test fails for a primitive without one).
+Composite ops (mse, prelu, nll...) are built from these and need no vjp.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from .._backend import xp
+from .engine import primitive
+
+# --------------------------------------------------------------------------
+# arithmetic (broadcasting is undone by the engine)
+
+
+@primitive
+def add(a, b):
+    """a + b."""
+    return a + b, lambda g, need: (g, g)
+
+
+@primitive
+def sub(a, b):
+    """a - b."""
+    return a - b, lambda g, need: (g, -g if need[1] else None)
+
+
+@primitive
+def mul(a, b):
+    """a * b (elementwise)."""
+
+    def vjp(g, need):
+        return (g * b if need[0] else None, g * a if need[1] else None)
+
+    return a * b, vjp
+
+
+@primitive
+def div(a, b):
+    """a / b (elementwise)."""
+    out = a / b
+
+    def vjp(g, need):
+        ga = g / b if need[0] else None
+        gb = -g * out / b if need[1] else None
+        return ga, gb
+
+    return out, vjp
+
+
+@primitive
+def neg(a):
+    """-a."""
+    return -a, lambda g, need: (-g,)
+
+
+@primitive
+def pow(a, b):
+    """a ** b; ``b`` may be a tensor (gradient ``a**b * log a``)."""
+    out = a**b
+
+    def vjp(g, need):
+        ga = g * b * a ** (b - 1) if need[0] else None
+        gb = g * out * xp.log(xp.where(a > 0, a, 1)) if need[1] else None
+        return ga, gb
+
+    return out, vjp
+
+
+@primitive
+def matmul(a, b):
+    """a @ b with NumPy's rules: 1-D operands, batched (broadcast) stacks."""
+    out = a @ b
+
+    def vjp(g, need):
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = xp.expand_dims(g2, -1)
+        ga = gb = None
+        if need[0]:
+            ga = g2 @ xp.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga.reshape(-1, a.shape[0]).sum(0)
+        if need[1]:
+            if b2.ndim == 2 and g2.ndim > 2:
+                # stack @ matrix: fold the batch into rows, one GEMM
+                a_rows = xp.broadcast_to(a2, g2.shape[:-1] + a2.shape[-1:])
+                gb = a_rows.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
+            else:
+                gb = xp.swapaxes(a2, -1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb.reshape(-1, b.shape[0]).sum(0)
+        return ga, gb
+
+    return out, vjp
+
+
+# --------------------------------------------------------------------------
+# elementwise functions
+
+
+@primitive
+def exp(a):
+    """exp(a); the vjp reuses the output."""
+    out = xp.exp(a)
+    return out, lambda g, need: (g * out,)
+
+
+@primitive
+def log(a):
+    """Natural logarithm."""
+    return xp.log(a), lambda g, need: (g / a,)
+
+
+@primitive
+def sqrt(a):
+    """Square root; the vjp reuses the output."""
+    out = xp.sqrt(a)
+    return out, lambda g, need: (g / (2 * out),)
+
+
+@primitive
+def abs(a):
+    """|a|; subgradient 0 at 0 (as PyTorch)."""
+    return xp.abs(a), lambda g, need: (g * xp.sign(a),)
+
+
+@primitive
+def relu(a):
+    """max(0, a); gradient 0 at 0."""
+    out = xp.maximum(a, 0)
+    return out, lambda g, need: (g * (out > 0),)
+
+
+@primitive
+def leaky_relu(a, negative_slope=0.01):
+    """a if a > 0 else negative_slope * a (book: leaky ReLU, α = 0.01)."""
+    pos = a > 0
+    out = xp.where(pos, a, a * a.dtype.type(negative_slope))
+    slope = a.dtype.type(negative_slope)
+    return out, lambda g, need: (xp.where(pos, g, g * slope),)
+
+
+@primitive
+def sigmoid(a):
+    """Logistic sigmoid 1/(1+exp(-a)), stable for large |a|."""
+    e = xp.exp(-xp.abs(a))
+    out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+    return out, lambda g, need: (g * out * (1 - out),)
+
+
+@primitive
+def tanh(a):
+    """Hyperbolic tangent; the vjp reuses the output."""
+    out = xp.tanh(a)
+    return out, lambda g, need: (g * (1 - out * out),)
+
+
+@primitive
+def softplus(a):
+    """ζ(a) = log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|)), stable."""
+    out = xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+    def vjp(g, need):
+        e = xp.exp(-xp.abs(a))
+        sig = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        return (g * sig,)
+
+    return out, vjp
+
+
+# --------------------------------------------------------------------------
+# reductions
+
+
+def _expand(g, shape, axis, keepdims):
+    """Give a reduced gradient back the reduced axes so it broadcasts."""
+    if keepdims:
+        return g
+    if axis is None:
+        return xp.reshape(g, (1,) * len(shape))
+    axes = (axis,) if isinstance(axis, int) else axis
+    axes = sorted(ax % len(shape) for ax in axes)
+    for ax in axes:
+        g = xp.expand_dims(g, ax)
+    return g
+
+
+@primitive
+def sum(a, axis=None, keepdims=False):
+    """Sum over ``axis`` (all axes when None)."""
+    out = xp.sum(a, axis=axis, keepdims=keepdims)
+    shape = a.shape
+
+    def vjp(g, need):
+        g = _expand(xp.asarray(g), shape, axis, keepdims)
+        return (xp.broadcast_to(g, shape),)
+
+    return out, vjp
+
+
+@primitive
+def mean(a, axis=None, keepdims=False):
+    """Mean over ``axis`` (all axes when None)."""
+    out = xp.mean(a, axis=axis, keepdims=keepdims)
+    shape = a.shape
+    count = a.size // builtins.max(out.size, 1) if a.size else 1
+
+    def vjp(g, need):
+        g = _expand(xp.asarray(g), shape, axis, keepdims)
+        return (xp.broadcast_to(g / a.dtype.type(count), shape),)
+
+    return out, vjp
+
+
+def _extreme(a, axis, keepdims, reducer):
+    out = reducer(a, axis=axis, keepdims=keepdims)
+    shape = a.shape
+
+    def vjp(g, need):
+        full = _expand(xp.asarray(out), shape, axis, keepdims)
+        mask = a == full
+        # ties share the gradient equally (as torch.amax / amin)
+        count = mask.sum(axis=axis, keepdims=True)
+        g = _expand(xp.asarray(g), shape, axis, keepdims)
+        return (mask * (g / count).astype(a.dtype),)
+
+    return out, vjp
+
+
+@primitive
+def max(a, axis=None, keepdims=False):
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
+    return _extreme(a, axis, keepdims, xp.max)
+
+
+@primitive
+def min(a, axis=None, keepdims=False):
+    """Minimum over ``axis``; tied minima share the gradient equally."""
+    return _extreme(a, axis, keepdims, xp.min)
+
+
+# --------------------------------------------------------------------------
+# shape and indexing
+
+
+@primitive
+def reshape(a, shape=()):
+    """The same elements in a new shape."""
+    return xp.reshape(a, shape), lambda g, need: (xp.reshape(g, a.shape),)
+
+
+@primitive
+def transpose(a, axes=None):
+    """Permute axes (reverse them when ``axes`` is None)."""
+    inv = None if axes is None else tuple(xp.argsort(axes))
+    return xp.transpose(a, axes), lambda g, need: (xp.transpose(g, inv),)
+
+
+@primitive
+def getitem(a, index=None):
+    """a[index]: basic slicing and integer/boolean array indexing.
+
+    The vjp scatters with ``np.add.at`` so repeated indices accumulate.
+    """
+    out = a[index]
+
+    def vjp(g, need):
+        ga = xp.zeros(a.shape, dtype=g.dtype)
+        xp.add.at(ga, index, g)
+        return (ga,)
+
+    return out, vjp
+
+
+@primitive
+def where(cond, a, b):
+    """Elementwise ``a`` where ``cond`` else ``b`` (cond is not differentiated)."""
+    cond = xp.asarray(cond, dtype=bool)
+
+    def vjp(g, need):
+        ga = xp.where(cond, g, 0).astype(g.dtype) if need[1] else None
+        gb = xp.where(cond, 0, g).astype(g.dtype) if need[2] else None
+        return None, ga, gb
+
+    return xp.where(cond, a, b), vjp
+
+
+@primitive
+def concatenate(*arrays, axis=0):
+    """Join tensors along an existing axis."""
+    sizes = [xp.shape(x)[axis] for x in arrays]
+    cuts = xp.cumsum(sizes)[:-1]
+
+    def vjp(g, need):
+        return tuple(xp.split(g, cuts, axis=axis))
+
+    return xp.concatenate(arrays, axis=axis), vjp
+
+
+@primitive
+def stack(*arrays, axis=0):
+    """Join tensors along a new axis."""
+    out = xp.stack(arrays, axis=axis)
+
+    def vjp(g, need):
+        n = len(arrays)
+        return tuple(xp.take(g, i, axis=axis) for i in range(n))
+
+    return out, vjp
+
+
+# --------------------------------------------------------------------------
+# fused ops for the hot path and for numerical stability
+
+
+@primitive
+def linear(x, weight, bias=None):
+    """x @ weight + bias in one step; weight has shape (in, out).
+
+    The backward skips the input gradient when the input needs none
+    (e.g. the first layer), which saves one GEMM per step.
+    """
+    out = x @ weight
+    if bias is not None:
+        out += bias
+
+    def vjp(g, need):
+        gx = g @ weight.T if need[0] else None
+        gw = gb = None
+        if need[1]:
+            if x.ndim == 2:
+                gw = x.T @ g
+            else:
+                gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        if need[2]:
+            gb = g.sum(axis=tuple(range(g.ndim - 1)))
+        return gx, gw, gb
+
+    return out, vjp
+
+
+def _softmax(z, axis):
+    m = xp.max(z, axis=axis, keepdims=True)
+    e = xp.exp(z - m)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+@primitive
+def softmax(z, axis=-1):
+    """exp(z) / Σ exp(z), with the max subtracted first."""
+    out = _softmax(z, axis)
+
+    def vjp(g, need):
+        gy = g * out
+        return (gy - out * gy.sum(axis=axis, keepdims=True),)
+
+    return out, vjp
+
+
+@primitive
+def log_softmax(z, axis=-1):
+    """z - logsumexp(z), computed in the log domain (book §6.2.2.3)."""
+    m = xp.max(z, axis=axis, keepdims=True)
+    shifted = z - m
+    out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def vjp(g, need):
+        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return out, vjp
+
+
+@primitive
+def logsumexp(z, axis=-1, keepdims=False):
+    """log Σ exp(z) = m + log Σ exp(z - m), m = max z."""
+    m = xp.max(z, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    s = xp.exp(z - m)
+    total = s.sum(axis=axis, keepdims=True)
+    out_k = m + xp.log(total)
+    out = out_k if keepdims else xp.squeeze(out_k, axis=axis)
+
+    def vjp(g, need):
+        gk = g if keepdims else xp.expand_dims(g, axis)
+        return (gk * (s / total),)
+
+    return out, vjp
+
+
+@primitive
+def softmax_cross_entropy(logits, target=None, smoothing=0.0, reduction="mean"):
+    """Fused softmax + negative log-likelihood on (N, C) logits, int targets.
+
+    loss_i = -(1-ε) log p[i, y_i] - (ε/C) Σ_c log p[i, c]  (PyTorch's
+    label smoothing).  The gradient is (softmax - q) with q the smoothed
+    one-hot target: no Jacobian is ever formed.
+    """
+    n, c = logits.shape
+    m = xp.max(logits, axis=1, keepdims=True)
+    shifted = logits - m
+    e = xp.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    logp = shifted - xp.log(total)
+    rows = xp.arange(n)
+    eps = smoothing
+    losses = -(1 - eps) * logp[rows, target]
+    if eps:
+        losses = losses - (eps / c) * logp.sum(axis=1)
+    if reduction == "mean":
+        out = losses.mean() if n else xp.asarray(xp.nan, logits.dtype)
+    elif reduction == "sum":
+        out = losses.sum()
+    else:
+        out = losses
+    out = xp.asarray(out, dtype=logits.dtype)
+
+    def vjp(g, need):
+        grad = e / total  # softmax
+        grad[rows, target] -= 1 - eps
+        if eps:
+            grad -= eps / c
+        if reduction == "mean":
+            grad *= g / builtins.max(n, 1)
+        elif reduction == "sum":
+            grad *= g
+        else:
+            grad *= g[:, None]
+        return grad, None
+
+    return out, vjp
+
+
+@primitive
+def bce_with_logits(logits, target):
+    """Elementwise -[t log σ(z) + (1-t) log(1-σ(z))] = max(z,0) - z t + log1p(e^-|z|)."""
+    e = xp.exp(-xp.abs(logits))
+    out = xp.maximum(logits, 0) - logits * target + xp.log1p(e)
+
+    def vjp(g, need):
+        gz = gt = None
+        if need[0]:
+            sig = xp.where(logits >= 0, 1 / (1 + e), e / (1 + e))
+            gz = g * (sig - target)
+        if need[1]:
+            gt = -g * logits
+        return gz, gt
+
+    return out, vjp

@@ -1,0 +1,102 @@
+"""Hidden-unit activations as modules (book §6.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .module import Module
+from .parameter import Parameter
+
+
+class ReLU(Module):
+    """Rectified linear unit g(z) = max(0, z)."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """g(z) = max(0, z) + α min(0, z), α = ``negative_slope`` (default 0.01)."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """Parametric ReLU with a learned slope α (one, or one per channel on axis 1)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=np.float32))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Abs(Module):
+    """Absolute-value rectification g(z) = |z|."""
+
+    def forward(self, x):
+        return F.abs_rectification(x)
+
+
+class Sigmoid(Module):
+    """Logistic sigmoid σ(z) = 1 / (1 + e^{-z})."""
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """Hyperbolic tangent."""
+
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Softplus(Module):
+    """ζ(z) = log(1 + e^z), computed stably."""
+
+    def forward(self, x):
+        return F.softplus(x)
+
+
+class Softmax(Module):
+    """softmax along ``axis`` (an output unit; losses take logits instead)."""
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        return F.softmax(x, self.axis)
+
+
+class LogSoftmax(Module):
+    """log softmax along ``axis``."""
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        return F.log_softmax(x, self.axis)
+
+
+class Identity(Module):
+    """Returns its input."""
+
+    def forward(self, x):
+        return x

@@ -1,0 +1,259 @@
+"""Functional forms of activations, output units and losses.
+
+Hidden units (book §6.3) and output units (§6.2.2) are primitives or built
+from primitives; losses are negative (conditional) log-likelihoods (§6.2.1.1):
+
+- Gaussian output, fixed variance  -> :func:`mse_loss` (up to constants)
+- Gaussian output, learned variance -> :func:`gaussian_nll_loss`
+- Bernoulli output (sigmoid)        -> :func:`binary_cross_entropy_with_logits`
+- Multinoulli output (softmax)      -> :func:`cross_entropy`
+
+Losses take logits, never probabilities, so saturation does not kill the
+gradient; logits of ±1e4 give finite losses and gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import random as _random
+from ..autograd import ops
+from ..autograd.engine import Tensor
+
+__all__ = [
+    "relu", "leaky_relu", "prelu", "abs_rectification", "sigmoid", "tanh",
+    "softplus", "softmax", "log_softmax", "logsumexp", "linear", "dropout",
+    "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
+    "mse_loss", "l1_loss", "gaussian_nll_loss",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+# --- hidden units --------------------------------------------------------
+relu = ops.relu
+sigmoid = ops.sigmoid
+tanh = ops.tanh
+softplus = ops.softplus
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """Leaky ReLU: g(z) = max(0, z) + α min(0, z) with α = ``negative_slope``."""
+    return ops.leaky_relu(x, negative_slope=negative_slope)
+
+
+def abs_rectification(x: Tensor) -> Tensor:
+    """Absolute-value rectification g(z) = |z| (leaky form with α = -1)."""
+    return ops.abs(x)
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """Parametric ReLU: g(z) = max(0, z) + α min(0, z) with α learned.
+
+    ``weight`` has one element or one per channel; channels are axis 1
+    (as in PyTorch).
+    """
+    w = weight
+    if weight.size > 1 and x.ndim > 1:
+        shape = [1] * x.ndim
+        shape[1] = weight.size
+        w = weight.reshape(*shape)
+    return ops.where(x.data > 0, x, x * w)
+
+
+# --- output units --------------------------------------------------------
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(z)_i = exp(z_i) / Σ_j exp(z_j), max-subtracted."""
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log softmax(z)_i = z_i - logsumexp(z) (book eq. 6.30)."""
+    return ops.log_softmax(x, axis=axis)
+
+
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+    """log Σ exp(x) along ``axis``, computed with the max subtracted."""
+    return ops.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Affine map a = x W + b (book §6.1), ``weight`` of shape (in, out)."""
+    w_shape = weight.shape
+    if x.shape[-1] != w_shape[0]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but "
+            f"weight expects {w_shape[0]} (weight shape {w_shape})"
+        )
+    return ops.linear(x, weight, bias)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            mode: str = "inverted") -> Tensor:
+    """Multiply by a fresh Bernoulli(1-p) mask (book §7.12).
+
+    ``mode="inverted"`` scales kept units by 1/(1-p) while training and is
+    the identity at inference (PyTorch, Keras).  ``mode="weight_scaling"``
+    uses a plain 0/1 mask while training and multiplies by the keep
+    probability 1-p at inference (the book's weight scaling rule).  Both
+    give the same expected activation.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"Expected dropout p in [0, 1). Received: p={p}")
+    if mode not in ("inverted", "weight_scaling"):
+        raise ValueError(
+            f"Expected mode 'inverted' or 'weight_scaling'. Received: mode={mode!r}"
+        )
+    keep = 1.0 - p
+    if not training:
+        return x if mode == "inverted" or p == 0 else x * np.float32(keep)
+    if p == 0:
+        return x
+    mask = _random.generator().random(x.shape, dtype=np.float32) < keep
+    scale = 1.0 / keep if mode == "inverted" else 1.0
+    return x * (mask * np.asarray(scale, x.dtype))
+
+
+# --- losses --------------------------------------------------------------
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"Expected reduction in {_REDUCTIONS}. Received: reduction={reduction!r}"
+        )
+
+
+def _check_targets(target, n_classes, n_rows):
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(
+            "cross_entropy/nll_loss expect integer class ids as targets. "
+            f"Received dtype={t.dtype}"
+        )
+    if t.shape != (n_rows,):
+        raise ValueError(
+            f"target has shape {t.shape}; expected ({n_rows},) for {n_rows} rows of logits"
+        )
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        bad = t[(t < 0) | (t >= n_classes)][0]
+        raise IndexError(
+            f"target label {bad} is out of range for {n_classes} classes "
+            f"(expected 0..{n_classes - 1})"
+        )
+    return t
+
+
+def cross_entropy(logits: Tensor, target, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: -log softmax(z)[y], the multinoulli NLL (§6.2.2.3).
+
+    Args:
+        logits: (N, C) unnormalised scores, or (N, C, d1, ...) for one
+            softmax per position.
+        target: (N,) int class ids (or (N, d1, ...)).
+        label_smoothing: ε in PyTorch's form: the target puts 1-ε+ε/C on the
+            true class and ε/C elsewhere.  The book's form (1-ε on the true
+            class, ε/(C-1) elsewhere, §7.5.1) is the same thing with
+            ε_torch = ε_book · C/(C-1).
+        reduction: "mean" | "sum" | "none".
+
+    Forward and backward are fused: the gradient is softmax(z) - q.
+    """
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            f"Expected label_smoothing in [0, 1]. Received: {label_smoothing}"
+        )
+    if logits.ndim > 2:
+        # (N, C, d...) -> (N*d..., C): one softmax per position
+        c = logits.shape[1]
+        axes = (0,) + tuple(range(2, logits.ndim)) + (1,)
+        flat = logits.transpose(*axes).reshape(-1, c)
+        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        loss = cross_entropy(flat, t.reshape(-1), label_smoothing, reduction)
+        if reduction == "none":
+            return loss.reshape(*t.shape)
+        return loss
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy expects (N, C) logits. Received shape {logits.shape}")
+    t = _check_targets(target, logits.shape[1], logits.shape[0])
+    return ops.softmax_cross_entropy(
+        logits, t, smoothing=float(label_smoothing), reduction=reduction
+    )
+
+
+def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of int targets given (N, C) log-probabilities."""
+    _check_reduction(reduction)
+    t = _check_targets(target, log_probs.shape[1], log_probs.shape[0])
+    picked = log_probs[np.arange(len(t)), t]
+    return _reduce(-picked, reduction)
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target,
+                                     reduction: str = "mean") -> Tensor:
+    """Bernoulli NLL with a sigmoid output unit, from logits (§6.2.2.2).
+
+    -[t log σ(z) + (1-t) log(1-σ(z))] = softplus(z) - t z, computed stably.
+    """
+    _check_reduction(reduction)
+    t = target if isinstance(target, Tensor) else np.asarray(target, dtype=logits.dtype)
+    if t.shape != logits.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: target shape {t.shape} "
+            f"differs from logits shape {logits.shape}"
+        )
+    return _reduce(ops.bce_with_logits(logits, t), reduction)
+
+
+def _check_same_shape(name, a, b):
+    sa = a.shape
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
+    if sa != sb:
+        raise ValueError(f"{name}: input shape {sa} differs from target shape {sb}")
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error mean((y - f)²) — PyTorch's form.
+
+    The book's MSE cost ½‖y - f‖² (§6.2.1.1) is the Gaussian NLL up to
+    constants; it differs from this by the factor ½ and the averaging.
+    """
+    _check_reduction(reduction)
+    _check_same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error mean|y - f| (the Laplace NLL up to constants)."""
+    _check_reduction(reduction)
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(ops.abs(input - target), reduction)
+
+
+def gaussian_nll_loss(mean: Tensor, var: Tensor, target, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Gaussian negative log-likelihood with a predicted (heteroscedastic) variance.
+
+    ½ [log max(var, eps) + (y - μ)² / max(var, eps)] (+ ½ log 2π if ``full``).
+    As in PyTorch, the clamp to ``eps`` passes the gradient through unchanged.
+    """
+    _check_reduction(reduction)
+    _check_same_shape("gaussian_nll_loss", mean, target)
+    v_data = var.data if isinstance(var, Tensor) else np.asarray(var)
+    if np.any(v_data < 0):
+        raise ValueError("gaussian_nll_loss: var has negative entries")
+    shift = np.maximum(v_data, eps) - v_data  # value-only clamp
+    v = var + shift.astype(v_data.dtype)
+    d = mean - target
+    loss = (ops.log(v) + d * d / v) * 0.5
+    if full:
+        loss = loss + float(0.5 * np.log(2 * np.pi))
+    return _reduce(loss, reduction)
