@@ -1,0 +1,367 @@
+"""The optimiser base class: parameter groups, flat buffers, state_dict.
+
+Every optimiser here updates parameters with the same machinery:
+
+* ``param_groups`` is a list of dicts, as in PyTorch: ``'params'`` (a list
+  of tensors) plus the hyperparameters of that group (``'lr'``, ...), which
+  a scheduler or the user may change between steps.
+* At construction the optimiser moves all its parameters into one flat,
+  contiguous array (``p.data`` becomes a view into it), and gives each
+  parameter a view into one flat gradient array (``p._grad_buf``) that
+  backward writes into.  The parameters of one group are adjacent, so a
+  group is one slice of the flat arrays, and so is each state buffer
+  (``exp_avg``, ``momentum_buffer``, ...).
+* ``step()`` applies the update rule of the subclass, ``_update``, written
+  once on plain arrays.  The *fast path* calls it on a whole group slice at
+  once (in cache-sized chunks); the *per-parameter path* calls it on each
+  parameter's views, for groups where some gradient is missing (PyTorch
+  skips such parameters and so do we) or whose parameters have taken
+  different numbers of steps.  Both paths compute the same numbers.
+
+Conventions (decided once): the update rules, argument names and state
+names follow ``torch.optim``, so a trajectory matches PyTorch's step for
+step; each subclass docstring shows how that is the book's algorithm.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..autograd.engine import Tensor, enable_grad
+
+__all__ = ["Optimizer"]
+
+# Elements per chunk of the fast path: all arrays touched by one chunk of an
+# update (about 5 float32 arrays) should stay in the L2 cache between the
+# elementwise passes.  Measured on the benchmark machine (BENCHMARKS.md).
+CHUNK = 1 << 15
+
+
+class _Layout:
+    """Where each parameter lives in the flat buffers of one optimiser."""
+
+    def __init__(self, params: list, dtype):
+        self.dtype = np.dtype(dtype)
+        self.offsets = {}
+        start = 0
+        for p in params:
+            self.offsets[id(p)] = (start, start + p.data.size)
+            start += p.data.size
+        self.size = start
+        self.param_buf = np.empty(start, dtype=self.dtype)
+        self.grad_buf = np.zeros(start, dtype=self.dtype)
+        # two scratch arrays: the updates never allocate temporaries
+        self.scratch = (np.empty(start, dtype=self.dtype),
+                        np.empty(start, dtype=self.dtype))
+        self.views = {}
+        for p in params:
+            a, b = self.offsets[id(p)]
+            pv = self.param_buf[a:b].reshape(p.data.shape)
+            gv = self.grad_buf[a:b].reshape(p.data.shape)
+            pv[...] = p.data
+            if p.grad is not None:
+                gv[...] = p.grad
+                p.grad = gv
+            p.data = pv
+            p._grad_buf = gv
+            self.views[id(p)] = (pv, gv)
+
+
+def _check(ok: bool, expected: str, received: str) -> None:
+    if not ok:
+        raise ValueError(f"Expected {expected}. Received: {received}")
+
+
+class Optimizer:
+    """Base class of all optimisers: groups, state, flat buffers, step().
+
+    Args:
+        params: an iterable of Tensors, or of dicts each holding
+            ``'params'`` and any hyperparameters that override ``defaults``
+            for that group.
+        defaults: hyperparameters of the subclass and their default values.
+
+    Subclasses define ``_validate(group)``, ``_state_names(group)`` (the
+    buffers each parameter needs, zero-initialised unless
+    ``_state_fill`` says otherwise) and ``_update(group, theta, g, state,
+    step, scratch)``, which updates ``theta`` and ``state`` in place.
+    """
+
+    def __init__(self, params: Iterable, defaults: dict):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self.state: dict = {}
+        self._layout: _Layout | None = None
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "Expected params to be an iterable of Tensors or of dicts. "
+                "Received: a single Tensor (wrap it in a list)"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("Expected a non-empty list of parameters. Received: []")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self._add_group(group)
+        self._build_layout()
+
+    # --- groups -------------------------------------------------------------
+    def _add_group(self, group: dict) -> None:
+        if not isinstance(group, dict):
+            raise TypeError(
+                f"Expected every parameter group to be a dict. Received: {type(group).__name__}"
+            )
+        group = dict(group)
+        params = group.get("params")
+        if isinstance(params, Tensor):
+            params = [params]
+        params = list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"Expected parameters to be Tensors. Received: {type(p).__name__}"
+                )
+            if p.data.dtype.kind != "f":
+                raise TypeError(
+                    f"Expected floating-point parameters. Received: dtype={p.data.dtype}"
+                )
+            if id(p) in seen:
+                raise ValueError(
+                    "Expected each parameter in at most one group. "
+                    f"Received: a parameter of shape {p.shape} twice"
+                )
+            seen.add(id(p))
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._validate(group)
+        self.param_groups.append(group)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group (e.g. layers unfrozen later), keeping existing state."""
+        self._add_group(param_group)
+        self._build_layout()
+
+    def _validate(self, group: dict) -> None:
+        lr = group.get("lr")
+        _check(isinstance(lr, (int, float)) and lr >= 0, "lr >= 0", f"lr={lr}")
+        wd = group.get("weight_decay", 0.0)
+        _check(wd >= 0, "weight_decay >= 0", f"weight_decay={wd}")
+
+    def _state_names(self, group: dict) -> tuple:
+        return ()
+
+    def _state_fill(self, group: dict, name: str) -> float:
+        return 0.0
+
+    def _all_params(self) -> list:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    # --- flat buffers -------------------------------------------------------
+    def _build_layout(self) -> None:
+        params = self._all_params()
+        old_state = {id(p): self.state.get(p) for p in params}
+        dtypes = {p.data.dtype for p in params}
+        self._layout = _Layout(params, dtypes.pop()) if len(dtypes) == 1 else None
+        self.state = {}
+        bufs = {}
+        for group in self.param_groups:
+            for name in self._state_names(group):
+                if name not in bufs:
+                    bufs[name] = self._new_buffer()
+        self._state_bufs = bufs
+        for group in self.param_groups:
+            names = self._state_names(group)
+            for p in group["params"]:
+                st = {"step": 0}
+                for name in names:
+                    view = self._buffer_view(bufs[name], p)
+                    view.fill(self._state_fill(group, name))
+                    st[name] = view
+                old = old_state.get(id(p))
+                if old:
+                    for key, value in old.items():
+                        if not isinstance(value, np.ndarray):
+                            st[key] = value
+                        elif key in st:
+                            st[key][...] = value
+                self.state[p] = st
+
+    def _new_buffer(self):
+        if self._layout is None:
+            return None
+        return np.empty(self._layout.size, dtype=self._layout.dtype)
+
+    def _buffer_view(self, buf, p):
+        if buf is None:
+            return np.empty_like(p.data)
+        a, b = self._layout.offsets[id(p)]
+        return buf[a:b].reshape(p.data.shape)
+
+    def _adopt(self, p) -> None:
+        """Bring ``p.data``/``p.grad`` back into the flat buffers if replaced."""
+        pv, gv = self._layout.views[id(p)]
+        if p.data is not pv:
+            if p.data.shape != pv.shape:
+                raise ValueError(
+                    f"Expected parameter data of shape {pv.shape} (as when the "
+                    f"optimiser was built). Received: shape {p.data.shape}"
+                )
+            pv[...] = p.data
+            p.data = pv
+        p._grad_buf = gv
+        if p.grad is not None and p.grad is not gv:
+            gv[...] = p.grad
+            p.grad = gv
+
+    # --- the step -----------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients (backward then writes into the flat buffer)."""
+        for p in self._all_params():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
+
+    def step(self, closure: Callable | None = None):
+        """Update every parameter that has a gradient; return closure()'s loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        layout = self._layout
+        for group in self.param_groups:
+            params = group["params"]
+            if layout is not None:
+                for p in params:
+                    self._adopt(p)
+            if layout is not None and self._group_is_uniform(params):
+                self._step_flat(group)
+            else:
+                self._step_each(group)
+        return loss
+
+    def _group_is_uniform(self, params) -> bool:
+        step = self.state[params[0]]["step"]
+        for p in params:
+            if p.grad is None or self.state[p]["step"] != step:
+                return False
+        return True
+
+    def _step_flat(self, group: dict) -> None:
+        params = group["params"]
+        layout = self._layout
+        a = layout.offsets[id(params[0])][0]
+        b = layout.offsets[id(params[-1])][1]
+        step = self.state[params[0]]["step"] + 1
+        names = self._state_names(group)
+        for lo in range(a, b, CHUNK):
+            hi = min(lo + CHUNK, b)
+            state = {n: self._state_bufs[n][lo:hi] for n in names}
+            scratch = (layout.scratch[0][lo:hi], layout.scratch[1][lo:hi])
+            self._update(group, layout.param_buf[lo:hi], layout.grad_buf[lo:hi],
+                         state, step, scratch)
+        for p in params:
+            self.state[p]["step"] = step
+
+    def _step_each(self, group: dict) -> None:
+        layout = self._layout
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            st = self.state[p]
+            st["step"] += 1
+            g = p.grad
+            if g.dtype != p.data.dtype or g.shape != p.data.shape:
+                g = np.asarray(g, dtype=p.data.dtype).reshape(p.data.shape)
+            if layout is not None:
+                a, b = layout.offsets[id(p)]
+                shape = p.data.shape
+                scratch = tuple(s[a:b].reshape(shape) for s in layout.scratch)
+            else:
+                scratch = (np.empty_like(p.data), np.empty_like(p.data))
+            self._update(group, p.data, g, st, st["step"], scratch)
+
+    def _update(self, group: dict, theta, g, state: dict, step: int, scratch) -> None:
+        raise NotImplementedError
+
+    # --- saving and resuming ------------------------------------------------
+    def state_dict(self) -> dict:
+        """Copies of all state and hyperparameters; parameters by index.
+
+        The layout follows PyTorch: ``{'state': {index: {...}},
+        'param_groups': [{..., 'params': [indices]}]}`` with indices
+        counting parameters across groups in order.
+        """
+        index = {id(p): i for i, p in enumerate(self._all_params())}
+        state = {}
+        for p, st in self.state.items():
+            state[index[id(p)]] = {
+                k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()
+            }
+        groups = []
+        for g in self.param_groups:
+            entry = {k: v for k, v in g.items() if k != "params"}
+            entry["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(entry)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyperparameters and state saved by :meth:`state_dict`.
+
+        Arrays are copied into the existing buffers, so resuming gives
+        exactly the steps that never stopping would have given.
+        """
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"Expected a state_dict with {len(self.param_groups)} parameter groups. "
+                f"Received: {len(groups)}"
+            )
+        params = self._all_params()
+        for mine, saved in zip(self.param_groups, groups):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(
+                    f"Expected a group of {len(mine['params'])} parameters. "
+                    f"Received: {len(saved['params'])}"
+                )
+        for mine, saved in zip(self.param_groups, groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = v
+        # the state buffers a group needs may depend on its hyperparameters
+        self._build_layout()
+        for i, st in state_dict["state"].items():
+            p = params[int(i)]
+            mine = self.state[p]
+            for k, v in st.items():
+                if isinstance(v, np.ndarray):
+                    if k not in mine or mine[k].shape != v.shape:
+                        raise ValueError(
+                            f"Expected state '{k}' of shape {p.shape}. "
+                            f"Received: {getattr(v, 'shape', v)}"
+                        )
+                    mine[k][...] = v
+                else:
+                    mine[k] = v
+
+    def __repr__(self) -> str:
+        lines = [type(self).__name__ + " ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _bias_corrections(beta1: float, beta2: float, step: int) -> tuple[float, float]:
+    """(1 - β₁ᵗ, √(1 - β₂ᵗ)) as Python floats, as PyTorch computes them."""
+    return 1 - beta1**step, math.sqrt(1 - beta2**step)
+
