@@ -3,11 +3,15 @@
 ``SGD`` (momentum, Nesterov), ``Adagrad``, ``RMSprop`` (momentum, centred,
 and the book's RMSProp with Nesterov momentum), ``Adam`` and ``AdamW``;
 learning-rate schedules in :mod:`chainrule.optim.lr_scheduler`.
+All of them keep a model's parameters and gradients in flat float32
+buffers and update them in place (see :mod:`chainrule.optim.optimizer`).
 """
 
 from . import lr_scheduler
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
