@@ -33,6 +33,7 @@ __all__ = [
 PRIMITIVES: dict = {}
 
 _grad_enabled = True
+_ndarray = xp.ndarray
 
 
 def is_grad_enabled() -> bool:
@@ -87,7 +88,12 @@ def unbroadcast(g, shape):
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
+    if g.shape != shape:
+        raise ValueError(
+            f"gradient of shape {g.shape} cannot be summed down to the "
+            f"input's shape {shape} (a vjp returned the wrong shape)"
+        )
+    return g
 
 
 class Tensor:
@@ -209,7 +215,8 @@ class Tensor:
                     f"backward(grad): grad has shape {grad.shape}, "
                     f"expected the tensor's shape {self.shape}"
                 )
-            grad = grad.astype(self.dtype, copy=False)
+            # a copy: the caller's array must never become some leaf's .grad
+            grad = grad.astype(self.dtype, copy=True)
         _backward(self, grad)
 
     def zero_grad(self):
@@ -237,7 +244,15 @@ def _topological_order(root):
     return order
 
 
-def _accumulate_leaf(leaf, g):
+def _accumulate_leaf(leaf, g, handed_out):
+    """Add ``g`` into ``leaf.grad`` without ever sharing one array between two grads.
+
+    A vjp may pass its incoming gradient straight through (add, reshape,
+    concatenate give views or the very same array to several inputs), and a
+    reduction's vjp gives a read-only broadcast view.  A leaf's ``.grad``
+    must be its own writable array (optimisers update it in place), so such
+    arrays are copied; fresh ones (a matmul result) are taken as they are.
+    """
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     current = leaf.grad
@@ -247,24 +262,29 @@ def _accumulate_leaf(leaf, g):
             # an optimiser keeps this gradient in a flat buffer: write into it
             xp.copyto(buf, g)
             leaf.grad = buf
-        else:
-            leaf.grad = g
+            return
+        flags = g.flags
+        if id(g) in handed_out or not (flags.owndata and flags.writeable):
+            g = xp.array(g)  # a copy (and an ndarray, never a NumPy scalar)
+        handed_out.add(id(g))
+        leaf.grad = g
     elif current is leaf._grad_buf:
         current += g  # owned buffer: in place
     else:
-        leaf.grad = current + g  # never mutate an array we may share
+        leaf.grad = current + g  # never mutate an array the caller may hold
 
 
 def _backward(root, grad):
     order = _topological_order(root)
     grads = {id(root): grad}
+    handed_out = set()
     for node in reversed(order):
         g = grads.pop(id(node), None)
         if g is None:
             continue
         ctx = node._ctx
         if ctx is None:
-            _accumulate_leaf(node, g)
+            _accumulate_leaf(node, g, handed_out)
             continue
         vjp, inputs, need = ctx
         in_grads = vjp(g, need)
@@ -278,6 +298,18 @@ def _backward(root, grad):
             grads[key] = gx if prev is None else prev + gx
 
 
+def _constant(value):
+    """A non-Tensor operand, with the same dtype rule as ``cr.tensor``.
+
+    Python scalars stay as they are (NumPy treats them as weakly typed, so
+    ``x * 0.5`` keeps x's dtype); arrays and NumPy scalars of float64 become
+    float32, so a float64 constant does not silently promote a float32 graph.
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return as_float_array(value)
+
+
 def primitive(fwd):
     """Turn ``fwd(*arrays, **params) -> (out, vjp)`` into a differentiable op.
 
@@ -288,8 +320,10 @@ def primitive(fwd):
     """
 
     def op(*args, **params):
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a.data if isinstance(a, Tensor) else _constant(a) for a in args]
         out, vjp = fwd(*arrays, **params)
+        if type(out) is not _ndarray:
+            out = xp.asarray(out)  # NumPy returns scalars for 0-d results
         if _grad_enabled:
             need = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
             if True in need:

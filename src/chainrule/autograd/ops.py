@@ -78,6 +78,9 @@ def matmul(a, b):
     out = a @ b
 
     def vjp(g, need):
+        if a.ndim == 1 and b.ndim == 1:
+            # inner product: the output is a scalar
+            return (g * b if need[0] else None, g * a if need[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
@@ -262,7 +265,8 @@ def reshape(a, shape=()):
 @primitive
 def transpose(a, axes=None):
     """Permute axes (reverse them when ``axes`` is None)."""
-    inv = None if axes is None else tuple(xp.argsort(axes))
+    # the inverse permutation; negative axes are counted from the end first
+    inv = None if axes is None else tuple(xp.argsort([ax % a.ndim for ax in axes]))
     return xp.transpose(a, axes), lambda g, need: (xp.transpose(g, inv),)
 
 

@@ -238,18 +238,46 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(ops.abs(input - target), reduction)
 
 
-def gaussian_nll_loss(mean: Tensor, var: Tensor, target, full: bool = False,
+def gaussian_nll_loss(mean: Tensor, var, target, full: bool = False,
                       eps: float = 1e-6, reduction: str = "mean") -> Tensor:
     """Gaussian negative log-likelihood with a predicted (heteroscedastic) variance.
 
-    ½ [log max(var, eps) + (y - μ)² / max(var, eps)] (+ ½ log 2π if ``full``).
-    As in PyTorch, the clamp to ``eps`` passes the gradient through unchanged.
+    loss = ½ [log max(σ², eps) + (y - μ)² / max(σ², eps)] (+ ½ log 2π if
+    ``full``): the NLL of a Gaussian output unit that learns its own
+    variance (book §6.2.2.1).  As in PyTorch, the clamp to ``eps`` changes
+    the value only; the gradient passes through it unchanged.
+
+    Args:
+        mean: predicted means μ.
+        var: predicted variances σ² ≥ 0: the shape of ``mean``, or that
+            shape without its last axis (one variance per row), or the same
+            number of axes with 1 where it differs (shared variances).
+        target: observed y, the shape of ``mean``.
+        full: add the constant ½ log 2π.
+        eps: the smallest variance used.
+        reduction: "mean" | "sum" | "none".
+
+    Shape:
+        mean, target (*, D); var (*, D), (*) or broadcastable with 1s.
     """
     _check_reduction(reduction)
     _check_same_shape("gaussian_nll_loss", mean, target)
-    v_data = var.data if isinstance(var, Tensor) else np.asarray(var)
+    if not isinstance(var, Tensor):
+        var = Tensor(var)
+    if var.shape != mean.shape:
+        if var.shape == mean.shape[:-1]:
+            var = var.reshape(*var.shape, 1)  # one variance per row
+        elif var.ndim != mean.ndim or any(
+            v != m and v != 1 for v, m in zip(var.shape, mean.shape)
+        ):
+            raise ValueError(
+                f"gaussian_nll_loss: expected var of shape {mean.shape}, "
+                f"{mean.shape[:-1]}, or with 1s where it differs. "
+                f"Received: var shape {var.shape}"
+            )
+    v_data = var.data
     if np.any(v_data < 0):
-        raise ValueError("gaussian_nll_loss: var has negative entries")
+        raise ValueError("gaussian_nll_loss: expected var >= 0. Received negative entries")
     shift = np.maximum(v_data, eps) - v_data  # value-only clamp
     v = var + shift.astype(v_data.dtype)
     d = mean - target
@@ -257,3 +285,8 @@ def gaussian_nll_loss(mean: Tensor, var: Tensor, target, full: bool = False,
     if full:
         loss = loss + float(0.5 * np.log(2 * np.pi))
     return _reduce(loss, reduction)
+
+
+from .functional_conv import (  # noqa: E402,F401  (conv and pooling: F.conv2d, F.max_pool2d, ...)
+    avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d,
+)
