@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -40,19 +40,29 @@ class Adagrad(Optimizer):
         >>> opt = cr.optim.Adagrad(model.parameters(), lr=0.01)
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0,
-                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10):
-        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ):
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "eps": eps,
+        }
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         _check(group["lr_decay"] >= 0, "lr_decay >= 0", f"lr_decay={group['lr_decay']}")
         acc = group["initial_accumulator_value"]
-        _check(acc >= 0, "initial_accumulator_value >= 0",
-               f"initial_accumulator_value={acc}")
+        _check(acc >= 0, "initial_accumulator_value >= 0", f"initial_accumulator_value={acc}")
         _check(group["eps"] > 0, "eps > 0", f"eps={group['eps']}")
 
     def _state_names(self, group: dict) -> tuple:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -50,18 +50,32 @@ class Adam(Optimizer):
 
     _decoupled = False
 
-    def __init__(self, params: Iterable, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps,
-                        weight_decay=weight_decay, amsgrad=amsgrad)
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+        }
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         betas = group["betas"]
-        _check(len(betas) == 2 and all(0 <= b < 1 for b in betas),
-               "betas=(beta1, beta2) each in [0, 1)", f"betas={betas}")
+        _check(
+            len(betas) == 2 and all(0 <= b < 1 for b in betas),
+            "betas=(beta1, beta2) each in [0, 1)",
+            f"betas={betas}",
+        )
         group["betas"] = tuple(float(b) for b in betas)
         eps = group["eps"]
         _check(eps > 0, "eps > 0", f"eps={eps}")
@@ -129,8 +143,15 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params: Iterable, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps,
-                         weight_decay=weight_decay, amsgrad=amsgrad)
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ):
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )

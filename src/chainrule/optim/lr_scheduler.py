@@ -20,7 +20,7 @@ import math
 
 from .optimizer import Optimizer, _check
 
-__all__ = ["LRScheduler", "LinearDecay", "StepLR", "ExponentialLR", "CosineAnnealingLR"]
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearDecay", "StepLR"]
 
 
 class LRScheduler:
@@ -34,8 +34,7 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
-                "Expected a chainrule optimiser. "
-                f"Received: {type(optimizer).__name__}"
+                f"Expected a chainrule optimiser. Received: {type(optimizer).__name__}"
             )
         self.optimizer = optimizer
         for group in optimizer.param_groups:
@@ -95,8 +94,7 @@ class LinearDecay(LRScheduler):
     def __init__(self, optimizer: Optimizer, end_lr, tau: int, last_epoch: int = -1):
         n = len(optimizer.param_groups)
         ends = list(end_lr) if isinstance(end_lr, (list, tuple)) else [end_lr] * n
-        _check(len(ends) == n, f"end_lr: one value or {n} (one per group)",
-               f"{len(ends)} values")
+        _check(len(ends) == n, f"end_lr: one value or {n} (one per group)", f"{len(ends)} values")
         _check(all(e >= 0 for e in ends), "end_lr >= 0", f"end_lr={end_lr}")
         _check(isinstance(tau, int) and tau >= 1, "tau an integer >= 1", f"tau={tau}")
         self.end_lrs = [float(e) for e in ends]
@@ -121,10 +119,14 @@ class StepLR(LRScheduler):
         last_epoch: the index of the last step; -1 starts afresh.
     """
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
-                 last_epoch: int = -1):
-        _check(isinstance(step_size, int) and step_size >= 1,
-               "step_size an integer >= 1", f"step_size={step_size}")
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ):
+        _check(
+            isinstance(step_size, int) and step_size >= 1,
+            "step_size an integer >= 1",
+            f"step_size={step_size}",
+        )
         _check(gamma > 0, "gamma > 0", f"gamma={gamma}")
         self.step_size = step_size
         self.gamma = gamma
@@ -164,10 +166,10 @@ class CosineAnnealingLR(LRScheduler):
         last_epoch: the index of the last step; -1 starts afresh.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
-                 last_epoch: int = -1):
-        _check(isinstance(T_max, int) and T_max >= 1, "T_max an integer >= 1",
-               f"T_max={T_max}")
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ):
+        _check(isinstance(T_max, int) and T_max >= 1, "T_max an integer >= 1", f"T_max={T_max}")
         _check(eta_min >= 0, "eta_min >= 0", f"eta_min={eta_min}")
         self.T_max = T_max
         self.eta_min = eta_min

@@ -25,8 +25,7 @@ step; each subclass docstring shows how that is the book's algorithm.
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -54,8 +53,7 @@ class _Layout:
         self.param_buf = np.empty(start, dtype=self.dtype)
         self.grad_buf = np.zeros(start, dtype=self.dtype)
         # two scratch arrays: the updates never allocate temporaries
-        self.scratch = (np.empty(start, dtype=self.dtype),
-                        np.empty(start, dtype=self.dtype))
+        self.scratch = (np.empty(start, dtype=self.dtype), np.empty(start, dtype=self.dtype))
         self.views = {}
         for p in params:
             a, b = self.offsets[id(p)]
@@ -90,6 +88,9 @@ class Optimizer:
     step, scratch)``, which updates ``theta`` and ``state`` in place.
     """
 
+    #: take the fast path where possible (tests switch it off to compare)
+    _use_flat = True
+
     def __init__(self, params: Iterable, defaults: dict):
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
@@ -123,9 +124,7 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(
-                    f"Expected parameters to be Tensors. Received: {type(p).__name__}"
-                )
+                raise TypeError(f"Expected parameters to be Tensors. Received: {type(p).__name__}")
             if p.data.dtype.kind != "f":
                 raise TypeError(
                     f"Expected floating-point parameters. Received: dtype={p.data.dtype}"
@@ -240,7 +239,7 @@ class Optimizer:
             if layout is not None:
                 for p in params:
                     self._adopt(p)
-            if layout is not None and self._group_is_uniform(params):
+            if layout is not None and self._use_flat and self._group_is_uniform(params):
                 self._step_flat(group)
             else:
                 self._step_each(group)
@@ -264,8 +263,9 @@ class Optimizer:
             hi = min(lo + CHUNK, b)
             state = {n: self._state_bufs[n][lo:hi] for n in names}
             scratch = (layout.scratch[0][lo:hi], layout.scratch[1][lo:hi])
-            self._update(group, layout.param_buf[lo:hi], layout.grad_buf[lo:hi],
-                         state, step, scratch)
+            self._update(
+                group, layout.param_buf[lo:hi], layout.grad_buf[lo:hi], state, step, scratch
+            )
         for p in params:
             self.state[p]["step"] = step
 
@@ -359,9 +359,3 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
-
-
-def _bias_corrections(beta1: float, beta2: float, step: int) -> tuple[float, float]:
-    """(1 - β₁ᵗ, √(1 - β₂ᵗ)) as Python floats, as PyTorch computes them."""
-    return 1 - beta1**step, math.sqrt(1 - beta2**step)
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -64,11 +64,26 @@ class RMSprop(Optimizer):
         ...                        nesterov=True)
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
-                 eps: float = 1e-8, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, centered: bool = False):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
-                        nesterov=nesterov, weight_decay=weight_decay, centered=centered)
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        centered: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "momentum": momentum,
+            "nesterov": nesterov,
+            "weight_decay": weight_decay,
+            "centered": centered,
+        }
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:

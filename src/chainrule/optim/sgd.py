@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -52,11 +52,22 @@ class SGD(Optimizer):
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+        }
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
@@ -64,9 +75,11 @@ class SGD(Optimizer):
         mu = group["momentum"]
         _check(0 <= mu, "momentum >= 0", f"momentum={mu}")
         if group["nesterov"]:
-            _check(mu > 0 and group["dampening"] == 0,
-                   "momentum > 0 and dampening = 0 for nesterov=True",
-                   f"momentum={mu}, dampening={group['dampening']}")
+            _check(
+                mu > 0 and group["dampening"] == 0,
+                "momentum > 0 and dampening = 0 for nesterov=True",
+                f"momentum={mu}, dampening={group['dampening']}",
+            )
 
     def _state_names(self, group: dict) -> tuple:
         return ("momentum_buffer",) if group["momentum"] else ()
