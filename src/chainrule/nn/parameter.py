@@ -16,10 +16,13 @@ class Parameter(Tensor):
     view stays shared; :meth:`Module.load_state_dict` does.
     """
 
-    __slots__ = ()
+    # ``regularize``: False opts this parameter out of weight penalties and
+    # constraints (see ``chainrule.regularization.exclude``).
+    __slots__ = ("regularize",)
 
     def __init__(self, data, requires_grad: bool = True, dtype=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        self.regularize = True
 
     def __repr__(self):
         return "Parameter(" + super().__repr__() + ")"

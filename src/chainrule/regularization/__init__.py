@@ -1,0 +1,21 @@
+"""Regularisation (book chapter 7): penalties, constraints, noise, augmentation,
+dropout ensembles, early-stopping algorithms and bagging.
+
+Layers that regularise live in :mod:`chainrule.nn` (``Dropout``,
+``GaussianNoise``, ``BatchNorm1d/2d``); label smoothing is an argument of
+``F.cross_entropy``; the ``EarlyStopping`` callback is in
+:mod:`chainrule.training`.
+"""
+
+from .augmentation import Compose, InputNoise, RandomAffine, affine_transform
+from .constraints import MaxNorm
+from .mc_dropout import mc_dropout_predict
+from .noise import WeightNoise, book_to_torch_smoothing, smoothed_targets
+from .penalties import L1Penalty, L2Penalty, exclude, penalized_parameters
+
+__all__ = [
+    "L2Penalty", "L1Penalty", "exclude", "penalized_parameters", "MaxNorm",
+    "WeightNoise", "smoothed_targets", "book_to_torch_smoothing",
+    "affine_transform", "RandomAffine", "InputNoise", "Compose",
+    "mc_dropout_predict",
+]
