@@ -346,7 +346,7 @@ def linear(x, weight, bias=None):
                 gw = x.T @ g
             else:
                 gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-        if need[2]:
+        if len(need) > 2 and need[2]:  # bias given (linear(x, w) has none)
             gb = g.sum(axis=tuple(range(g.ndim - 1)))
         return gx, gw, gb
 
