@@ -1,0 +1,239 @@
+"""In-memory datasets and the minibatch loader (book §5.9, §8.1.3).
+
+Minibatch SGD draws m' examples uniformly from the training set for each
+step.  :class:`DataLoader` does it the usual way: it shuffles the indices
+once per epoch (a uniform random permutation from ``cr.random.generator()``)
+and cuts them into consecutive minibatches, so every example is seen once
+per epoch and each minibatch is a uniform sample without replacement.
+
+The loader remembers where it is in an epoch (:meth:`DataLoader.state_dict`),
+so a checkpoint taken in the middle of an epoch resumes with the very same
+remaining minibatches.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .. import random as _random
+
+__all__ = ["TensorDataset", "DataLoader", "train_val_split"]
+
+
+class TensorDataset:
+    """Features and (optional) targets held in memory, indexed together.
+
+    Args:
+        X: array of shape (n_samples, ...).
+        y: optional array with ``n_samples`` rows (class ids or targets).
+
+    Example:
+        >>> ds = TensorDataset(np.zeros((10, 3)), np.arange(10))
+        >>> len(ds), ds[2:4][0].shape
+        (10, (2, 3))
+    """
+
+    def __init__(self, X, y=None):
+        X = np.asarray(X)
+        if X.ndim == 0:
+            raise ValueError("Expected X with one row per sample. Received: a scalar")
+        if y is not None:
+            y = np.asarray(y)
+            if y.ndim == 0 or y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"Expected y with {X.shape[0]} rows (as X). "
+                    f"Received: shape {y.shape}"
+                )
+        self.X = X
+        self.y = y
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def __getitem__(self, index):
+        """Rows ``index`` (an int, slice or index array) as ``(X, y)``."""
+        yb = None if self.y is None else self.y[index]
+        return self.X[index], yb
+
+
+class DataLoader:
+    """Iterate over a dataset in minibatches, reshuffled every epoch.
+
+    Args:
+        dataset: a :class:`TensorDataset` (or anything with ``X``/``y``
+            arrays), or a tuple ``(X, y)``.
+        batch_size: m', the number of examples per minibatch.
+        shuffle: draw a fresh uniform permutation at the start of every
+            epoch from ``cr.random.generator()`` (so ``cr.manual_seed``
+            fixes the order); in order otherwise.
+        drop_last: skip the last minibatch if it has fewer than
+            ``batch_size`` examples.
+        transform: ``transform(xb, yb) -> (xb, yb)`` applied to every
+            minibatch, e.g. data augmentation (book §7.4).  It should use
+            ``cr.random.generator()`` for its randomness.
+
+    Yields:
+        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets).
+
+    Example:
+        >>> loader = DataLoader(TensorDataset(X, y), batch_size=64)
+        >>> for xb, yb in loader: ...
+    """
+
+    def __init__(self, dataset, batch_size: int = 32, shuffle: bool = True,
+                 drop_last: bool = False,
+                 transform: Callable | None = None):
+        if isinstance(dataset, tuple):
+            dataset = TensorDataset(*dataset)
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
+        if transform is not None and not callable(transform):
+            raise TypeError(
+                f"Expected transform to be callable (xb, yb) -> (xb, yb). "
+                f"Received: {type(transform).__name__}"
+            )
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.transform = transform
+        self._order: np.ndarray | None = None   # permutation of this epoch
+        self._position = 0                        # minibatches handed out
+
+    def __len__(self) -> int:
+        """Number of minibatches per epoch."""
+        n = len(self.dataset)
+        if self.drop_last:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
+
+    @property
+    def position(self) -> int:
+        """Minibatches already handed out in the current epoch (0 between epochs)."""
+        return self._position
+
+    def _new_order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            return _random.generator().permutation(n)
+        return np.arange(n)
+
+    def __iter__(self) -> Iterator:
+        if self._order is None:
+            self._order = self._new_order()
+            self._position = 0
+        order = self._order
+        n_batches = len(self)
+        X, y = self.dataset.X, self.dataset.y
+        try:
+            while self._position < n_batches:
+                k = self._position
+                idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+                xb = X[idx]
+                yb = None if y is None else y[idx]
+                if self.transform is not None:
+                    xb, yb = self.transform(xb, yb)
+                # count the batch as consumed before the caller sees it, so a
+                # checkpoint taken after the step resumes with the next one
+                self._position = k + 1
+                yield xb, yb
+        finally:
+            if self._position >= n_batches:
+                self._order = None
+                self._position = 0
+
+    # --- resuming -------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """The epoch's permutation and position (None/0 between epochs)."""
+        order = None if self._order is None else self._order.copy()
+        return {"order": order, "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue an epoch saved by :meth:`state_dict`."""
+        order = state.get("order")
+        if order is not None:
+            order = np.asarray(order, dtype=np.int64)
+            if order.shape != (len(self.dataset),):
+                raise ValueError(
+                    f"Expected a saved permutation of {len(self.dataset)} indices. "
+                    f"Received: shape {order.shape} (was the data changed?)"
+                )
+        self._order = order
+        self._position = int(state.get("position", 0)) if order is not None else 0
+
+
+def train_val_split(X, y=None, val_fraction: float = 0.2, seed: int | None = 0,
+                    stratify: bool = False):
+    """Split rows at random into a training and a validation part.
+
+    Uses its own generator seeded with ``seed`` (not the global one), so the
+    split is the same however much randomness was used before.
+
+    Args:
+        X: features, (n_samples, ...).
+        y: targets or None.
+        val_fraction: share of rows held out, in (0, 1).
+        seed: seed of the split; None draws one from ``cr.random.generator()``.
+        stratify: keep class proportions (y must hold class ids).
+
+    Returns:
+        ``(X_train, y_train, X_val, y_val)`` (the y's are None without y).
+    """
+    X = np.asarray(X)
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"Expected val_fraction in (0, 1). Received: {val_fraction}")
+    n = X.shape[0] if X.ndim else 0
+    n_val = int(round(n * val_fraction))
+    if n_val < 1 or n_val >= n:
+        raise ValueError(
+            f"Expected a split leaving at least one row on each side. Received: "
+            f"{n} rows and val_fraction={val_fraction}"
+        )
+    if seed is None:
+        seed = int(_random.generator().integers(2**31))
+    rng = np.random.default_rng(seed)
+    if stratify:
+        if y is None:
+            raise ValueError("Expected y with stratify=True. Received: y=None")
+        y_arr = np.asarray(y)
+        classes, counts = np.unique(y_arr, return_counts=True)
+        # per-class quotas summing to n_val (largest remainders get the rest)
+        exact = counts * (n_val / n)
+        quota = np.floor(exact).astype(int)
+        rest = n_val - quota.sum()
+        quota[np.argsort(quota - exact, kind="stable")[:rest]] += 1
+        val_parts = []
+        for c, q in zip(classes, quota):
+            rows = rng.permutation(np.flatnonzero(y_arr == c))
+            val_parts.append(rows[:q])
+        val_idx = np.sort(np.concatenate(val_parts))
+        mask = np.ones(n, bool)
+        mask[val_idx] = False
+        train_idx = rng.permutation(np.flatnonzero(mask))
+        val_idx = rng.permutation(val_idx)
+    else:
+        perm = rng.permutation(n)
+        val_idx, train_idx = perm[:n_val], perm[n_val:]
+    y = None if y is None else np.asarray(y)
+    return (X[train_idx], None if y is None else y[train_idx],
+            X[val_idx], None if y is None else y[val_idx])
+
+
+def standardize(X_train: np.ndarray, *others: np.ndarray):
+    """Scale features to zero mean, unit variance with the training statistics.
+
+    Constant features get scale 1 (not 0), so they stay finite.
+
+    Returns:
+        ``(mean, scale, X_train_std, *others_std)``, all float32.
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    mean = X_train.mean(axis=0)
+    scale = X_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    out = [((np.asarray(a, np.float64) - mean) / scale).astype(np.float32)
+           for a in (X_train,) + others]
+    return (mean.astype(np.float32), scale.astype(np.float32), *out)

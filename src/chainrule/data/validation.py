@@ -1,0 +1,109 @@
+"""Input checks shared by the loader, the fit loop and the command line.
+
+Each check raises an error in the form "Expected X. Received: Y", naming
+the offending shape, dtype, row or label, so bad data never reaches the
+training loop (where it would surface as a NaN loss many steps later).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_features", "check_targets", "check_class_labels"]
+
+
+def _first_bad_row(mask: np.ndarray) -> int:
+    rows = mask.reshape(mask.shape[0], -1).any(axis=1)
+    return int(np.flatnonzero(rows)[0])
+
+
+def check_features(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """Return ``X`` as a float32 array of shape (n_samples, ...), or raise.
+
+    Args:
+        X: array-like of numbers, 2-D (samples, features) or more.
+        name: how the array is called in error messages.
+        n_features: if given, the trailing shape the model expects
+            (an int for 2-D data).
+
+    Raises:
+        ValueError: 1-D or empty input, NaN/inf entries, wrong feature count.
+        TypeError: non-numeric entries.
+    """
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Expected {name} to hold numbers. Received: dtype={arr.dtype}"
+            + (f" (first entry {arr.flat[0]!r})" if arr.size else "")
+        )
+    if arr.ndim < 2:
+        raise ValueError(
+            f"Expected {name} of shape (n_samples, n_features). Received: "
+            f"{arr.ndim}-D array of shape {arr.shape}. Use {name}.reshape(-1, 1) "
+            f"for a single feature or {name}.reshape(1, -1) for a single sample."
+        )
+    if arr.shape[0] == 0 or arr.size == 0:
+        raise ValueError(
+            f"Expected at least one sample and one feature in {name}. "
+            f"Received: shape {arr.shape}"
+        )
+    arr = np.asarray(arr, dtype=np.float32)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row = _first_bad_row(~finite)
+        raise ValueError(
+            f"Expected finite values in {name}. Received: NaN or inf in row {row} "
+            f"({int((~finite).sum())} non-finite entries in all)"
+        )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"Expected {name} with {n_features} features (as at training). "
+            f"Received: {arr.shape[1]} features (shape {arr.shape})"
+        )
+    return arr
+
+
+def check_targets(y, n_samples: int, name: str = "y",
+                  integer: bool = False) -> np.ndarray:
+    """Return targets as int64 (``integer``) or float32, or raise.
+
+    Float targets that are whole numbers are accepted as class ids.
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Expected numeric {name}. Received: dtype={arr.dtype}"
+        )
+    if arr.ndim == 0:
+        raise ValueError(f"Expected {name} with one entry per sample. Received: a scalar")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"Expected {name} with {n_samples} entries (one per sample of X). "
+            f"Received: {arr.shape[0]} (shape {arr.shape})"
+        )
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            row = _first_bad_row(~finite)
+            raise ValueError(f"Expected finite values in {name}. Received: NaN or inf in row {row}")
+    if not integer:
+        return np.asarray(arr, dtype=np.float32)
+    if arr.dtype.kind == "f":
+        if not np.all(arr == np.round(arr)):
+            row = _first_bad_row(arr != np.round(arr))
+            raise ValueError(
+                f"Expected integer class ids in {name}. Received: a fractional "
+                f"value {arr[arr != np.round(arr)][0]} in row {row}"
+            )
+    return np.asarray(arr, dtype=np.int64)
+
+
+def check_class_labels(y: np.ndarray, n_classes: int, name: str = "y") -> None:
+    """Raise unless every label lies in 0..n_classes-1."""
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        row = _first_bad_row(bad)
+        raise ValueError(
+            f"Expected class ids in 0..{n_classes - 1} (the model has {n_classes} "
+            f"outputs). Received: {int(y[bad][0])} in row {row} of {name}"
+        )

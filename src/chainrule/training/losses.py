@@ -1,0 +1,109 @@
+"""Loss functions by name, as the training loop calls them.
+
+A training loss is a callable ``loss(output: Tensor, target: ndarray) ->
+scalar Tensor``, the mean negative log-likelihood of a minibatch
+(book §6.2.1.1).  Names:
+
+=================  =============================  =========================
+name               output unit / NLL              targets
+=================  =============================  =========================
+"cross_entropy"    softmax, multinoulli           int class ids, (N,)
+"bce"              sigmoid, Bernoulli (logits)    0/1, same size as output
+"mse"              linear, Gaussian (fixed var.)  real, same size as output
+"l1"               linear, Laplace                real, same size as output
+"gaussian_nll"     linear mean + softplus var.    real, (N, k); output (N, 2k)
+=================  =============================  =========================
+
+For "gaussian_nll" the output's first k columns are the mean and the last
+k go through softplus to give the variance (positive by construction).
+Targets whose size equals the output's are reshaped to the output's
+shape, so (N,) targets work with (N, 1) outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..autograd import ops
+from ..nn import functional as F
+
+__all__ = ["get_loss", "LOSSES"]
+
+
+def _match(output, target) -> np.ndarray:
+    t = np.asarray(target, dtype=output.dtype)
+    if t.size == output.size and t.shape != output.shape:
+        t = t.reshape(output.shape)
+    return t
+
+
+def cross_entropy(output, target):
+    """Softmax cross-entropy (multinoulli NLL)."""
+    return F.cross_entropy(output, target)
+
+
+def bce(output, target):
+    """Sigmoid cross-entropy from logits (Bernoulli NLL)."""
+    return F.binary_cross_entropy_with_logits(output, _match(output, target))
+
+
+def mse(output, target):
+    """Mean squared error (Gaussian NLL up to constants)."""
+    return F.mse_loss(output, _match(output, target))
+
+
+def l1(output, target):
+    """Mean absolute error (Laplace NLL up to constants)."""
+    return F.l1_loss(output, _match(output, target))
+
+
+def gaussian_nll(output, target):
+    """Gaussian NLL with a learned variance: mean and softplus(raw variance)."""
+    k2 = output.shape[-1]
+    if output.ndim != 2 or k2 % 2:
+        raise ValueError(
+            "Expected output of shape (N, 2k) for 'gaussian_nll' (k means, then k raw "
+            f"variances). Received: shape {output.shape}"
+        )
+    k = k2 // 2
+    mean = output[:, :k]
+    var = ops.softplus(output[:, k:])
+    return F.gaussian_nll_loss(mean, var, _match(mean, target))
+
+
+LOSSES = {"cross_entropy": cross_entropy, "bce": bce, "mse": mse, "l1": l1,
+          "gaussian_nll": gaussian_nll}
+
+#: losses whose targets are class ids (int64) and 0/1 labels
+INTEGER_TARGETS = ("cross_entropy",)
+BINARY_TARGETS = ("bce",)
+
+
+def get_loss(loss) -> tuple[Callable, str]:
+    """``(callable, name)`` for a loss name or a user's callable."""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"Expected a loss in {sorted(LOSSES)} or a callable "
+                             f"(output, target) -> Tensor. Received: {loss!r}")
+        return LOSSES[loss], loss
+    if callable(loss):
+        fn = loss
+        while hasattr(fn, "func"):  # functools.partial(F.cross_entropy, ...)
+            fn = fn.func
+        name = getattr(fn, "__name__", "loss")
+        return loss, name
+    raise TypeError(f"Expected a loss name or callable. Received: {type(loss).__name__}")
+
+
+def target_kind(name: str) -> str:
+    """'int' for class-id losses, 'binary' for 0/1, 'float' for real targets,
+    'any' for user losses (integer targets stay int64, others float32)."""
+    if name in INTEGER_TARGETS or name == "nll_loss":
+        return "int"
+    if name in BINARY_TARGETS or name == "binary_cross_entropy_with_logits":
+        return "binary"
+    if name in LOSSES or name in ("mse_loss", "l1_loss", "gaussian_nll_loss"):
+        return "float"
+    return "any"

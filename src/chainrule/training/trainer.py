@@ -1,0 +1,466 @@
+"""The training loop: minibatch SGD with callbacks (book §5.9, §8.1.3).
+
+One epoch: for each minibatch (xb, yb) drawn by the shuffling
+:class:`~chainrule.data.DataLoader`::
+
+    J = loss(model(xb), yb) + Σ regularizer(model)   # book eq. 7.1
+    optimizer.zero_grad(); J.backward(); optimizer.step()
+    for c in constraints: c(model)                    # e.g. max-norm, §7.2
+    scheduler.step()                                  # if scheduler_interval="step"
+
+then the validation set is scored in eval mode, the scheduler steps if
+``scheduler_interval="epoch"``, and the epoch's logs go to the
+:class:`History` and the callbacks.
+
+Conventions (decided once):
+
+* ``loss`` and ``val_loss`` are the data term only (the mean NLL), so the
+  two curves are comparable; with regularizers the mean penalty is logged
+  as ``penalty``.  Training metrics are running averages over the epoch
+  of outputs in training mode (dropout on), as in Keras.
+* ``lr`` in the logs is group 0's learning rate at the end of the epoch.
+* ``validation_split`` holds out a random share of the rows (its own
+  generator, seed 0), so the global generator stays untouched.
+* ``y=None`` trains the model to reproduce its input (autoencoders);
+  a ``transform`` then corrupts only the input (denoising).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .. import random as _random
+from ..autograd.engine import Tensor, no_grad
+from ..data.loader import DataLoader, TensorDataset, train_val_split
+from ..data.validation import check_class_labels, check_features, check_targets
+from . import checkpoint as ckpt
+from .callbacks import Callback, ModelCheckpoint
+from .history import History
+from .losses import get_loss, target_kind
+from .metrics import get_metric
+from .progress import ProgressBar
+
+__all__ = ["Trainer", "NonFiniteLossError", "fit", "evaluate", "predict"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; training stopped.
+
+    Attributes:
+        epoch: 1-based epoch; batch: 1-based minibatch within it;
+        global_step: optimiser steps completed before the failure;
+        value: the offending loss value.
+    """
+
+    def __init__(self, message: str, epoch: int, batch: int, global_step: int, value: float):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.global_step = global_step
+        self.value = value
+
+
+def _lr(optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+class Trainer:
+    """Holds what a training run needs and runs it; see :func:`fit`.
+
+    Attributes (read by callbacks): ``model``, ``optimizer``,
+    ``scheduler``, ``history``, ``epoch`` (epochs completed, or the
+    current 0-based epoch while it runs), ``global_step`` (optimiser steps
+    taken), ``epochs`` (target), ``loader``, ``stop_training``.
+    """
+
+    def __init__(self, model, *, loss, optimizer, metrics: Iterable = (),
+                 callbacks: Iterable = (), scheduler=None, scheduler_interval: str = "step",
+                 regularizers: Iterable = (), constraints: Iterable = (),
+                 verbose="auto"):
+        if scheduler_interval not in ("step", "epoch"):
+            raise ValueError("Expected scheduler_interval 'step' or 'epoch'. "
+                             f"Received: {scheduler_interval!r}")
+        self.model = model
+        self.loss_fn, self.loss_name = get_loss(loss)
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.metric_specs = list(metrics)
+        for spec in self.metric_specs:
+            get_metric(spec)  # validate names early
+        self.regularizers = list(regularizers)
+        self.constraints = list(constraints)
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Expected Callback instances. Received: {type(cb).__name__}")
+        # checkpoints last, so they capture the other callbacks' epoch-end state
+        self.callbacks = sorted(callbacks, key=lambda c: isinstance(c, ModelCheckpoint))
+        self.verbose = verbose
+        self.history = History()
+        self.epoch = 0
+        self.global_step = 0
+        self.epochs = 0
+        self.loader: DataLoader | None = None
+        self.stop_training = False
+        self._train_metrics: list = []
+        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+
+    # --- data checks ------------------------------------------------------------
+    def _prepare_targets(self, X: np.ndarray, y, name: str) -> np.ndarray:
+        if y is None:
+            return X
+        kind = target_kind(self.loss_name)
+        if kind == "any":
+            kind = "int" if np.asarray(y).dtype.kind in "iu" else "float"
+        arr = check_targets(y, X.shape[0], name=name, integer=(kind == "int"))
+        if kind == "binary" and not np.all((arr == 0) | (arr == 1)):
+            bad = arr[(arr != 0) & (arr != 1)][0]
+            raise ValueError(f"Expected 0/1 labels in {name} for loss {self.loss_name!r}. "
+                             f"Received: {bad}")
+        return arr
+
+    def _probe(self, X: np.ndarray, y: np.ndarray, name: str) -> None:
+        """Run one row through the model (eval mode) to check shapes and labels."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                out = self.model(Tensor(X[:1]))
+        except ValueError as err:
+            raise ValueError(f"The model cannot take {name} of shape {X.shape}: {err}") from err
+        finally:
+            self.model.train(was_training)
+        if target_kind(self.loss_name) == "int" and out.ndim == 2:
+            check_class_labels(y, out.shape[1], name=name.replace("X", "y"))
+
+    def _check_data(self, X, y, name: str = "X"):
+        X = check_features(X, name=name)
+        y = self._prepare_targets(X, y, name.replace("X", "y"))
+        self._probe(X, y, name)
+        return X, y
+
+    # --- the loop ---------------------------------------------------------------
+    def fit(self, X, y=None, *, epochs: int = 1, batch_size: int = 32,
+            validation_data=None, validation_split: float = 0.0,
+            transform: Callable | None = None, shuffle: bool = True,
+            checkpoint=None) -> History:
+        """Train; see :func:`fit` for the arguments."""
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
+        X, y = self._check_data(X, y)
+        if validation_data is not None and validation_split:
+            raise ValueError("Expected validation_data or validation_split, not both")
+        if validation_split:
+            X, y, X_val, y_val = train_val_split(X, y, float(validation_split), seed=0)
+            validation_data = (X_val, y_val)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("Expected validation_data=(X_val, y_val). Received: "
+                                 f"{type(validation_data).__name__}")
+            validation_data = self._check_data(*validation_data, name="X_val")
+        self.epochs = int(epochs)
+        self.loader = DataLoader(TensorDataset(X, y), batch_size=batch_size,
+                                 shuffle=shuffle, transform=transform)
+        self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
+        self._reset_sums()
+        if checkpoint is not None:
+            self.load_checkpoint(checkpoint)
+        for cb in self.callbacks:
+            cb.set_trainer(self)
+        bar = ProgressBar(self.verbose, self.epochs)
+        self._call("on_train_begin", {})
+        try:
+            while self.epoch < self.epochs and not self.stop_training:
+                self._run_epoch(self.epoch, bar, validation_data)
+        finally:
+            bar.close()
+        logs = self._last_logs()
+        self._call("on_train_end", logs)
+        self.model.eval()
+        return self.history
+
+    def _reset_sums(self) -> None:
+        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+        for m in self._train_metrics:
+            m.reset()
+
+    def _running_logs(self) -> dict:
+        n = max(self._sums["count"], 1)
+        logs = {"loss": self._sums["loss"] / n}
+        if self.regularizers:
+            logs["penalty"] = self._sums["penalty"] / n
+        for m in self._train_metrics:
+            logs[m.name] = m.result()
+        return logs
+
+    def _last_logs(self) -> dict:
+        return {k: v[-1] for k, v in self.history.history.items()} if len(self.history) else {}
+
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def _run_epoch(self, epoch: int, bar: ProgressBar, validation_data) -> None:
+        loader = self.loader
+        if loader.position == 0:
+            self._reset_sums()
+        self._call("on_epoch_begin", epoch, {})
+        snapshot = self.model.state_dict()  # last finite parameters, for NaN recovery
+        self.model.train()
+        bar.epoch_begin(epoch, len(loader), loader.position)
+        for xb, yb in loader:
+            self._train_step(xb, yb, epoch, snapshot)
+            logs = self._running_logs()
+            bar.batch_end(logs)
+            self._call("on_batch_end", self.global_step, logs)
+        logs = self._running_logs()
+        logs["lr"] = _lr(self.optimizer)
+        if validation_data is not None:
+            val = self.evaluate(*validation_data, batch_size=max(loader.batch_size, 256))
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            self.scheduler.step()
+        self.history.append(epoch, logs)
+        self.epoch = epoch + 1
+        self._reset_sums()
+        self._call("on_epoch_end", epoch, logs)
+        bar.epoch_end(epoch, logs)
+
+    def _train_step(self, xb, yb, epoch: int, snapshot: dict) -> None:
+        out = self.model(Tensor(xb))
+        loss = self.loss_fn(out, yb)
+        total = loss
+        penalty = 0.0
+        for reg in self.regularizers:
+            term = reg(self.model)
+            penalty += float(term.data)
+            total = total + term
+        value = float(total.data)
+        if not math.isfinite(value):
+            self._non_finite(value, epoch, snapshot)
+        self.optimizer.zero_grad()
+        total.backward()
+        self.optimizer.step()
+        if self.constraints:
+            with no_grad():
+                for c in self.constraints:
+                    c(self.model)
+        self.global_step += 1
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        n = len(xb)
+        self._sums["loss"] += float(loss.data) * n
+        self._sums["penalty"] += penalty * n
+        self._sums["count"] += n
+        if self._train_metrics:
+            o = out.data
+            for m in self._train_metrics:
+                m.update(o, yb)
+
+    def _non_finite(self, value: float, epoch: int, snapshot: dict) -> None:
+        finite = all(np.all(np.isfinite(a)) for a in self.model.state_dict().values())
+        if not finite:
+            self.model.load_state_dict(snapshot)
+        where = "the start of this epoch" if not finite else "the last step"
+        batch = self.loader.position
+        raise NonFiniteLossError(
+            f"Loss became {value} at epoch {epoch + 1}/{self.epochs}, batch {batch}/"
+            f"{len(self.loader)} (after {self.global_step} optimiser steps). Training stopped; "
+            f"the model keeps its parameters from {where} (all finite) and checkpoints "
+            "already written are untouched. Try a smaller learning rate, gradient "
+            "clipping, or check the data for extreme values.",
+            epoch + 1, batch, self.global_step, value,
+        )
+
+    # --- scoring ----------------------------------------------------------------
+    def evaluate(self, X, y, batch_size: int = 256) -> dict:
+        """Mean loss and metrics over (X, y), in eval mode without gradients."""
+        return evaluate(self.model, X, y, loss=self.loss_fn, metrics=self.metric_specs,
+                        batch_size=batch_size, _checked=True)
+
+    # --- checkpoints --------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run bit for bit."""
+        return {
+            "kind": "training",
+            "epoch": self.epoch, "global_step": self.global_step, "epochs": self.epochs,
+            "stop_training": bool(self.stop_training),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "rng": _random.get_rng_state(),
+            "loader": None if self.loader is None else self.loader.state_dict(),
+            "n_samples": None if self.loader is None else len(self.loader.dataset),
+            "history": self.history.state_dict(),
+            "sums": dict(self._sums),
+            "metrics": [m.state_dict() for m in self._train_metrics],
+            "callbacks": [[type(c).__name__, c.state_dict()] for c in self.callbacks],
+        }
+
+    def save_checkpoint(self, path) -> None:
+        """Write :meth:`state_dict` atomically to ``path`` (safe npz format)."""
+        ckpt.save_checkpoint(path, self.state_dict())
+
+    def load_checkpoint(self, path) -> None:
+        """Restore a run saved by :meth:`save_checkpoint` (call before the loop)."""
+        state = ckpt.load_checkpoint(path)
+        if state.get("kind") != "training":
+            raise ckpt.CheckpointError(f"Expected a training checkpoint. Received: {path!r} "
+                                       "holds only model weights")
+        ckpt.check_state_matches(self.model, state["model"], source=repr(str(path)))
+        if self.loader is not None and state["n_samples"] != len(self.loader.dataset):
+            raise ckpt.CheckpointError(
+                f"Expected the training data of the saved run ({state['n_samples']} rows). "
+                f"Received: {len(self.loader.dataset)} rows"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.stop_training = bool(state["stop_training"])
+        self.history.load_state_dict(state["history"])
+        if self.loader is not None and state["loader"] is not None:
+            self.loader.load_state_dict(state["loader"])
+        self._sums = dict(state["sums"])
+        for m, ms in zip(self._train_metrics, state["metrics"]):
+            m.load_state_dict(ms)
+        saved = list(state["callbacks"])
+        for cb in self.callbacks:
+            for i, (name, cstate) in enumerate(saved):
+                if name == type(cb).__name__:
+                    cb.load_state_dict(cstate)
+                    del saved[i]
+                    break
+        _random.set_rng_state(state["rng"])
+
+
+def fit(model, X, y=None, *, loss, optimizer, epochs: int = 1, batch_size: int = 32,
+        validation_data=None, validation_split: float = 0.0, metrics: Iterable = (),
+        callbacks: Iterable = (), scheduler=None, regularizers: Iterable = (),
+        constraints: Iterable = (), transform: Callable | None = None, shuffle: bool = True,
+        verbose="auto", checkpoint=None, scheduler_interval: str = "step") -> History:
+    """Train ``model`` by minibatch gradient descent and return its :class:`History`.
+
+    Args:
+        model: an ``nn.Module`` (any callable Tensor -> Tensor with
+            ``train()``/``eval()``/``state_dict()``).
+        X: inputs, (n_samples, ...), finite numbers (made float32).
+        y: targets (class ids for "cross_entropy", real values for "mse"),
+            or None to reconstruct X.
+        loss: a name ("cross_entropy", "mse", "l1", "bce", "gaussian_nll";
+            see :mod:`chainrule.training.losses`) or a callable
+            ``(output Tensor, target ndarray) -> scalar Tensor``.
+        optimizer: a ``chainrule.optim`` optimiser over the model's parameters.
+        epochs: total number of epochs; on resume, training continues up
+            to this total.
+        batch_size: minibatch size m'.
+        validation_data: ``(X_val, y_val)`` scored after every epoch.
+        validation_split: or a share of (X, y) held out for validation.
+        metrics: names ("accuracy", "mse", "mae", "log_likelihood", "loss")
+            or callables ``(output, target) -> float``.
+        callbacks: :class:`Callback` instances (EarlyStopping, ...).
+        scheduler: a ``chainrule.optim.lr_scheduler`` scheduler, stepped
+            after every optimiser step (``scheduler_interval="step"``, the
+            default; the book's linear decay counts iterations) or after
+            every epoch (``scheduler_interval="epoch"``).
+        regularizers: callables ``model -> scalar Tensor`` added to the
+            loss (e.g. ``regularization.L2Penalty(1e-4)``).
+        constraints: callables ``model -> None`` applied without gradients
+            after every step (e.g. ``regularization.MaxNorm(3.0)``).
+        transform: ``(xb, yb) -> (xb, yb)`` per training minibatch
+            (augmentation); not applied to validation data.
+        shuffle: reshuffle the training rows every epoch.
+        verbose: "auto" (a progress bar only on a terminal), 0, 1 or 2.
+        checkpoint: path of a checkpoint written by :class:`ModelCheckpoint`
+            (or ``Trainer.save_checkpoint``) to resume from: model,
+            optimiser, scheduler, RNG, loader position, history and
+            callback states are restored and the run continues exactly.
+
+    Returns:
+        The :class:`History` of per-epoch logs.
+
+    Raises:
+        NonFiniteLossError: the loss became NaN/inf (names epoch and step).
+        ValueError / TypeError: bad data, with the row or label at fault.
+
+    Example:
+        >>> opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+        >>> hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=20,
+        ...            validation_split=0.1, metrics=["accuracy"],
+        ...            callbacks=[EarlyStopping(patience=3)])
+    """
+    trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics,
+                      callbacks=callbacks, scheduler=scheduler,
+                      scheduler_interval=scheduler_interval, regularizers=regularizers,
+                      constraints=constraints, verbose=verbose)
+    return trainer.fit(X, y, epochs=epochs, batch_size=batch_size,
+                       validation_data=validation_data, validation_split=validation_split,
+                       transform=transform, shuffle=shuffle, checkpoint=checkpoint)
+
+
+def predict(model, X, batch_size: int = 256) -> np.ndarray:
+    """Model outputs for X (eval mode, no gradients), as one NumPy array.
+
+    Returns raw outputs (logits for classifiers): take ``argmax(axis=1)``
+    for classes or apply softmax for probabilities.
+    """
+    X = check_features(X, name="X")
+    was_training = model.training
+    model.eval()
+    outs = []
+    try:
+        with no_grad():
+            for i in range(0, X.shape[0], batch_size):
+                outs.append(np.asarray(model(Tensor(X[i:i + batch_size])).data))
+    finally:
+        model.train(was_training)
+    return np.concatenate(outs, axis=0)
+
+
+def evaluate(model, X, y, loss="cross_entropy", metrics: Iterable = (),
+             batch_size: int = 256, _checked: bool = False) -> dict:
+    """Mean loss and metrics over (X, y) in eval mode, without gradients.
+
+    Args:
+        model: the trained model.
+        X, y: data and targets (checked as in :func:`fit`).
+        loss: a loss name or callable (see :func:`fit`); None to skip it.
+        metrics: metric names or callables.
+        batch_size: rows per forward pass (memory only; results are the
+            same).
+
+    Returns:
+        ``{"loss": ..., "accuracy": ..., ...}`` (floats).
+    """
+    metric_objs = [m for m in map(get_metric, metrics) if m]
+    loss_fn = None
+    if loss is not None:
+        loss_fn, name = get_loss(loss)
+    if not _checked:
+        helper = Trainer(model, loss=loss if loss is not None else "mse", optimizer=None)
+        X, y = helper._check_data(X, y)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        with no_grad():
+            for i in range(0, X.shape[0], batch_size):
+                xb, yb = X[i:i + batch_size], y[i:i + batch_size]
+                out = model(Tensor(xb))
+                if loss_fn is not None:
+                    total += float(loss_fn(out, yb).data) * len(xb)
+                count += len(xb)
+                for m in metric_objs:
+                    m.update(out.data, yb)
+    finally:
+        model.train(was_training)
+    result = {"loss": total / count} if loss_fn is not None else {}
+    for m in metric_objs:
+        result[m.name] = m.result()
+    return result
