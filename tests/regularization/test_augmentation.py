@@ -6,7 +6,10 @@ from scipy import ndimage
 
 import chainrule as cr
 from chainrule.regularization import (
-    Compose, InputNoise, RandomAffine, affine_transform,
+    Compose,
+    InputNoise,
+    RandomAffine,
+    affine_transform,
 )
 
 

@@ -14,7 +14,7 @@ per image, one coordinate grid for the whole batch, and one gather
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -7,7 +7,7 @@ or call it after ``opt.step()`` yourself.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

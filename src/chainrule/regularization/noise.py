@@ -7,7 +7,7 @@ transform is :class:`chainrule.regularization.augmentation.InputNoise`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

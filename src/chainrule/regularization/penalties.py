@@ -14,7 +14,7 @@ underfitting).  A parameter opts out on its own with ``p.regularize = False``
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
