@@ -68,14 +68,20 @@ class _GradMode:
         return wrapper
 
 
-def no_grad():
-    """Record nothing inside: ``with cr.no_grad(): ...`` or as a decorator."""
-    return _GradMode(False)
+def no_grad(fn=None):
+    """Record nothing inside: ``with cr.no_grad(): ...``.
+
+    Also a decorator, written ``@cr.no_grad()`` or ``@cr.no_grad``.  Results
+    computed inside have ``requires_grad=False`` and no graph.
+    """
+    mode = _GradMode(False)
+    return mode if fn is None else mode(fn)
 
 
-def enable_grad():
-    """Record ops again inside a ``no_grad`` block."""
-    return _GradMode(True)
+def enable_grad(fn=None):
+    """Record ops again inside a ``no_grad`` block (context or decorator)."""
+    mode = _GradMode(True)
+    return mode if fn is None else mode(fn)
 
 
 def unbroadcast(g, shape):
@@ -298,16 +304,28 @@ def _backward(root, grad):
             grads[key] = gx if prev is None else prev + gx
 
 
-def _constant(value):
-    """A non-Tensor operand, with the same dtype rule as ``cr.tensor``.
+def _constant(value, args):
+    """A non-Tensor operand: it takes the float dtype of the tensors it meets.
 
     Python scalars stay as they are (NumPy treats them as weakly typed, so
-    ``x * 0.5`` keeps x's dtype); arrays and NumPy scalars of float64 become
-    float32, so a float64 constant does not silently promote a float32 graph.
+    ``x * 0.5`` keeps x's dtype).  A float array (or NumPy float scalar)
+    wider than the first floating Tensor operand is cast down to its dtype:
+    ``x - np.arange(3.0)`` stays float32 for a float32 ``x``, as if the
+    constant had gone through ``cr.tensor``.  Integer and boolean constants
+    (class ids, masks) are left alone, and so is everything when no
+    floating Tensor is among the operands.
     """
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or type(value) in (bool, int, float):  # not np.float64
         return value
-    return as_float_array(value)
+    arr = xp.asarray(value)
+    if arr.dtype.kind != "f":
+        return arr
+    for a in args:
+        if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+            if arr.dtype.itemsize > a.data.dtype.itemsize:
+                arr = arr.astype(a.data.dtype)
+            break
+    return arr
 
 
 def primitive(fwd):
@@ -320,7 +338,7 @@ def primitive(fwd):
     """
 
     def op(*args, **params):
-        arrays = [a.data if isinstance(a, Tensor) else _constant(a) for a in args]
+        arrays = [a.data if isinstance(a, Tensor) else _constant(a, args) for a in args]
         out, vjp = fwd(*arrays, **params)
         if type(out) is not _ndarray:
             out = xp.asarray(out)  # NumPy returns scalars for 0-d results

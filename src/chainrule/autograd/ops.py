@@ -75,7 +75,13 @@ def pow(a, b):
 @primitive
 def matmul(a, b):
     """a @ b with NumPy's rules: 1-D operands, batched (broadcast) stacks."""
-    out = a @ b
+    try:
+        out = a @ b
+    except ValueError:
+        raise ValueError(
+            f"matmul: shapes {xp.shape(a)} and {xp.shape(b)} do not match: expected "
+            "a's last axis to equal b's second-to-last (or only) axis"
+        ) from None
 
     def vjp(g, need):
         if a.ndim == 1 and b.ndim == 1:
