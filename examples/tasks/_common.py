@@ -1,0 +1,120 @@
+"""Small helpers shared by the task gallery (book §5.1.1): data, MLPs, training.
+
+Every example in this folder exposes ``run(small=False, seed=0) -> dict``
+and prints its metric next to a simple baseline.  ``small=True`` is the
+quick version the test suite runs; the full version is what the script
+prints when run directly (``python examples/tasks/classification.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn
+
+
+def digits(test_size: float = 0.25, seed: int = 0):
+    """scikit-learn's 8x8 digits, pixels scaled to [0, 1], stratified split.
+
+    Returns:
+        ``(X_train, y_train, X_test, y_test)``: float32 (n, 64) images and
+        int64 labels.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y.astype(np.int64), test_size=test_size, random_state=seed, stratify=y
+    )
+    return Xtr, ytr, Xte, yte
+
+
+def mlp(*sizes: int, activation=nn.ReLU, out_activation=None) -> nn.Sequential:
+    """A fully connected network sizes[0] -> ... -> sizes[-1] (book §6.1).
+
+    Hidden layers use He-uniform weights for ReLU; the last layer is linear
+    (an output unit's non-linearity lives in the loss, which takes logits).
+    """
+    layers = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layer = nn.Linear(n_in, n_out)
+        last = i == len(sizes) - 2
+        if not last and activation is nn.ReLU:
+            nn.init.he_uniform_(layer.weight)
+        layers.append(layer)
+        if not last:
+            layers.append(activation())
+        elif out_activation is not None:
+            layers.append(out_activation())
+    return nn.Sequential(*layers)
+
+
+def train(model, X, y, loss, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
+          weight_decay: float = 0.0, transform=None, params=None) -> list:
+    """Minibatch Adam on ``loss(model(xb), yb)``; returns the loss per epoch.
+
+    Uses ``chainrule.training.fit`` (with ``transform`` applied per
+    minibatch, e.g. fresh masks or noise) when that module is available,
+    otherwise the same loop written out.
+    """
+    params = list(model.parameters()) if params is None else list(params)
+    opt = cr.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    try:
+        from chainrule.training import fit
+    except ImportError:
+        fit = None
+    if fit is not None:
+        history = fit(model, X, y, loss=loss, optimizer=opt, epochs=epochs,
+                      batch_size=batch_size, transform=transform, verbose=0)
+        return list(history.history["loss"])
+    return _plain_loop(model, X, y, loss, opt, params, epochs, batch_size, transform)
+
+
+def _plain_loop(model, X, y, loss, opt, params, epochs, batch_size, transform):
+    rng = cr.random.generator()
+    n = len(X)
+    model.train()
+    per_epoch = []
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            xb, yb = X[idx], (None if y is None else y[idx])
+            if transform is not None:
+                xb, yb = transform(xb, yb)
+            opt.zero_grad()
+            value = loss(model(cr.tensor(xb)), yb)
+            value.backward()
+            opt.step()
+            total += value.item() * len(idx)
+        per_epoch.append(total / n)
+    return per_epoch
+
+
+def predict(model, X, batch_size: int = 2048) -> np.ndarray:
+    """Outputs of ``model`` on ``X`` in eval mode, without building a graph."""
+    model.eval()
+    outs = []
+    with cr.no_grad():
+        for start in range(0, len(X), batch_size):
+            outs.append(model(cr.tensor(X[start:start + batch_size])).data)
+    model.train()
+    return np.concatenate(outs, axis=0)
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of rows whose arg-max is the label."""
+    return float(np.mean(logits.argmax(axis=1) == y))
+
+
+def report(title: str, rows: list) -> None:
+    """Print ``(name, value, baseline_name, baseline_value)`` rows as a table."""
+    print(f"== {title}")
+    for name, value, base_name, base_value in rows:
+        print(f"   {name:<28s} {value:8.4f}    | {base_name:<30s} {base_value:8.4f}")
