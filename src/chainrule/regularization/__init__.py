@@ -8,7 +8,9 @@ Layers that regularise live in :mod:`chainrule.nn` (``Dropout``,
 """
 
 from .augmentation import Compose, InputNoise, RandomAffine, affine_transform
+from .bagging import Bagging, combine_predictions, inverse_variance_weights
 from .constraints import MaxNorm
+from .early_stopping import EarlyStoppingResult, continue_on_all_data, retrain_on_all_data
 from .mc_dropout import mc_dropout_predict
 from .noise import WeightNoise, book_to_torch_smoothing, smoothed_targets
 from .penalties import L1Penalty, L2Penalty, exclude, penalized_parameters
@@ -17,5 +19,6 @@ __all__ = [
     "L2Penalty", "L1Penalty", "exclude", "penalized_parameters", "MaxNorm",
     "WeightNoise", "smoothed_targets", "book_to_torch_smoothing",
     "affine_transform", "RandomAffine", "InputNoise", "Compose",
-    "mc_dropout_predict",
+    "mc_dropout_predict", "retrain_on_all_data", "continue_on_all_data",
+    "EarlyStoppingResult", "Bagging", "inverse_variance_weights", "combine_predictions",
 ]
