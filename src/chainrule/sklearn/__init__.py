@@ -1,0 +1,19 @@
+"""scikit-learn estimators backed by chainrule: ``MLPClassifier``, ``MLPRegressor``.
+
+Drop-ins for ``sklearn.neural_network``'s estimators of the same names
+(same parameter names and fitted attributes where they overlap), plus
+dropout, batch normalisation, label smoothing and more optimisers.  They
+pass scikit-learn's ``check_estimator`` and work in ``Pipeline``,
+``GridSearchCV`` and ``cross_val_score``.  Needs scikit-learn (the
+``data`` extra).
+
+Example:
+    >>> import chainrule as cr
+    >>> clf = cr.sklearn.MLPClassifier(hidden_layer_sizes=(64,), random_state=0)
+    >>> clf.fit(X_train, y_train).score(X_test, y_test)
+"""
+
+from ._classifier import MLPClassifier
+from ._regressor import MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor"]

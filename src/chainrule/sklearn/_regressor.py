@@ -1,0 +1,154 @@
+"""MLPRegressor: a scikit-learn drop-in multilayer perceptron regressor."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+import chainrule.nn.functional as F
+
+from ._base import BaseMLP
+from ._compat import validate_data
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multilayer perceptron regressor trained by minibatch back-propagation.
+
+    A drop-in for ``sklearn.neural_network.MLPRegressor`` computed by
+    chainrule.  Linear output units, the mean of a Gaussian (book §6.2.2.1);
+    the loss of a minibatch of m' rows is the book's squared error
+    ½‖y − f(x)‖² averaged over the rows, plus the L2 penalty α/(2m')·Σ‖W‖²
+    on the weight matrices — scikit-learn's objective and gradient.  (For
+    several outputs sklearn *reports* the loss averaged over outputs too,
+    while its gradient is that of the sum; here loss and gradient agree.)
+
+    Args: as :class:`chainrule.sklearn.MLPClassifier` (without
+        ``label_smoothing``).  With ``early_stopping`` the validation score
+        is R² (sklearn's ``score``).
+
+    Attributes: as the classifier's, without ``classes_``;
+        ``out_activation_`` is ``"identity"``.  ``predict`` returns
+        (n_samples,) when y had one column, else (n_samples, n_outputs).
+
+    Example:
+        >>> reg = cr.sklearn.MLPRegressor((64,), max_iter=200, random_state=0)
+        >>> reg.fit(X_train, y_train).score(X_test, y_test)
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        dropout=0.0,
+        dropout_mode="inverted",
+        batch_norm=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.dropout_mode = dropout_mode
+        self.batch_norm = batch_norm
+
+    # --- public API -------------------------------------------------------------------
+    def fit(self, X, y) -> MLPRegressor:
+        """Train on (X, y) for up to ``max_iter`` epochs.
+
+        Args:
+            X: (n_samples, n_features) numbers; a DataFrame sets
+                ``feature_names_in_``.
+            y: (n_samples,) or (n_samples, n_outputs) real targets.
+
+        Returns:
+            self.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y) -> MLPRegressor:
+        """One epoch over (X, y), continuing from the current state."""
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, (n_samples,) or (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        out = self._forward(X)
+        return out[:, 0] if self.n_outputs_ == 1 else out
+
+    @property
+    def out_activation_(self) -> str:
+        """Name of the output unit: ``"identity"``."""
+        check_is_fitted(self)
+        return "identity"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    # --- targets, loss, score ---------------------------------------------------------
+    def _prepare_targets(self, X, y, fresh, incremental, classes):
+        X, y = validate_data(self, X, y, reset=fresh, dtype=np.float32,
+                             multi_output=True, y_numeric=True, order="C")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float32)
+        if fresh:
+            self._n_targets = T.shape[1]
+        elif T.shape[1] != self._n_targets:
+            raise ValueError(
+                f"{type(self).__name__}: expected y with {self._n_targets} output(s), as "
+                f"in the first fit. Received: {T.shape[1]}"
+            )
+        return X, T
+
+    def _n_model_outputs(self) -> int:
+        return self._n_targets
+
+    def _batch_loss(self, outputs, targets):
+        return F.mse_loss(outputs, targets, reduction="sum") * (0.5 / outputs.shape[0])
+
+    def _validation_score(self, X_val, T_val) -> float:
+        return float(r2_score(T_val, self._forward(X_val)))
