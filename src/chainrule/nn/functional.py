@@ -47,13 +47,23 @@ def abs_rectification(x: Tensor) -> Tensor:
 
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
-    """Parametric ReLU: g(z) = max(0, z) + α min(0, z) with α learned.
+    """Parametric ReLU: g(z) = max(0, z) + α min(0, z) with α learned (book §6.3.3).
 
-    ``weight`` has one element or one per channel; channels are axis 1
-    (as in PyTorch).
+    Args:
+        x: input; channels are axis 1 (as in PyTorch).
+        weight: α, one element shared by all units, or one per channel.
+
+    Shape:
+        x (N, C, *) or (N,); weight (1,) or (C,).
     """
     w = weight
-    if weight.size > 1 and x.ndim > 1:
+    if weight.size > 1:
+        channels = x.shape[1] if x.ndim > 1 else 1
+        if weight.size != channels:
+            raise ValueError(
+                f"prelu: expected weight of 1 or {channels} elements (the channels on "
+                f"axis 1 of input shape {x.shape}). Received: weight shape {weight.shape}"
+            )
         shape = [1] * x.ndim
         shape[1] = weight.size
         w = weight.reshape(*shape)

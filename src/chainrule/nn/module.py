@@ -31,6 +31,10 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 "before assigning attributes"
             )
+        if name in self._buffers and (value is None or isinstance(value, np.ndarray)):
+            # assigning a new array to a buffer keeps it a buffer (as PyTorch)
+            object.__setattr__(self, name, value)
+            return
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):
@@ -44,8 +48,19 @@ class Module:
             table.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, array: np.ndarray) -> None:
-        """Keep ``array`` as non-trainable state saved in ``state_dict``."""
+    def register_buffer(self, name: str, array: np.ndarray | None) -> None:
+        """Keep ``array`` as non-trainable state saved in ``state_dict``.
+
+        Later assignments ``self.name = new_array`` keep it a buffer; a
+        buffer set to None is left out of ``state_dict``.
+        """
+        if array is not None and not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"Expected buffer '{name}' to be an np.ndarray or None. "
+                f"Received: {type(array).__name__}"
+            )
+        for table in (self._parameters, self._modules):
+            table.pop(name, None)
         object.__setattr__(self, name, array)
         self._buffers[name] = name
 
@@ -60,17 +75,26 @@ class Module:
 
     # --- traversal --------------------------------------------------------
     def named_modules(self, prefix: str = ""):
-        """Yield (qualified name, module) for self and all descendants."""
+        """Yield (qualified name, module) for self and all descendants.
+
+        Depth first, parents before children, children in assignment order
+        (PyTorch's order, so parameter lists line up with torch's); a module
+        reachable twice appears once, under its first name.
+        """
         stack = [(prefix, self)]
         seen = set()
         while stack:
-            name, mod = stack.pop(0)
+            name, mod = stack.pop()
             if id(mod) in seen:
                 continue
             seen.add(id(mod))
             yield name, mod
-            for child_name, child in mod._modules.items():
-                stack.append((f"{name}.{child_name}" if name else child_name, child))
+            children = [
+                (f"{name}.{child_name}" if name else child_name, child)
+                for child_name, child in mod._modules.items()
+                if child is not None
+            ]
+            stack.extend(reversed(children))
 
     def modules(self):
         for _, m in self.named_modules():
@@ -94,9 +118,12 @@ class Module:
             yield p
 
     def named_buffers(self):
+        """Yield (qualified name, array) for every buffer that is not None."""
         for mod_name, mod in self.named_modules():
             for name in mod._buffers:
-                yield (f"{mod_name}.{name}" if mod_name else name), getattr(mod, name)
+                value = getattr(mod, name)
+                if value is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), value
 
     # --- modes ------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -116,47 +143,60 @@ class Module:
 
     # --- state ------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of all parameters and buffers, by qualified name."""
+        """Copies of all parameters and buffers, by qualified name.
+
+        Module by module (depth first), each module's parameters then its
+        buffers, as PyTorch orders them; a shared parameter appears once.
+        """
         out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.data.copy()
-        for name, b in self.named_buffers():
-            out[name] = np.array(b, copy=True)
+        seen = set()
+        for mod_name, mod in self.named_modules():
+            dot = f"{mod_name}." if mod_name else ""
+            for name, p in mod._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out[dot + name] = p.data.copy()
+            for name in mod._buffers:
+                value = getattr(mod, name)
+                if value is not None:
+                    out[dot + name] = np.array(value, copy=True)
         return out
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
         """Copy arrays *into* the existing parameters and buffers.
 
         Shapes must match exactly; with ``strict`` the key sets must too.
-        Values are written in place, so optimiser buffers stay valid.
+        Everything is checked before anything is written, so a failed load
+        leaves the model unchanged.  Values are written in place
+        (``p.data[...] = value``), so optimiser buffers and views stay valid.
+
+        Raises:
+            KeyError: ``strict`` and keys are missing or unexpected.
+            ValueError: an array's shape differs from the model's.
         """
-        own = dict(self.named_parameters())
-        bufs = {}
-        for mod_name, mod in self.named_modules():
-            for name in mod._buffers:
-                bufs[f"{mod_name}.{name}" if mod_name else name] = (mod, name)
+        targets = {name: p.data for name, p in self.named_parameters()}
+        targets.update(self.named_buffers())
         if strict:
-            missing = [k for k in list(own) + list(bufs) if k not in state]
-            unexpected = [k for k in state if k not in own and k not in bufs]
+            missing = [k for k in targets if k not in state]
+            unexpected = [k for k in state if k not in targets]
             if missing or unexpected:
                 raise KeyError(
                     "load_state_dict: state does not match this model's architecture; "
                     f"missing keys {missing}, unexpected keys {unexpected}"
                 )
+        writes = []
         for key, value in state.items():
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if key in own:
-                target = own[key].data
-            elif key in bufs:
-                mod, name = bufs[key]
-                target = getattr(mod, name)
-            else:
+            if key not in targets:
                 continue
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            target = targets[key]
             if target.shape != value.shape:
                 raise ValueError(
                     f"load_state_dict: '{key}' has shape {value.shape} in the state "
                     f"but {target.shape} in this model"
                 )
+            writes.append((target, value))
+        for target, value in writes:
             target[...] = value
 
     # --- calling ----------------------------------------------------------
