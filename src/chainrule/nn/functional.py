@@ -216,8 +216,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target,
     t = target if isinstance(target, Tensor) else np.asarray(target, dtype=logits.dtype)
     if t.shape != logits.shape:
         raise ValueError(
-            f"binary_cross_entropy_with_logits: target shape {t.shape} "
-            f"differs from logits shape {logits.shape}"
+            "binary_cross_entropy_with_logits: expected target of the logits' shape "
+            f"{logits.shape}. Received: target shape {t.shape}"
         )
     return _reduce(ops.bce_with_logits(logits, t), reduction)
 
@@ -226,7 +226,9 @@ def _check_same_shape(name, a, b):
     sa = a.shape
     sb = b.shape if hasattr(b, "shape") else np.shape(b)
     if sa != sb:
-        raise ValueError(f"{name}: input shape {sa} differs from target shape {sb}")
+        raise ValueError(
+            f"{name}: expected target of the input's shape {sa}. Received: target shape {sb}"
+        )
 
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
