@@ -6,14 +6,17 @@ from .activation import (
 )
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
+from .conv import Conv1d, Conv2d, Flatten
 from .dropout import Dropout, GaussianNoise
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
+from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 
 __all__ = [
     "functional", "init", "Module", "Parameter", "Linear", "Sequential",
     "ModuleList", "ReLU", "LeakyReLU", "PReLU", "Abs", "Sigmoid", "Tanh",
     "Softplus", "Softmax", "LogSoftmax", "Identity", "Dropout", "GaussianNoise",
     "BatchNorm1d", "BatchNorm2d",
+    "Conv1d", "Conv2d", "Flatten", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
 ]

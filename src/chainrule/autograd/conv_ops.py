@@ -1,0 +1,345 @@
+"""Convolution and pooling primitives: forward and vjp side by side.
+
+Parameter sharing (book §7.9): one small kernel is applied at every
+position of the input.  All three primitives work for any number ``d`` of
+spatial dimensions (1 for sequences, 2 for images) and share one idea:
+
+1. move channels last, ``(N, C, *S) -> (N, *S, C)``, and pad;
+2. take a strided *view* of every window, shape ``(N, *out, *kernel, C)``,
+   with ``numpy.lib.stride_tricks.as_strided`` (no data is copied);
+3. reduce it: one GEMM for a convolution (im2col), a max or a mean for
+   pooling.
+
+Where a backward pass needs a loop, it is over the ``prod(kernel)`` kernel
+offsets (9 for a 3×3 kernel), never over positions or images: each offset
+adds one strided slab of gradient into the (padded) input gradient.
+
+Layout: inputs and outputs are channels-first as in PyTorch, but results
+are channels-last arrays *viewed* as channels-first (a transposed view).
+Elementwise ops keep that memory order, so a following conv or pool gets
+its channels-last input for free, without a copy.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._backend import xp
+from .engine import primitive
+
+_as_strided = xp.lib.stride_tricks.as_strided
+
+
+def _region(start, size, step):
+    """The slice of a padded axis touched by kernel offset ``start``."""
+    return slice(start, start + step * (size - 1) + 1, step)
+
+
+def _pad_last(xt, padding, value):
+    """Pad the spatial axes of a channels-last array (N, *S, C)."""
+    if not any(lo or hi for lo, hi in padding):
+        return xp.ascontiguousarray(xt)
+    spatial = xt.shape[1:-1]
+    shape = (xt.shape[0],)
+    shape += tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
+    shape += (xt.shape[-1],)
+    if value == 0:
+        out = xp.zeros(shape, dtype=xt.dtype)
+    else:
+        out = xp.full(shape, value, dtype=xt.dtype)
+    inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, padding))
+    out[(slice(None),) + inner] = xt
+    return out
+
+
+def _crop(xpad, shape, padding):
+    """Undo :func:`_pad_last` on a gradient: keep the unpadded interior."""
+    inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(shape[1:-1], padding))
+    return xpad[(slice(None),) + inner]
+
+
+def _out_size(padded, kernel, stride, dilation):
+    return tuple(
+        (p - d * (k - 1) - 1) // s + 1
+        for p, k, s, d in zip(padded, kernel, stride, dilation)
+    )
+
+
+def _windows(xpad, out, kernel, stride, dilation):
+    """Read-only view (N, *out, *kernel, C) of every window of ``xpad``."""
+    st = xpad.strides
+    spatial = st[1:-1]
+    shape = (xpad.shape[0],) + tuple(out) + tuple(kernel) + (xpad.shape[-1],)
+    strides = (st[0],)
+    strides += tuple(s * t for s, t in zip(stride, spatial))
+    strides += tuple(d * t for d, t in zip(dilation, spatial))
+    strides += (st[-1],)
+    return _as_strided(xpad, shape, strides, writeable=False)
+
+
+def _offsets(kernel):
+    """Every kernel offset (i, j, ...) in row-major order."""
+    return list(xp.ndindex(*kernel))
+
+
+def _slab(offset, out, stride, dilation):
+    """Index into a padded (N, *S, C) array of the inputs seen at ``offset``."""
+    parts = tuple(
+        _region(o * d, n, s) for o, n, s, d in zip(offset, out, stride, dilation)
+    )
+    return (slice(None),) + parts
+
+
+def _channels_last(a):
+    return xp.moveaxis(a, 1, -1)
+
+
+def _channels_first(a):
+    return xp.moveaxis(a, -1, 1)
+
+
+# --------------------------------------------------------------------------
+# convolution
+
+#: Inputs with at most this many channels use the "columns" im2col layout.
+FEW_CHANNELS = 4
+
+
+def _im2col(xpad, out_size, kernel, stride, dilation, ones=False):
+    """The im2col matrix A (N·P, k·C [+1]) of a padded channels-last input.
+
+    Row p holds the window of output position p, column k·C + c its
+    channel c at kernel offset k, matching the kernel reshaped to
+    (C_out, *k, C); so the convolution is A @ W.T.  With ``ones`` a last
+    column of ones is appended, so the bias rides in the same GEMM (and
+    its gradient comes out of the weight-gradient GEMM).
+
+    Memory layout: with many channels A is stored row by row (each row
+    copies runs of kw·C contiguous inputs).  With few channels those runs
+    are too short, so A is stored column by column (A is then a
+    transposed, Fortran-ordered view): each column is one contiguous copy
+    of a strided slab.  BLAS takes either without a copy.
+    """
+    n, c = xpad.shape[0], xpad.shape[-1]
+    positions = n * math.prod(out_size)
+    width = math.prod(kernel) * c
+    extra = 1 if ones else 0
+    st = xpad.strides
+    spatial = st[1:-1]
+    out_strides = tuple(s * t for s, t in zip(stride, spatial))
+    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
+    if c > FEW_CHANNELS:
+        src = _as_strided(
+            xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
+            (st[0],) + out_strides + kernel_strides + (st[-1],), writeable=False,
+        )
+        buf = xp.empty((positions, width + extra), dtype=xpad.dtype)
+        # the first `width` columns of buf, seen with src's shape
+        item = buf.itemsize
+        row = buf.strides[0]
+        dst_strides = tuple(row * math.prod(out_size[i + 1:]) for i in range(-1, len(out_size)))
+        dst_strides += tuple(c * item * math.prod(kernel[i + 1:]) for i in range(len(kernel)))
+        dst_strides += (item,)
+        dst = _as_strided(buf, src.shape, dst_strides)
+        xp.copyto(dst, src)
+        if ones:
+            buf[:, -1] = 1
+        return buf
+    src = _as_strided(
+        xpad, tuple(kernel) + (c, n) + tuple(out_size),
+        kernel_strides + (st[-1], st[0]) + out_strides, writeable=False,
+    )
+    buf = xp.empty((width + extra, positions), dtype=xpad.dtype)
+    xp.copyto(buf[:width].reshape(src.shape), src)
+    if ones:
+        buf[-1] = 1
+    return buf.T
+
+
+def _conv_gemm(xpad, weight, bias, out_size, stride, dilation):
+    """Convolution of a padded channels-last input: (N·P, C_out), and A."""
+    c_out = weight.shape[0]
+    # weight (C_out, C, *k) -> (C_out, *k, C) -> (C_out, k·C), matching A
+    wmat = _channels_last(weight).reshape(c_out, -1)
+    with_bias = bias is not None
+    if with_bias:
+        wmat = xp.concatenate([wmat, bias.reshape(c_out, 1).astype(wmat.dtype)], axis=1)
+    cols = _im2col(xpad, out_size, weight.shape[2:], stride, dilation, ones=with_bias)
+    return cols @ wmat.T, cols
+
+
+def _transposed_pads(kernel, padding, dilation):
+    """Padding that turns the stride-1 input gradient into a convolution, or None."""
+    pads = tuple(
+        (d * (k - 1) - lo, d * (k - 1) - hi)
+        for k, (lo, hi), d in zip(kernel, padding, dilation)
+    )
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        return None
+    return pads
+
+
+def _input_grad(gt, weight, xt_shape, xpad_shape, padding, out_size, stride, dilation):
+    """Gradient of the (channels-last) input from the output gradient ``gt``.
+
+    Stride 1: the input gradient is itself a convolution, of the output
+    gradient padded by d·(k-1) - pad with the kernel flipped and its
+    channel axes swapped; one im2col and one GEMM.
+
+    Otherwise, col2im: one GEMM per kernel offset gives the gradient
+    reaching the inputs seen at that offset, (N, *out, C), which is added
+    into the strided slab of those inputs; a loop over the prod(k) offsets,
+    never over positions.
+    """
+    kernel = weight.shape[2:]
+    d = len(kernel)
+    c = weight.shape[1]
+    pads = _transposed_pads(kernel, padding, dilation)
+    if pads is not None and all(s == 1 for s in stride):
+        flipped = weight[(slice(None), slice(None)) + (slice(None, None, -1),) * d]
+        flipped = xp.swapaxes(flipped, 0, 1)  # (C, C_out, *k)
+        gpad = _pad_last(gt, pads, 0)
+        gx, _ = _conv_gemm(gpad, flipped, None, xt_shape[1:-1], stride, dilation)
+        return gx.reshape(xt_shape)
+    gmat = gt.reshape(-1, gt.shape[-1])
+    # (C_out, C, *k) -> (*k, C_out, C): one (C_out, C) matrix per offset
+    per_offset = xp.moveaxis(weight.reshape(weight.shape[0], c, -1), 2, 0)
+    slabs = xp.matmul(gmat, per_offset)  # (k, N·P, C)
+    slabs = slabs.reshape((len(slabs), xpad_shape[0]) + tuple(out_size) + (c,))
+    dpad = xp.zeros(xpad_shape, dtype=slabs.dtype)
+    for slab, offset in zip(slabs, _offsets(kernel)):
+        dpad[_slab(offset, out_size, stride, dilation)] += slab
+    return _crop(dpad, xt_shape, padding)
+
+
+@primitive
+def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,)):
+    """Cross-correlation of (N, C, *S) with a (C_out, C, *k) kernel, plus bias.
+
+    out[n, o, p] = b[o] + Σ_{c, q} w[o, c, q] · x_pad[n, c, s·p + d·q]
+    (what deep-learning libraries call convolution, book §9.1).  ``padding``
+    holds one (before, after) pair per spatial axis.
+
+    Forward: im2col (one copy of the windows into a matrix A), one GEMM.
+    Backward: weight and bias gradients one GEMM against A; input gradient
+    a convolution of the output gradient (stride 1) or col2im.
+    """
+    n = x.shape[0]
+    c_out = weight.shape[0]
+    kernel = weight.shape[2:]
+    xt = _channels_last(x)
+    xpad = _pad_last(xt, padding, 0)
+    out_size = _out_size(xpad.shape[1:-1], kernel, stride, dilation)
+    out, cols = _conv_gemm(xpad, weight, bias, out_size, stride, dilation)
+    result = _channels_first(out.reshape((n,) + out_size + (c_out,)))
+
+    def vjp(g, need):
+        gt = _channels_last(g)
+        gx = gw = gb = None
+        if need[1] or need[2]:
+            gfull = gt.reshape(-1, c_out).T @ cols  # (C_out, k·C [+1])
+            if need[1]:
+                gw = gfull[:, : cols.shape[1] - (bias is not None)]
+                gw = gw.reshape((c_out,) + tuple(kernel) + (x.shape[1],))
+                gw = xp.ascontiguousarray(_channels_first(gw))
+            if need[2]:
+                gb = gfull[:, -1].copy()
+        if need[0]:
+            gt = xp.ascontiguousarray(gt)
+            gxt = _input_grad(gt, weight, xt.shape, xpad.shape, padding,
+                              out_size, stride, dilation)
+            gx = _channels_first(gxt)
+        return gx, gw, gb
+
+    return result, vjp
+
+
+# --------------------------------------------------------------------------
+# pooling
+
+
+def _disjoint(kernel, stride, dilation):
+    """Whether every input is read by at most one (window, offset)."""
+    return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+@primitive
+def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1,)):
+    """Max over each window of (N, C, *S); padding counts as -inf.
+
+    The gradient goes to the maximum of each window; among tied maxima to
+    the first in row-major window order (as PyTorch's argmax does).
+    Forward: a running ``maximum`` over the prod(k) strided slabs, one per
+    kernel offset.  Backward: one pass per offset, routing the gradient to
+    the slab entries equal to the max and not yet claimed.
+    """
+    kernel = tuple(kernel_size)
+    xt = _channels_last(x)
+    xpad = _pad_last(xt, padding, -xp.inf)
+    out_size = _out_size(xpad.shape[1:-1], kernel, stride, dilation)
+    slabs = [_slab(o, out_size, stride, dilation) for o in _offsets(kernel)]
+    out = xp.array(xpad[slabs[0]])
+    for slab in slabs[1:]:
+        xp.maximum(out, xpad[slab], out=out)
+    disjoint = _disjoint(kernel, stride, dilation)
+
+    def vjp(g, need):
+        gt = _channels_last(g)
+        dpad = xp.zeros(xpad.shape, dtype=g.dtype)
+        free = xp.ones(out.shape, dtype=bool)  # windows whose max is not yet routed
+        hit = xp.empty(out.shape, dtype=bool)
+        last = len(slabs) - 1
+        for i, slab in enumerate(slabs):
+            xp.equal(xpad[slab], out, out=hit)
+            if i:
+                hit &= free
+            if i < last:
+                free ^= hit
+            if disjoint:
+                xp.multiply(gt, hit, out=dpad[slab])
+            else:
+                dpad[slab] += gt * hit
+        return (_channels_first(_crop(dpad, xt.shape, padding)),)
+
+    return _channels_first(out), vjp
+
+
+@primitive
+def avg_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
+                count_include_pad=True):
+    """Mean over each window of (N, C, *S); padding counts as zeros.
+
+    With ``count_include_pad`` the divisor is always prod(kernel) (PyTorch's
+    default); without it, only the unpadded elements of a window count.
+    """
+    kernel = tuple(kernel_size)
+    d = len(kernel)
+    ones = (1,) * d
+    xt = _channels_last(x)
+    xpad = _pad_last(xt, padding, 0)
+    out_size = _out_size(xpad.shape[1:-1], kernel, stride, ones)
+    slabs = [_slab(o, out_size, stride, ones) for o in _offsets(kernel)]
+    total = xp.array(xpad[slabs[0]])
+    for slab in slabs[1:]:
+        total += xpad[slab]
+    padded = any(lo or hi for lo, hi in padding)
+    if count_include_pad or not padded:
+        count = xp.asarray(math.prod(kernel), dtype=x.dtype)
+    else:
+        # elements of each window that are real input: sum a padded mask of ones
+        mask = _pad_last(xp.ones((1,) + xt.shape[1:-1] + (1,), dtype=x.dtype), padding, 0)
+        count = sum(mask[slab] for slab in slabs)
+    out = total / count
+    disjoint = _disjoint(kernel, stride, ones)
+
+    def vjp(g, need):
+        share = _channels_last(g) / count
+        dpad = xp.zeros(xpad.shape, dtype=g.dtype)
+        for slab in slabs:
+            if disjoint:
+                dpad[slab] = share
+            else:
+                dpad[slab] += share
+        return (_channels_first(_crop(dpad, xt.shape, padding)),)
+
+    return _channels_first(out.astype(x.dtype, copy=False)), vjp
