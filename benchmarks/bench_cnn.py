@@ -30,12 +30,12 @@ def _threads_from_argv():
 
 _threads_from_argv()
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-import chainrule as cr  # noqa: E402
-import chainrule.nn as nn  # noqa: E402
-import chainrule.nn.functional as F  # noqa: E402
+import chainrule as cr
+import chainrule.nn as nn
+import chainrule.nn.functional as F
 
 
 def build_chainrule():
@@ -126,8 +126,8 @@ def main():
     print(f"initial loss: chainrule {cr_loss0:.6f}  torch {t_loss0:.6f}")
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"threads: torch {torch.get_num_threads()}, NumPy BLAS {blas}")
-    for name in best:
-        print(f"{name:>9}: median step {best[name] * 1e3:7.2f} ms  "
+    for name, median in best.items():
+        print(f"{name:>9}: median step {median * 1e3:7.2f} ms  "
               f"(fastest {fastest[name] * 1e3:6.2f} ms)")
     print(f"ratio chainrule / torch (median): {best['chainrule'] / best['torch']:.2f}")
 

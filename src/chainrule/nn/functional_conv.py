@@ -20,7 +20,7 @@ from ..autograd import conv_ops
 from ..autograd.engine import Tensor
 
 __all__ = [
-    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d",
 ]
 
 

@@ -6,7 +6,7 @@ from ..autograd.engine import Tensor
 from . import functional_conv as Fc
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"]
+__all__ = ["AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d"]
 
 
 class _Pool(Module):
