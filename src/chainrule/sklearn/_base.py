@@ -231,8 +231,17 @@ class BaseMLP(BaseEstimator):
         if early:
             X, T, X_val, T_val = self._split_validation(X, T)
         n = X.shape[0]
-        loader = DataLoader(TensorDataset(X, T), batch_size=self._batch_size(n),
-                            shuffle=bool(self.shuffle))
+        batch_size = self._batch_size(n)
+        if self.batch_norm and n < 2:
+            raise ValueError(
+                f"{type(self).__name__}: batch_norm=True needs minibatches of at least 2 "
+                f"rows to estimate a variance. Received: n_samples={n}"
+            )
+        # batch norm cannot use a trailing minibatch of one row: skip it (the
+        # row left out changes from epoch to epoch when shuffling)
+        drop_last = bool(self.batch_norm) and n % batch_size == 1
+        loader = DataLoader(TensorDataset(X, T), batch_size=batch_size,
+                            shuffle=bool(self.shuffle), drop_last=drop_last)
         self._weights = [layer.weight for layer in self._linears()]
         best_state = None
         self._model.train()
@@ -391,7 +400,7 @@ class BaseMLP(BaseEstimator):
         # The optimiser keeps parameters as views into one flat buffer; a
         # pickle would copy the views apart.  Save its state_dict instead
         # and rebuild it on load.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never edit the live __dict__
         opt = state.pop("_optimizer", None)
         if opt is not None:
             state["_optimizer_state"] = opt.state_dict()

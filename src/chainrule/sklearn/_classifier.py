@@ -248,7 +248,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if classes is not None and len(classes) != k:
                 raise ValueError(
                     f"{name}: expected {k} classes for a {k}-column multilabel y. "
-                    f"Received: classes={list(classes)}"
+                    f"Received: classes={np.asarray(classes).tolist()}"
                 )
             self.classes_ = np.arange(k)
             self._kind = "multilabel"
@@ -278,14 +278,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return
         if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
             raise ValueError(
-                f"{name}: expected classes= to equal classes_ {list(self.classes_)} of "
-                f"the first call. Received: classes={list(classes)}"
+                f"{name}: expected classes= to equal classes_ {self.classes_.tolist()} of "
+                f"the first call. Received: classes={np.asarray(classes).tolist()}"
             )
         if not incremental and not np.array_equal(unique_labels(y), self.classes_):
             raise ValueError(
                 f"{name}: warm_start can only be used where y has the same classes as "
-                f"in the previous fit. Expected {list(self.classes_)}. "
-                f"Received: {list(unique_labels(y))}"
+                f"in the previous fit. Expected {self.classes_.tolist()}. "
+                f"Received: {unique_labels(y).tolist()}"
             )
         self._check_subset(y)
 
@@ -295,7 +295,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if len(unseen):
             raise ValueError(
                 f"{type(self).__name__}: expected labels among classes_ "
-                f"{list(self.classes_)}. Received: unseen labels {list(unseen)}"
+                f"{self.classes_.tolist()}. Received: unseen labels {unseen.tolist()}"
             )
 
     def _n_model_outputs(self) -> int:
