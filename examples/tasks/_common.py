@@ -8,12 +8,30 @@ prints when run directly (``python examples/tasks/classification.py``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 
 import chainrule as cr
 from chainrule import nn
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the block with one BLAS thread (threadpoolctl, when installed).
+
+    The matrices here are small (minibatch x a few hundred units): splitting
+    each product over threads costs more in synchronisation than it saves,
+    and on a busy machine it can be ten times slower.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def digits(test_size: float = 0.25, seed: int = 0):

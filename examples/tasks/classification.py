@@ -18,7 +18,7 @@ Run: ``python examples/tasks/classification.py``
 from __future__ import annotations
 
 import numpy as np
-from _common import accuracy, digits, mlp, predict, report, train
+from _common import accuracy, digits, mlp, one_blas_thread, predict, report, train
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -85,4 +85,5 @@ def run(small: bool = False, seed: int = 0) -> dict:
 
 
 if __name__ == "__main__":
-    run()
+    with one_blas_thread():
+        run()
