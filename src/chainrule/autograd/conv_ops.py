@@ -25,9 +25,13 @@ from __future__ import annotations
 import math
 
 from .._backend import xp
+from .._memory import keep_freed_memory
 from .engine import primitive
 
 _as_strided = xp.lib.stride_tricks.as_strided
+
+# conv nets churn through megabyte-sized arrays: reuse freed memory (see _memory)
+keep_freed_memory()
 
 
 def _region(start, size, step):
@@ -284,7 +288,8 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     disjoint = _disjoint(kernel, stride, dilation)
 
     def vjp(g, need):
-        gt = _channels_last(g)
+        # one transposing copy if g came channels-first (e.g. from Flatten)
+        gt = xp.ascontiguousarray(_channels_last(g))
         dpad = xp.zeros(xpad.shape, dtype=g.dtype)
         free = xp.ones(out.shape, dtype=bool)  # windows whose max is not yet routed
         hit = xp.empty(out.shape, dtype=bool)
@@ -333,7 +338,7 @@ def avg_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
     disjoint = _disjoint(kernel, stride, ones)
 
     def vjp(g, need):
-        share = _channels_last(g) / count
+        share = xp.ascontiguousarray(_channels_last(g)) / count
         dpad = xp.zeros(xpad.shape, dtype=g.dtype)
         for slab in slabs:
             if disjoint:
