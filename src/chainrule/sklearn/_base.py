@@ -26,6 +26,7 @@ state, and ``partial_fit`` continues the estimator's own random stream.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from contextlib import contextmanager
 from typing import ClassVar
@@ -216,6 +217,7 @@ class BaseMLP(BaseEstimator):
         self.t_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
+        self._best_state = None
         if self.early_stopping:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
@@ -243,7 +245,6 @@ class BaseMLP(BaseEstimator):
         loader = DataLoader(TensorDataset(X, T), batch_size=batch_size,
                             shuffle=bool(self.shuffle), drop_last=drop_last)
         self._weights = [layer.weight for layer in self._linears()]
-        best_state = None
         self._model.train()
         self.n_iter_ = 0
         for _ in range(1 if incremental else self.max_iter):
@@ -254,15 +255,9 @@ class BaseMLP(BaseEstimator):
             self.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"{type(self).__name__}: the training loss became {loss} in epoch "
-                    f"{self.n_iter_}; training diverged. Lower learning_rate_init "
-                    f"(now {self.learning_rate_init}) or scale the inputs."
-                )
             if early:
                 if self._record_validation(X_val, T_val):
-                    best_state = self._model.state_dict()
+                    self._best_state = self._model.state_dict()
             else:
                 self._record_loss(loss)
             self._schedule_learning_rate()
@@ -278,8 +273,9 @@ class BaseMLP(BaseEstimator):
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
-        if best_state is not None:
-            self._model.load_state_dict(best_state)  # in place: buffers stay shared
+        if early and self._best_state is not None:
+            # in place, so the optimiser's flat buffers stay shared
+            self._model.load_state_dict(self._best_state)
         self._optimizer.zero_grad()
 
     def _run_epoch(self, loader: DataLoader) -> float:
@@ -294,12 +290,14 @@ class BaseMLP(BaseEstimator):
         alpha = float(self.alpha)
         total = 0.0
         count = 0
-        for xb, tb in loader:
+        for step, (xb, tb) in enumerate(loader, 1):
             m = xb.shape[0]
             opt.zero_grad()
             loss = self._batch_loss(model(Tensor(xb)), tb)
-            loss.backward()
             value = float(loss.data)
+            if not math.isfinite(value):
+                self._diverged(value, step)
+            loss.backward()
             if alpha:
                 scale = alpha / m
                 squares = 0.0
@@ -312,6 +310,14 @@ class BaseMLP(BaseEstimator):
             total += value * m
             count += m
         return total / count
+
+    def _diverged(self, value: float, step: int) -> None:
+        raise FloatingPointError(
+            f"{type(self).__name__}: the training loss became {value} in epoch "
+            f"{self.n_iter_ + 1}, minibatch {step}; training diverged and stopped before "
+            "updating the weights with it. Lower learning_rate_init (now "
+            f"{self.learning_rate_init}) or scale the inputs."
+        )
 
     def _split_validation(self, X, T):
         """Hold out ``validation_fraction`` of the rows (stratified for classes)."""
