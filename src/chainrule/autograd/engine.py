@@ -265,8 +265,10 @@ def _accumulate_leaf(leaf, g, handed_out):
     if current is None:
         buf = leaf._grad_buf
         if buf is not None:
-            # an optimiser keeps this gradient in a flat buffer: write into it
-            xp.copyto(buf, g)
+            # an optimiser keeps this gradient in a flat buffer: write into
+            # it (unless the vjp already did, see ops.arm_grad_buffer)
+            if g is not buf:
+                xp.copyto(buf, g)
             leaf.grad = buf
             return
         flags = g.flags
