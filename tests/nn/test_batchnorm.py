@@ -35,7 +35,7 @@ def test_training_steps_match_torch(ours_cls, torch_cls, shape, momentum):
     c = shape[1]
     ours = ours_cls(c, momentum=momentum)
     theirs = torch_cls(c, momentum=momentum)
-    for step in range(4):
+    for _ in range(4):
         x = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
         g = rng.standard_normal(shape).astype(np.float32)
         xt, out, xr, out_r = _step_both(ours, theirs, x, g)
@@ -125,7 +125,7 @@ def test_batch_of_one_in_training_raises_clear_error():
 
 
 def test_bad_shapes_raise():
-    with pytest.raises(ValueError, match=r"expects input of shape.*Received: shape \(4, 3, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"expects input of shape.*shape \(4, 3, 2, 2\)"):
         nn.BatchNorm1d(3)(cr.tensor(np.ones((4, 3, 2, 2), np.float32)))
     with pytest.raises(ValueError, match="channels on axis 1"):
         nn.BatchNorm2d(3)(cr.tensor(np.ones((4, 2, 2, 2), np.float32)))

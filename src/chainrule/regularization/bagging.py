@@ -11,14 +11,16 @@ with ``joblib.parallel_config(backend="dask")`` or ``"ray"`` the members
 spread over a cluster.  Every member i gets a deterministic seed derived
 from ``seed`` and i, used both for its bootstrap sample and for
 ``cr.manual_seed`` before it is built and trained, so the ensemble is the
-same for any ``n_jobs``.  ``model_fn`` and ``optimizer_fn`` must be
+same for any ``n_jobs``.  Use process-based backends (joblib's default
+"loky", Dask, Ray): the seeds go through chainrule's global generator,
+which threads would share.  ``model_fn`` and ``optimizer_fn`` must be
 picklable for ``n_jobs != 1`` (joblib uses cloudpickle: lambdas are fine
 when defined in a script or importable module).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
