@@ -62,16 +62,16 @@ def test_state_dict_is_a_copy():
     p.grad = np.ones(3, np.float32)
     opt.step()
     sd = opt.state_dict()
-    before = sd["state"][0]["exp_avg"].copy()
+    before = sd["state"][0]["grad_sum"].copy()
     opt.step()
-    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], before)
+    np.testing.assert_array_equal(sd["state"][0]["grad_sum"], before)
     assert sd["state"][0]["step"] == 1 and opt.state[p]["step"] == 2
 
 
 def test_load_state_dict_rejects_other_shapes():
     opt = cr.optim.Adam([nn.Parameter(np.ones(3))])
     other = cr.optim.Adam([nn.Parameter(np.ones(4))])
-    with pytest.raises(ValueError, match="Expected state 'exp_avg'"):
+    with pytest.raises(ValueError, match="Expected state 'grad_sum'"):
         opt.load_state_dict(other.state_dict())
     with pytest.raises(ValueError, match="parameter groups"):
         opt.load_state_dict({"state": {}, "param_groups": []})
@@ -114,9 +114,9 @@ def test_add_param_group_keeps_existing_state():
     opt = cr.optim.Adam([a], lr=0.1)
     a.grad = np.ones(3, np.float32)
     opt.step()
-    m = opt.state[a]["exp_avg"].copy()
+    m = opt.state[a]["grad_sum"].copy()
     opt.add_param_group({"params": [b], "lr": 0.01})
-    np.testing.assert_array_equal(opt.state[a]["exp_avg"], m)
+    np.testing.assert_array_equal(opt.state[a]["grad_sum"], m)
     assert opt.state[a]["step"] == 1 and opt.state[b]["step"] == 0
     assert opt.param_groups[1]["betas"] == (0.9, 0.999)
     with pytest.raises(ValueError, match="at most one group"):
@@ -129,7 +129,7 @@ def test_mixed_dtypes_fall_back_to_per_parameter_state():
     opt = cr.optim.Adam([a, b], lr=0.1)
     a.grad, b.grad = np.ones(3), np.ones(2, np.float32)
     opt.step()
-    assert a.data.dtype == np.float64 and opt.state[a]["exp_avg"].dtype == np.float64
+    assert a.data.dtype == np.float64 and opt.state[a]["grad_sum"].dtype == np.float64
     np.testing.assert_allclose(a.data, 0.9)
     np.testing.assert_allclose(b.data, 0.9)
 

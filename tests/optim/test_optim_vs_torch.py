@@ -174,3 +174,26 @@ def test_training_an_mlp_through_backward_matches_torch(name, kwargs):
     w = model[0].weight
     assert w.data.base is not None  # trained through the flat buffer
     np.testing.assert_allclose(w.data, tmodel[0].weight.detach().numpy().T, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "RMSprop"])
+def test_hyperparameters_changed_mid_run_match_torch(name):
+    """A schedule may change lr (and betas) between steps, as in torch."""
+    kwargs = {"lr": 0.01, "momentum": 0.9} if name in ("SGD", "RMSprop") else {"lr": 0.01}
+    init, curv, noise = _problem(3)
+    ours = [nn.Parameter(a.copy()) for a in init]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    opt = getattr(cr.optim, name)(ours, **kwargs)
+    topt = getattr(torch.optim, name)(theirs, **kwargs)
+    for k in range(STEPS):
+        if k == 40:
+            for group in (*opt.param_groups, *topt.param_groups):
+                group["lr"] = 0.003
+                if "betas" in group:
+                    group["betas"] = (0.8, 0.99)
+        for i, (p, t) in enumerate(zip(ours, theirs)):
+            p.grad = curv[i] * p.data + noise[k][i]
+            t.grad = torch.from_numpy(curv[i]) * t.detach() + torch.from_numpy(noise[k][i])
+        opt.step()
+        topt.step()
+    _assert_close([p.data for p in ours], [t.detach().numpy() for t in theirs])

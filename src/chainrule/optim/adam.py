@@ -32,8 +32,18 @@ class Adam(Optimizer):
     :class:`AdamW` decays the weights directly instead.  ``amsgrad`` uses
     the running maximum of r̂'s numerator (Reddi et al., 2018).
 
-    State per parameter: ``step``, ``exp_avg`` (s), ``exp_avg_sq`` (r) and,
-    with amsgrad, ``max_exp_avg_sq``.
+    Implementation: instead of the averages s and r the state holds the
+    exponentially weighted *sums* M = Σₖ β₁ᵏ g₍ₜ₋ₖ₎ and V = Σₖ β₂ᵏ g²₍ₜ₋ₖ₎
+    (``grad_sum``, ``grad_sq_sum``), so s = (1 − β₁)M and r = (1 − β₂)V.
+    The update becomes M ← β₁M + g, V ← β₂V + g², which saves two of the
+    ten passes over all parameters per step; ŝ = M / Σₖ₍ₖ₌₀..ₜ₋₁₎ β₁ᵏ is then
+    plainly the weighted *average* of past gradients, which is what bias
+    correction means.  Results equal PyTorch's to float32 rounding.
+
+    State per parameter: ``step``, ``grad_sum`` (M), ``grad_sq_sum`` (V),
+    ``sum_betas`` (the betas of the sums: if the betas change, the sums are
+    rescaled so that s and r carry on) and, with amsgrad,
+    ``max_grad_sq_sum``.
 
     Args:
         params: parameters, or parameter groups (dicts).
@@ -82,14 +92,31 @@ class Adam(Optimizer):
 
     def _state_names(self, group: dict) -> tuple:
         if group["amsgrad"]:
-            return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-        return ("exp_avg", "exp_avg_sq")
+            return ("grad_sum", "grad_sq_sum", "max_grad_sq_sum")
+        return ("grad_sum", "grad_sq_sum")
+
+    def _init_state(self, group: dict, state: dict) -> None:
+        state["sum_betas"] = group["betas"]
+
+    def _prepare(self, group: dict) -> None:
+        # the sums are kept for the betas they were made with; if the betas
+        # change, rescale them so that s and r continue unchanged
+        betas = group["betas"]
+        for p in group["params"]:
+            st = self.state[p]
+            old = st["sum_betas"]
+            if old != betas:
+                st["grad_sum"] *= (1 - old[0]) / (1 - betas[0])
+                st["grad_sq_sum"] *= (1 - old[1]) / (1 - betas[1])
+                if "max_grad_sq_sum" in st:
+                    st["max_grad_sq_sum"] *= (1 - old[1]) / (1 - betas[1])
+                st["sum_betas"] = betas
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch
         lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m, v = state["grad_sum"], state["grad_sq_sum"]
         if wd:
             if self._decoupled:
                 theta *= 1 - lr * wd
@@ -97,26 +124,22 @@ class Adam(Optimizer):
                 np.multiply(theta, wd, out=t1)
                 t1 += g
                 g = t1
-        # s ← s + (1 − β₁)(g − s)   (PyTorch's lerp)
-        np.subtract(g, m, out=t2)
-        t2 *= 1 - beta1
-        m += t2
-        # r ← β₂r + (1 − β₂) g²
-        np.multiply(g, g, out=t2)
-        t2 *= 1 - beta2
+        # M ← β₁M + g,  V ← β₂V + g²   (s = (1 − β₁)M, r = (1 − β₂)V)
+        m *= beta1
+        m += g
+        np.square(g, out=t2)
         v *= beta2
         v += t2
         if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        bc1 = 1 - beta1**step
-        bc2_sqrt = math.sqrt(1 - beta2**step)
-        # θ ← θ − (ε / (1 − β₁ᵗ)) s / (√r / √(1 − β₂ᵗ) + δ)
+            np.maximum(state["max_grad_sq_sum"], v, out=state["max_grad_sq_sum"])
+            v = state["max_grad_sq_sum"]
+        # ŝ = c₁M and √r̂ = c₂√V, so θ ← θ − ε(c₁/c₂) M / (√V + δ/c₂)
+        c1 = (1 - beta1) / (1 - beta1**step)
+        c2 = math.sqrt((1 - beta2) / (1 - beta2**step))
         np.sqrt(v, out=t2)
-        t2 /= bc2_sqrt
-        t2 += eps
+        t2 += eps / c2
         np.divide(m, t2, out=t2)
-        t2 *= lr / bc1
+        t2 *= lr * c1 / c2
         theta -= t2
 
 

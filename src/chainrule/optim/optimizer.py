@@ -177,6 +177,12 @@ class Optimizer:
     def _state_fill(self, group: dict, name: str) -> float:
         return 0.0
 
+    def _init_state(self, group: dict, state: dict) -> None:
+        """Add any non-array entries a fresh parameter state needs."""
+
+    def _prepare(self, group: dict) -> None:
+        """Called once per group and step, before the update (a hook)."""
+
     def _all_params(self) -> list:
         return [p for g in self.param_groups for p in g["params"]]
 
@@ -198,6 +204,7 @@ class Optimizer:
             names = self._state_names(group)
             for p in group["params"]:
                 st = {"step": 0}
+                self._init_state(group, st)
                 for name in names:
                     view = self._buffer_view(bufs[name], p)
                     view.fill(self._state_fill(group, name))
@@ -263,23 +270,30 @@ class Optimizer:
                 loss = closure()
         layout = self._layout
         for group in self.param_groups:
-            params = group["params"]
-            if layout is not None:
-                for p in params:
-                    self._adopt(p)
-            if layout is not None and self._use_flat and self._group_is_uniform(params):
+            self._prepare(group)
+            if layout is not None and self._sync(group) and self._use_flat:
                 self._step_flat(group)
             else:
                 self._step_each(group)
         self._arm()
         return loss
 
-    def _group_is_uniform(self, params) -> bool:
-        step = self.state[params[0]]["step"]
+    def _sync(self, group: dict) -> bool:
+        """Adopt replaced arrays; True if every parameter has a gradient and
+        all have taken the same number of steps (the fast path applies)."""
+        views = self._layout.views
+        state = self.state
+        params = group["params"]
+        step = state[params[0]]["step"]
+        uniform = True
         for p in params:
-            if p.grad is None or self.state[p]["step"] != step:
-                return False
-        return True
+            pv, gv = views[id(p)]
+            g = p.grad
+            if p.data is not pv or p._grad_buf is not gv or (g is not gv and g is not None):
+                self._adopt(p)
+            if g is None or state[p]["step"] != step:
+                uniform = False
+        return uniform
 
     def _chunks(self, group: dict) -> list:
         """The group's slice of every flat buffer, cut into CHUNK-sized views."""
