@@ -210,7 +210,7 @@ def load_split(name: str, test_size: float = 0.25, seed: int = 0, *,
         X_te = check_features(raw["X_test"], name="X_test", n_features=X.shape[1])
         y_te = check_targets(raw["y_test"], X_te.shape[0], name="y_test", integer=is_clf)
     else:
-        can_stratify = is_clf and np.bincount(y).min(initial=0) >= 2
+        can_stratify = is_clf and len(y) > 0 and np.bincount(y).min() >= 2
         X_tr, y_tr, X_te, y_te = train_val_split(X, y, test_size, seed=seed,
                                                  stratify=bool(can_stratify))
     if standardize_features:
