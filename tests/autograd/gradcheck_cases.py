@@ -161,6 +161,7 @@ case("getitem", lambda a: a[_IDX], (3, 4), id="getitem-repeats")
 case("getitem", lambda a: a[_IDX, _IDX[::-1] % 4], (3, 4), id="getitem-pairs")
 case("getitem", lambda a: a[_MASK], (3, 4), id="getitem-mask")
 case("getitem", lambda a: a[..., None, 2], (2, 3, 4), id="getitem-ellipsis-newaxis")
+case("astype", lambda a: op("astype")(a, dtype=np.float64) * 2.0, (2, 3))
 case("where", lambda a, b: op("where")(_MASK, a, b), (3, 4), (3, 4))
 case("where", lambda a, b: op("where")(_MASK, a, b), (3, 1), (4,), id="where-broadcast")
 case("concatenate", lambda a, b, c: cr.concatenate([a, b, c], axis=1),

@@ -247,6 +247,7 @@ def test_detach_shares_data_and_stops_the_gradient():
 
 def test_item_numpy_and_array_protocol():
     x = cr.tensor([[1.0, 2.0]])
+    assert float(x.sum()) == 3.0 and int(cr.tensor(np.array([7]))) == 7
     assert x.numpy() is x.data
     assert cr.tensor([3.5]).item() == 3.5 and isinstance(x.sum().item(), float)
     np.testing.assert_array_equal(np.asarray(x), [[1.0, 2.0]])

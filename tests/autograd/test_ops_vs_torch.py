@@ -251,6 +251,8 @@ CASES += [
       (3, 4)),
     C("getitem tensor index", lambda a: a[cr.tensor(IDX)], lambda a: a[torch.from_numpy(IDX)],
       (3, 4)),
+    C("astype round trip", lambda a: (a.astype(np.float64) * 3.0).astype(np.float32),
+      lambda a: (a.double() * 3.0).float(), (2, 3)),
     C("where", lambda a, b: cr.where(MASK, a, b),
       lambda a, b: torch.where(torch.from_numpy(MASK), a, b), (3, 4), (3, 4)),
     C("where broadcast", lambda a, b: cr.where(MASK, a, b),

@@ -34,6 +34,7 @@ PRIMITIVES: dict = {}
 
 _grad_enabled = True
 _ndarray = xp.ndarray
+_new_tensor = object.__new__
 
 
 def is_grad_enabled() -> bool:
@@ -180,8 +181,11 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._result(self.data, None)
 
-    def astype(self, dtype) -> "Tensor":
-        return Tensor(self.data.astype(dtype), self.requires_grad, dtype=dtype)
+    def __float__(self):
+        return float(self.data.item())
+
+    def __int__(self):
+        return int(self.data.item())
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -339,16 +343,32 @@ def primitive(fwd):
     only those with ``need[i]`` true.  The op is registered in PRIMITIVES.
     """
 
+    # This wrapper is the tape's whole per-op cost, so it is written for
+    # speed: one pass over the arguments, no generator, no extra calls.
     def op(*args, **params):
-        arrays = [a.data if isinstance(a, Tensor) else _constant(a, args) for a in args]
+        arrays = []
+        need = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                need.append(a.requires_grad)
+            else:
+                arrays.append(_constant(a, args))
+                need.append(False)
         out, vjp = fwd(*arrays, **params)
         if type(out) is not _ndarray:
             out = xp.asarray(out)  # NumPy returns scalars for 0-d results
-        if _grad_enabled:
-            need = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            if True in need:
-                return Tensor._result(out, (vjp, args, need))
-        return Tensor._result(out, None)
+        t = _new_tensor(Tensor)
+        t.data = out
+        t.grad = None
+        t._grad_buf = None
+        if _grad_enabled and True in need:
+            t.requires_grad = True
+            t._ctx = (vjp, args, tuple(need))
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        return t
 
     op.__name__ = fwd.__name__
     op.__qualname__ = fwd.__qualname__

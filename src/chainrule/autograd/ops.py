@@ -208,7 +208,8 @@ def _expand(g, shape, axis, keepdims):
 @primitive
 def sum(a, axis=None, keepdims=False):
     """Sum over ``axis`` (all axes when None)."""
-    out = xp.sum(a, axis=axis, keepdims=keepdims)
+    # array methods, not xp.sum: the same math, a third of the call cost
+    out = a.sum(axis=axis, keepdims=keepdims)
     shape = a.shape
 
     def vjp(g, need):
@@ -221,9 +222,10 @@ def sum(a, axis=None, keepdims=False):
 @primitive
 def mean(a, axis=None, keepdims=False):
     """Mean over ``axis`` (all axes when None)."""
-    out = xp.mean(a, axis=axis, keepdims=keepdims)
+    total = a.sum(axis=axis, keepdims=keepdims)
     shape = a.shape
-    count = a.size // builtins.max(out.size, 1) if a.size else 1
+    count = a.size // builtins.max(total.size, 1) if a.size else 1
+    out = total / a.dtype.type(count) if a.size else xp.mean(a, axis=axis, keepdims=keepdims)
 
     def vjp(g, need):
         g = _expand(xp.asarray(g), shape, axis, keepdims)
@@ -232,8 +234,8 @@ def mean(a, axis=None, keepdims=False):
     return out, vjp
 
 
-def _extreme(a, axis, keepdims, reducer):
-    out = reducer(a, axis=axis, keepdims=keepdims)
+def _extreme(a, out, axis, keepdims):
+    """The vjp shared by max and min, given the forward's ``out``."""
     shape = a.shape
 
     def vjp(g, need):
@@ -250,13 +252,13 @@ def _extreme(a, axis, keepdims, reducer):
 @primitive
 def max(a, axis=None, keepdims=False):
     """Maximum over ``axis``; tied maxima share the gradient equally."""
-    return _extreme(a, axis, keepdims, xp.max)
+    return _extreme(a, a.max(axis=axis, keepdims=keepdims), axis, keepdims)
 
 
 @primitive
 def min(a, axis=None, keepdims=False):
     """Minimum over ``axis``; tied minima share the gradient equally."""
-    return _extreme(a, axis, keepdims, xp.min)
+    return _extreme(a, a.min(axis=axis, keepdims=keepdims), axis, keepdims)
 
 
 # --------------------------------------------------------------------------
@@ -281,16 +283,46 @@ def transpose(a, axes=None):
 def getitem(a, index=None):
     """a[index]: basic slicing and integer/boolean array indexing.
 
-    The vjp scatters with ``np.add.at`` so repeated indices accumulate.
+    The vjp writes ``g`` into zeros at the same index.  Integer arrays may
+    repeat an element (``a[[0, 0]]``), so they scatter with ``np.add.at``,
+    which accumulates; slices, ints and masks cannot repeat, so a plain
+    assignment does (and is much faster).
     """
     out = a[index]
 
     def vjp(g, need):
         ga = xp.zeros(a.shape, dtype=g.dtype)
-        xp.add.at(ga, index, g)
+        if _may_repeat(index):
+            xp.add.at(ga, index, g)
+        else:
+            ga[index] = g
         return (ga,)
 
     return out, vjp
+
+
+_BASIC = (int, xp.integer, slice, type(None), type(Ellipsis))
+
+
+def _may_repeat(index) -> bool:
+    """Whether an index may name an element twice: anything but ints, slices,
+    None, ``...`` and boolean masks (i.e. integer arrays)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, _BASIC):
+            continue
+        if isinstance(part, xp.ndarray) and part.dtype.kind == "b":
+            continue
+        return True
+    return False
+
+
+@primitive
+def astype(a, dtype=None):
+    """The same values in another float ``dtype`` (required); the gradient is cast back."""
+    if dtype is None:
+        raise TypeError("astype needs a dtype, e.g. astype(x, dtype=np.float64)")
+    return a.astype(dtype), lambda g, need: (g.astype(a.dtype),)
 
 
 @primitive

@@ -19,8 +19,17 @@ def _transpose(self, *axes):
     return ops.transpose(self, axes=axes or None)
 
 
-def _pow(self, other):
-    return ops.pow(self, other)
+def _index(part):
+    return part.data if isinstance(part, Tensor) else part
+
+
+def _getitem(self, index):
+    # Tensors used as indices (alone or inside a tuple) are plain constants
+    if isinstance(index, tuple):
+        index = tuple(_index(part) for part in index)
+    else:
+        index = _index(index)
+    return ops.getitem(self, index=index)
 
 
 def _rpow(self, other):
@@ -35,23 +44,24 @@ def _cmp(fn):
     return method
 
 
+# Operators in the natural order are the primitives themselves (``a + b``
+# calls ``ops.add(a, b)`` with no extra Python frame: the tape's overhead
+# matters for small networks); reflected ones swap the operands.
 _METHODS = {
-    "__add__": lambda s, o: ops.add(s, o),
+    "__add__": ops.add,
     "__radd__": lambda s, o: ops.add(o, s),
-    "__sub__": lambda s, o: ops.sub(s, o),
+    "__sub__": ops.sub,
     "__rsub__": lambda s, o: ops.sub(o, s),
-    "__mul__": lambda s, o: ops.mul(s, o),
+    "__mul__": ops.mul,
     "__rmul__": lambda s, o: ops.mul(o, s),
-    "__truediv__": lambda s, o: ops.div(s, o),
+    "__truediv__": ops.div,
     "__rtruediv__": lambda s, o: ops.div(o, s),
-    "__matmul__": lambda s, o: ops.matmul(s, o),
+    "__matmul__": ops.matmul,
     "__rmatmul__": lambda s, o: ops.matmul(o, s),
-    "__pow__": _pow,
+    "__pow__": ops.pow,
     "__rpow__": _rpow,
-    "__neg__": lambda s: ops.neg(s),
-    "__getitem__": lambda s, idx: ops.getitem(
-        s, index=idx.data if isinstance(idx, Tensor) else idx
-    ),
+    "__neg__": ops.neg,
+    "__getitem__": _getitem,
     "__lt__": _cmp(xp.less),
     "__le__": _cmp(xp.less_equal),
     "__gt__": _cmp(xp.greater),
@@ -63,13 +73,14 @@ _METHODS = {
     "reshape": _reshape,
     "transpose": _transpose,
     "T": property(lambda s: ops.transpose(s)),
-    "exp": lambda s: ops.exp(s),
-    "log": lambda s: ops.log(s),
-    "sqrt": lambda s: ops.sqrt(s),
-    "abs": lambda s: ops.abs(s),
-    "relu": lambda s: ops.relu(s),
-    "sigmoid": lambda s: ops.sigmoid(s),
-    "tanh": lambda s: ops.tanh(s),
+    "exp": ops.exp,
+    "log": ops.log,
+    "sqrt": ops.sqrt,
+    "abs": ops.abs,
+    "relu": ops.relu,
+    "sigmoid": ops.sigmoid,
+    "tanh": ops.tanh,
+    "astype": lambda s, dtype: ops.astype(s, dtype=dtype),
     "flatten": lambda s, start_dim=0: _reshape(s, s.shape[:start_dim] + (-1,)),
 }
 
