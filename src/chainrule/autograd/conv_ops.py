@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from .._backend import xp
+from .._blas import matmul
 from .._memory import keep_freed_memory
 from .engine import primitive
 
@@ -169,7 +170,7 @@ def _conv_gemm(xpad, weight, bias, out_size, stride, dilation):
     if with_bias:
         wmat = xp.concatenate([wmat, bias.reshape(c_out, 1).astype(wmat.dtype)], axis=1)
     cols = _im2col(xpad, out_size, weight.shape[2:], stride, dilation, ones=with_bias)
-    return cols @ wmat.T, cols
+    return matmul(cols, wmat.T), cols
 
 
 def _transposed_pads(kernel, padding, dilation):
@@ -208,7 +209,7 @@ def _input_grad(gt, weight, xt_shape, xpad_shape, padding, out_size, stride, dil
     gmat = gt.reshape(-1, gt.shape[-1])
     # (C_out, C, *k) -> (*k, C_out, C): one (C_out, C) matrix per offset
     per_offset = xp.moveaxis(weight.reshape(weight.shape[0], c, -1), 2, 0)
-    slabs = xp.matmul(gmat, per_offset)  # (k, N·P, C)
+    slabs = matmul(gmat, per_offset)  # (k, N·P, C)
     slabs = slabs.reshape((len(slabs), xpad_shape[0]) + tuple(out_size) + (c,))
     dpad = xp.zeros(xpad_shape, dtype=slabs.dtype)
     for slab, offset in zip(slabs, _offsets(kernel)):
@@ -241,7 +242,7 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
         gt = _channels_last(g)
         gx = gw = gb = None
         if need[1] or need[2]:
-            gfull = gt.reshape(-1, c_out).T @ cols  # (C_out, k·C [+1])
+            gfull = matmul(gt.reshape(-1, c_out).T, cols)  # (C_out, k·C [+1])
             if need[1]:
                 gw = gfull[:, : cols.shape[1] - (bias is not None)]
                 gw = gw.reshape((c_out,) + tuple(kernel) + (x.shape[1],))
