@@ -21,17 +21,17 @@ Constants (targets, indices, masks) live inside ``fn``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 import chainrule as cr
+import chainrule.nn  # registers the primitives defined in nn (batch norm, conv)
 import chainrule.nn.functional as F
-import chainrule.nn  # noqa: F401  (registers batch_norm_train)
 from chainrule.autograd import PRIMITIVES
 
-__all__ = ["case", "CASES", "P", "N", "D", "const", "op"]
+__all__ = ["CASES", "D", "N", "P", "case", "const", "op"]
 
 
 @dataclass(frozen=True)

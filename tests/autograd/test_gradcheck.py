@@ -25,7 +25,7 @@ from chainrule.autograd import PRIMITIVES
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from gradcheck_cases import CASES, make_input  # noqa: E402
+from gradcheck_cases import CASES, make_input
 
 
 def _load_extra_case_files():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 from chainrule.nn import init
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 
 class Block(nn.Module):

@@ -11,7 +11,9 @@ from .engine import (
     tensor,
     unbroadcast,
 )
-from .ops import abs, concatenate as _concatenate, exp, log, sqrt, stack as _stack, where
+from .ops import abs, exp, log, sqrt, where
+from .ops import concatenate as _concatenate
+from .ops import stack as _stack
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
@@ -25,7 +27,19 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 
 __all__ = [
-    "PRIMITIVES", "Tensor", "tensor", "primitive", "no_grad", "enable_grad",
-    "is_grad_enabled", "unbroadcast", "exp", "log", "sqrt", "abs", "where",
-    "concatenate", "stack",
+    "PRIMITIVES",
+    "Tensor",
+    "abs",
+    "concatenate",
+    "enable_grad",
+    "exp",
+    "is_grad_enabled",
+    "log",
+    "no_grad",
+    "primitive",
+    "sqrt",
+    "stack",
+    "tensor",
+    "unbroadcast",
+    "where",
 ]

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import functools
 
-from .._backend import DEFAULT_DTYPE, as_float_array, xp
+from .._backend import as_float_array, xp
 
 __all__ = [
-    "Tensor",
-    "tensor",
-    "primitive",
     "PRIMITIVES",
-    "no_grad",
+    "Tensor",
     "enable_grad",
     "is_grad_enabled",
+    "no_grad",
+    "primitive",
+    "tensor",
     "unbroadcast",
 ]
 
@@ -118,7 +118,7 @@ class Tensor:
         array([2., 4.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_grad_buf", "__weakref__")
+    __slots__ = ("__weakref__", "_ctx", "_grad_buf", "data", "grad", "requires_grad")
     # Make NumPy defer to our reflected operators (ndarray + Tensor).
     __array_ufunc__ = None
 
@@ -177,7 +177,7 @@ class Tensor:
     def item(self):
         return self.data.item()
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same data, cut from the graph."""
         return Tensor._result(self.data, None)
 

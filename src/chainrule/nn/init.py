@@ -16,9 +16,19 @@ from .. import random as _random
 from ..autograd.engine import Tensor
 
 __all__ = [
-    "glorot_uniform_", "glorot_normal_", "he_uniform_", "he_normal_",
-    "zeros_", "constant_", "uniform_", "normal_", "compute_fans",
-    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "compute_fans",
+    "constant_",
+    "glorot_normal_",
+    "glorot_uniform_",
+    "he_normal_",
+    "he_uniform_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
 ]
 
 

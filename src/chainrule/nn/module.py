@@ -70,7 +70,7 @@ class Module:
             return
         setattr(self, name, param)
 
-    def add_module(self, name: str, module: "Module") -> None:
+    def add_module(self, name: str, module: Module) -> None:
         setattr(self, name, module)
 
     # --- traversal --------------------------------------------------------
@@ -126,13 +126,13 @@ class Module:
                     yield (f"{mod_name}.{name}" if mod_name else name), value
 
     # --- modes ------------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and all its descendants."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Set inference mode (dropout off, batch norm uses running stats)."""
         return self.train(False)
 
@@ -142,7 +142,7 @@ class Module:
             p.grad = None
 
     # --- state ------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of all parameters and buffers, by qualified name.
 
         Module by module (depth first), each module's parameters then its
