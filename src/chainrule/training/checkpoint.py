@@ -46,7 +46,7 @@ def _encode(obj, arrays: dict):
         if obj.dtype.kind not in "biufc":
             raise TypeError(f"Expected numeric arrays in a checkpoint. Received: dtype={obj.dtype}")
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(obj)
+        arrays[key] = obj if obj.flags.c_contiguous else obj.copy(order="C")  # keeps 0-d
         return {"__array__": key}
     if isinstance(obj, np.generic):
         return obj.item()
@@ -84,7 +84,7 @@ def _digest(header: bytes, arrays: dict) -> str:
     for key in sorted(arrays):
         a = arrays[key]
         h.update(f"{key}|{a.dtype.str}|{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(a.tobytes(order="C"))
     return h.hexdigest()
 
 
@@ -94,6 +94,9 @@ def _atomic_write(path: str, write) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; use the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
