@@ -9,6 +9,7 @@ prints when run directly (``python examples/tasks/classification.py``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 
 import numpy as np
@@ -34,6 +35,16 @@ def one_blas_thread():
         yield
 
 
+@functools.lru_cache(maxsize=1)
+def _load_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    X.setflags(write=False)  # shared between calls: split copies it
+    return X, y
+
+
 def digits(test_size: float = 0.25, seed: int = 0):
     """scikit-learn's 8x8 digits, pixels scaled to [0, 1], stratified split.
 
@@ -41,11 +52,9 @@ def digits(test_size: float = 0.25, seed: int = 0):
         ``(X_train, y_train, X_test, y_test)``: float32 (n, 64) images and
         int64 labels.
     """
-    from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
+    X, y = _load_digits()
     Xtr, Xte, ytr, yte = train_test_split(
         X, y.astype(np.int64), test_size=test_size, random_state=seed, stratify=y
     )
@@ -73,27 +82,31 @@ def mlp(*sizes: int, activation=nn.ReLU, out_activation=None) -> nn.Sequential:
 
 
 def train(model, X, y, loss, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
-          weight_decay: float = 0.0, transform=None, params=None) -> list:
+          weight_decay: float = 0.0, transform=None, params=None,
+          cosine: bool = False) -> list:
     """Minibatch Adam on ``loss(model(xb), yb)``; returns the loss per epoch.
 
     Uses ``chainrule.training.fit`` (with ``transform`` applied per
     minibatch, e.g. fresh masks or noise) when that module is available,
-    otherwise the same loop written out.
+    otherwise the same loop written out.  ``cosine`` anneals the step size
+    to 0 over the run (``CosineAnnealingLR``, stepped once per epoch).
     """
     params = list(model.parameters()) if params is None else list(params)
     opt = cr.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    scheduler = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if cosine else None
     try:
         from chainrule.training import fit
     except ImportError:
         fit = None
     if fit is not None:
         history = fit(model, X, y, loss=loss, optimizer=opt, epochs=epochs,
-                      batch_size=batch_size, transform=transform, verbose=0)
+                      batch_size=batch_size, transform=transform, scheduler=scheduler,
+                      verbose=0)
         return list(history.history["loss"])
-    return _plain_loop(model, X, y, loss, opt, params, epochs, batch_size, transform)
+    return _plain_loop(model, X, y, loss, opt, scheduler, epochs, batch_size, transform)
 
 
-def _plain_loop(model, X, y, loss, opt, params, epochs, batch_size, transform):
+def _plain_loop(model, X, y, loss, opt, scheduler, epochs, batch_size, transform):
     rng = cr.random.generator()
     n = len(X)
     model.train()
@@ -112,6 +125,8 @@ def _plain_loop(model, X, y, loss, opt, params, epochs, batch_size, transform):
             opt.step()
             total += value.item() * len(idx)
         per_epoch.append(total / n)
+        if scheduler is not None:
+            scheduler.step()
     return per_epoch
 
 
@@ -124,6 +139,22 @@ def predict(model, X, batch_size: int = 2048) -> np.ndarray:
             outs.append(model(cr.tensor(X[start:start + batch_size])).data)
     model.train()
     return np.concatenate(outs, axis=0)
+
+
+def random_mask(shape, missing_fraction, rng) -> np.ndarray:
+    """A 0/1 float32 mask, 1 where an entry is observed.
+
+    Each row hides each entry independently with probability
+    ``missing_fraction`` (a scalar, or one fraction per row).
+    """
+    frac = np.broadcast_to(np.asarray(missing_fraction, dtype=np.float32), (shape[0],))
+    return (rng.random(shape, dtype=np.float32) >= frac[:, None]).astype(np.float32)
+
+
+def with_mask(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A model input that says what is missing: [x ⊙ m, m] (observed values,
+    zeros where missing, then the mask itself)."""
+    return np.hstack([x * mask, mask]).astype(np.float32)
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:

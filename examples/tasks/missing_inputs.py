@@ -18,25 +18,23 @@ Run: ``python examples/tasks/missing_inputs.py``
 from __future__ import annotations
 
 import numpy as np
-from _common import accuracy, digits, mlp, one_blas_thread, predict, report, train
+from _common import (
+    accuracy,
+    digits,
+    mlp,
+    one_blas_thread,
+    predict,
+    random_mask,
+    report,
+    train,
+    with_mask,
+)
 
 import chainrule as cr
 import chainrule.nn.functional as F
 
 #: the masked model must beat mean imputation by at least this much accuracy
 MARGIN = 0.05
-
-
-def random_mask(shape, missing_fraction, rng) -> np.ndarray:
-    """1 where a pixel is observed; each row hides ``missing_fraction`` of them
-    (a scalar, or one fraction per row)."""
-    frac = np.broadcast_to(np.asarray(missing_fraction, dtype=np.float32), (shape[0],))
-    return (rng.random(shape, dtype=np.float32) >= frac[:, None]).astype(np.float32)
-
-
-def with_mask(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The model's input [x ⊙ m, m]: observed values, zeros, and the mask."""
-    return np.hstack([x * mask, mask]).astype(np.float32)
 
 
 def run(small: bool = False, seed: int = 0) -> dict:
