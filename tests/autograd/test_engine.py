@@ -223,6 +223,20 @@ def test_constants_follow_the_tensor_dtype():
     assert cr.where(np.array([True, False]), x64[:2], 0.0).dtype == np.float64
 
 
+def test_vjps_keep_float32_for_python_scalar_operands():
+    from chainrule.autograd import PRIMITIVES
+
+    x = np.linspace(0.5, 2.0, 4, dtype=np.float32)
+    g = np.ones(4, np.float32)
+    for name, args in [("pow", (2.0, x)), ("pow", (x, 3)), ("where", (x > 1, x, 0.0)),
+                       ("mul", (0.5, x)), ("div", (1.0, x)), ("sub", (1.0, x))]:
+        out, vjp = PRIMITIVES[name].__wrapped__(*args)
+        assert out.dtype == np.float32, name
+        need = tuple(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in args)
+        for gi in vjp(g, need):
+            assert gi is None or gi.dtype == np.float32, name
+
+
 def test_results_are_arrays_even_when_0d():
     x = _leaf()
     for y in (x.sum(), x.mean(), x.max(), cr.exp(x.sum()), x[0, 0] * 2.0,

@@ -61,12 +61,16 @@ def neg(a):
 
 @primitive
 def pow(a, b):
-    """a ** b; ``b`` may be a tensor (gradient ``a**b * log a``)."""
+    """a ** b; ``b`` may be a tensor (gradient ``a**b * log a``, taken as 0 where a ≤ 0)."""
     out = a**b
 
     def vjp(g, need):
         ga = g * b * a ** (b - 1) if need[0] else None
-        gb = g * out * xp.log(xp.where(a > 0, a, 1)) if need[1] else None
+        gb = None
+        if need[1]:
+            # astype: a Python-scalar base (2.0 ** x) must not make it float64
+            log_a = xp.log(xp.where(a > 0, a, 1)).astype(out.dtype, copy=False)
+            gb = g * out * log_a
         return ga, gb
 
     return out, vjp
