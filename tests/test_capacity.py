@@ -1,7 +1,7 @@
 """Capacity sweeps and the book's under/overfitting criteria (§5.2)."""
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,16 @@ from chainrule.capacity import (
     training_size_sweep,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import capacity_sweep as demo
+
+def _load_demo():
+    path = Path(__file__).resolve().parents[1] / "examples" / "capacity_sweep.py"
+    spec = importlib.util.spec_from_file_location("example_capacity_sweep", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_demo()
 
 
 def _table(rows):
