@@ -4,9 +4,16 @@ import pytest
 from chainrule.data import load_dataset, load_split, read_csv, read_npz
 
 
-@pytest.mark.parametrize("name,n_classes", [
-    ("digits", 10), ("breast_cancer", 2), ("wine", 3), ("iris", 3), ("diabetes", None),
-])
+@pytest.mark.parametrize(
+    "name,n_classes",
+    [
+        ("digits", 10),
+        ("breast_cancer", 2),
+        ("wine", 3),
+        ("iris", 3),
+        ("diabetes", None),
+    ],
+)
 def test_bundled_datasets_split_and_standardised(name, n_classes):
     from sklearn import datasets
 
@@ -61,7 +68,7 @@ def test_mnist1d_is_generated_locally_with_its_own_split(monkeypatch):
 
     monkeypatch.setattr(md, "get_dataset", no_download)
     monkeypatch.setattr(md, "get_dataset_args", small_args)
-    Xtr, ytr, Xte, yte = load_dataset("mnist1d", test_size=0.5)
+    Xtr, ytr, Xte, _ = load_dataset("mnist1d", test_size=0.5)
     # its own 80/20 split, not test_size
     assert Xtr.shape == (240, 40) and Xte.shape == (60, 40)
     assert ytr.dtype == np.int64 and set(np.unique(ytr)) == set(range(10))
@@ -134,8 +141,13 @@ def test_csv_nan_in_features_is_reported_with_its_row(tmp_path):
 def test_npz_keys_and_own_test_split(tmp_path):
     rng = np.random.default_rng(0)
     p = tmp_path / "d.npz"
-    np.savez(p, x=rng.normal(size=(20, 4)), y=np.arange(20) % 2,
-             x_test=rng.normal(size=(6, 4)), y_test=np.arange(6) % 2)
+    np.savez(
+        p,
+        x=rng.normal(size=(20, 4)),
+        y=np.arange(20) % 2,
+        x_test=rng.normal(size=(6, 4)),
+        y_test=np.arange(6) % 2,
+    )
     split = load_split(str(p))
     assert split.X_train.shape == (20, 4) and split.X_test.shape == (6, 4)
     assert split.task == "classification"

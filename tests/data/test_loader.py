@@ -110,7 +110,7 @@ def test_train_val_split_is_seeded_disjoint_and_stratified():
     b = train_val_split(X, labels, 0.25, seed=3)
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
-    Xtr, ytr, Xva, yva = train_val_split(X, labels, 0.25, seed=3, stratify=True)
+    Xtr, _, Xva, yva = train_val_split(X, labels, 0.25, seed=3, stratify=True)
     assert len(Xva) == 10 and len(Xtr) == 30
     assert sorted(np.bincount(yva)) == [2, 2, 3, 3]  # 2.5 per class, rounded to 10 in all
     rows = np.concatenate([Xtr[:, 0], Xva[:, 0]])
@@ -124,10 +124,11 @@ def test_standardize_uses_training_statistics():
     Xtr = rng.normal(5, 3, size=(100, 4))
     Xtr[:, 3] = 7.0  # constant column stays finite
     Xte = rng.normal(5, 3, size=(20, 4))
-    mean, scale, a, b = standardize(Xtr, Xte)
+    _, scale, a, b = standardize(Xtr, Xte)
     np.testing.assert_allclose(a[:, :3].mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(a[:, :3].std(0), 1, atol=1e-5)
     assert np.all(a[:, 3] == 0) and scale[3] == 1
-    np.testing.assert_allclose(b, (Xte - Xtr.mean(0)) / np.where(Xtr.std(0) > 0, Xtr.std(0), 1),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        b, (Xte - Xtr.mean(0)) / np.where(Xtr.std(0) > 0, Xtr.std(0), 1), rtol=1e-5, atol=1e-5
+    )
     assert a.dtype == np.float32

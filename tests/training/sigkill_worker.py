@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 from chainrule.training import EarlyStopping, LambdaCallback, ModelCheckpoint, fit
 
 EPOCHS = 5
@@ -38,9 +38,12 @@ def train(out: str, mode: str, stop_at: int = 0) -> list:
     opt = cr.optim.Adam(model.parameters(), lr=0.01)
     sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=60)
     ckpt = os.path.join(out, "ckpt.npz")
-    callbacks = [ModelCheckpoint(ckpt, every_n_steps=CHECKPOINT_EVERY),
-                 EarlyStopping(monitor="val_loss", patience=50)]
+    callbacks = [
+        ModelCheckpoint(ckpt, every_n_steps=CHECKPOINT_EVERY),
+        EarlyStopping(monitor="val_loss", patience=50),
+    ]
     if mode == "run":
+
         def hang(step, logs):
             if step == stop_at:
                 with open(os.path.join(out, "reached"), "w") as f:
@@ -49,9 +52,21 @@ def train(out: str, mode: str, stop_at: int = 0) -> list:
                     time.sleep(0.05)
 
         callbacks.append(LambdaCallback(on_batch_end=hang))
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, scheduler=sched, epochs=EPOCHS,
-        batch_size=16, validation_split=0.2, metrics=["accuracy"], callbacks=callbacks,
-        verbose=0, checkpoint=ckpt if mode == "resume" else None)
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        scheduler=sched,
+        epochs=EPOCHS,
+        batch_size=16,
+        validation_split=0.2,
+        metrics=["accuracy"],
+        callbacks=callbacks,
+        verbose=0,
+        checkpoint=ckpt if mode == "resume" else None,
+    )
     params = [p.data.copy() for p in model.parameters()]
     np.savez(os.path.join(out, "final.npz"), *params)
     return params

@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 from chainrule.training import (
-    EarlyStopping, LambdaCallback, LearningRateSchedulerCallback, ModelCheckpoint, fit,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateSchedulerCallback,
+    ModelCheckpoint,
+    fit,
     load_checkpoint,
 )
 
@@ -41,8 +45,17 @@ def run(scores, epochs, **es):
     model, opt = model_and_opt()
     script = Script(scores)
     stop = EarlyStopping(monitor="score", **es)
-    hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs, batch_size=20,
-               callbacks=[script, stop], verbose=0)
+    hist = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=epochs,
+        batch_size=20,
+        callbacks=[script, stop],
+        verbose=0,
+    )
     return model, script, stop, hist
 
 
@@ -79,8 +92,15 @@ def test_early_stopping_without_the_monitored_key_says_so():
     X, y = data()
     model, opt = model_and_opt()
     with pytest.raises(KeyError, match="val_loss.*validation data"):
-        fit(model, X, y, loss="cross_entropy", optimizer=opt, callbacks=[EarlyStopping()],
-            verbose=0)
+        fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=opt,
+            callbacks=[EarlyStopping()],
+            verbose=0,
+        )
 
 
 def test_model_checkpoint_every_epoch_and_best_only(tmp_path):
@@ -91,8 +111,17 @@ def test_model_checkpoint_every_epoch_and_best_only(tmp_path):
     saved_at = []
     best_save = best._save
     best._save = lambda epoch: (saved_at.append(epoch), best_save(epoch))
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=4, batch_size=20,
-        callbacks=[best, every, Script([3.0, 1.0, 2.0, 0.5])], verbose=0)
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=4,
+        batch_size=20,
+        callbacks=[best, every, Script([3.0, 1.0, 2.0, 0.5])],
+        verbose=0,
+    )
     assert sorted(os.listdir(tmp_path)) == ["best.npz", "e1.npz", "e2.npz", "e3.npz", "e4.npz"]
     assert saved_at == [0, 1, 3]
     state = load_checkpoint(tmp_path / "e2.npz")
@@ -106,9 +135,17 @@ def test_model_checkpoint_every_epoch_and_best_only(tmp_path):
 def test_model_checkpoint_every_n_steps(tmp_path):
     X, y = data()
     model, opt = model_and_opt()
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=20,
-        callbacks=[ModelCheckpoint(tmp_path / "s{step}.npz", every_n_steps=3,
-                                   every_n_epochs=0)], verbose=0)
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=2,
+        batch_size=20,
+        callbacks=[ModelCheckpoint(tmp_path / "s{step}.npz", every_n_steps=3, every_n_epochs=0)],
+        verbose=0,
+    )
     assert sorted(os.listdir(tmp_path)) == ["s3.npz", "s6.npz"]
     state = load_checkpoint(tmp_path / "s6.npz")
     assert state["epoch"] == 1 and state["loader"]["position"] == 2
@@ -118,14 +155,32 @@ def test_learning_rate_scheduler_callback_function_and_object():
     X, y = data()
     model, opt = model_and_opt(lr=0.1)
     halve = LearningRateSchedulerCallback(lambda epoch, lr: lr / 2)
-    hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=40,
-               callbacks=[halve], verbose=0)
+    hist = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=3,
+        batch_size=40,
+        callbacks=[halve],
+        verbose=0,
+    )
     assert hist.history["lr"] == [0.1, 0.05, 0.025]
     model, opt = model_and_opt(lr=0.1)
     sched = cr.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=40,
-        callbacks=[LearningRateSchedulerCallback(sched, interval="step")], verbose=0)
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.1 ** 2)
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=2,
+        batch_size=40,
+        callbacks=[LearningRateSchedulerCallback(sched, interval="step")],
+        verbose=0,
+    )
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.1**2)
     with pytest.raises(ValueError, match="interval"):
         LearningRateSchedulerCallback(sched, interval="batch")
 
@@ -139,12 +194,33 @@ def test_lambda_callback_hook_order():
         on_epoch_begin=lambda e, logs: log.append(f"epoch_begin {e}"),
         on_batch_end=lambda s, logs: log.append(f"batch {s}"),
         on_epoch_end=lambda e, logs: log.append(f"epoch_end {e} {sorted(logs)}"),
-        on_train_end=lambda logs: log.append("train_end"))
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=20,
-        validation_data=(X, y), callbacks=[cb], verbose=0)
+        on_train_end=lambda logs: log.append("train_end"),
+    )
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=2,
+        batch_size=20,
+        validation_data=(X, y),
+        callbacks=[cb],
+        verbose=0,
+    )
     keys = "['loss', 'lr', 'val_loss']"
-    assert log == ["train_begin", "epoch_begin 0", "batch 1", "batch 2", f"epoch_end 0 {keys}",
-                   "epoch_begin 1", "batch 3", "batch 4", f"epoch_end 1 {keys}", "train_end"]
+    assert log == [
+        "train_begin",
+        "epoch_begin 0",
+        "batch 1",
+        "batch 2",
+        f"epoch_end 0 {keys}",
+        "epoch_begin 1",
+        "batch 3",
+        "batch 4",
+        f"epoch_end 1 {keys}",
+        "train_end",
+    ]
     with pytest.raises(TypeError, match="callable"):
         LambdaCallback(on_epoch_end=3)
     with pytest.raises(TypeError, match="Callback instances"):

@@ -4,10 +4,17 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 from chainrule.training import (
-    CheckpointError, EarlyStopping, ModelCheckpoint, Trainer, fit, load_checkpoint,
-    load_model_state, save_checkpoint, save_model,
+    CheckpointError,
+    EarlyStopping,
+    ModelCheckpoint,
+    Trainer,
+    fit,
+    load_checkpoint,
+    load_model_state,
+    save_checkpoint,
+    save_model,
 )
 from chainrule.training import checkpoint as ck
 
@@ -127,8 +134,7 @@ def test_loading_into_another_architecture_names_keys_and_shapes(tmp_path):
         load_model_state(tmp_path / "m.npz", wider)
     for x, p in zip(before, wider.parameters()):  # nothing was written
         np.testing.assert_array_equal(x, p.data)
-    deeper = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
-                           nn.Linear(8, 3))
+    deeper = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
     with pytest.raises(CheckpointError, match=r"missing keys \['4.weight', '4.bias'\]"):
         load_model_state(tmp_path / "m.npz", deeper)
     same = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
@@ -139,8 +145,9 @@ def test_loading_into_another_architecture_names_keys_and_shapes(tmp_path):
 
 def _setup(seed=11):
     cr.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.2),
-                          nn.Linear(12, 3))
+    model = nn.Sequential(
+        nn.Linear(5, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.2), nn.Linear(12, 3)
+    )
     opt = cr.optim.Adam(model.parameters(), lr=0.01)
     sched = cr.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.7)
     return model, opt, sched
@@ -155,18 +162,40 @@ def _data():
 @pytest.mark.parametrize("resume_from", ["e2.npz", "s10.npz"])  # epoch boundary, mid-epoch
 def test_resume_in_process_is_bit_identical(tmp_path, resume_from):
     X, y = _data()
-    kw = dict(loss="cross_entropy", epochs=4, batch_size=16, validation_split=0.2,
-              metrics=["accuracy"], verbose=0)
+    kw = {
+        "loss": "cross_entropy",
+        "epochs": 4,
+        "batch_size": 16,
+        "validation_split": 0.2,
+        "metrics": ["accuracy"],
+        "verbose": 0,
+    }
     model, opt, sched = _setup()
-    hist = fit(model, X, y, optimizer=opt, scheduler=sched, **kw,
-               callbacks=[EarlyStopping(patience=9),
-                          ModelCheckpoint(tmp_path / "e{epoch}.npz"),
-                          ModelCheckpoint(tmp_path / "s{step}.npz", every_n_steps=5,
-                                          every_n_epochs=0)])
+    hist = fit(
+        model,
+        X,
+        y,
+        optimizer=opt,
+        scheduler=sched,
+        **kw,
+        callbacks=[
+            EarlyStopping(patience=9),
+            ModelCheckpoint(tmp_path / "e{epoch}.npz"),
+            ModelCheckpoint(tmp_path / "s{step}.npz", every_n_steps=5, every_n_epochs=0),
+        ],
+    )
     cr.manual_seed(999)  # the checkpoint, not the current seed, decides what follows
     model2, opt2, sched2 = _setup(seed=5)
-    hist2 = fit(model2, X, y, optimizer=opt2, scheduler=sched2, **kw,
-                callbacks=[EarlyStopping(patience=9)], checkpoint=tmp_path / resume_from)
+    hist2 = fit(
+        model2,
+        X,
+        y,
+        optimizer=opt2,
+        scheduler=sched2,
+        **kw,
+        callbacks=[EarlyStopping(patience=9)],
+        checkpoint=tmp_path / resume_from,
+    )
     assert hist2.history == hist.history
     for (k, a), b in zip(model.state_dict().items(), model2.state_dict().values()):
         assert np.array_equal(a, b), k  # parameters and batch-norm buffers
@@ -175,11 +204,27 @@ def test_resume_in_process_is_bit_identical(tmp_path, resume_from):
 def test_resume_rejects_other_data_and_weight_only_files(tmp_path):
     X, y = _data()
     model, opt, _ = _setup()
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, verbose=0,
-        callbacks=[ModelCheckpoint(tmp_path / "c.npz")])
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=1,
+        verbose=0,
+        callbacks=[ModelCheckpoint(tmp_path / "c.npz")],
+    )
     with pytest.raises(CheckpointError, match="90 rows.*Received: 60 rows"):
-        fit(model, X[:60], y[:60], loss="cross_entropy", optimizer=opt, epochs=2,
-            checkpoint=tmp_path / "c.npz", verbose=0)
+        fit(
+            model,
+            X[:60],
+            y[:60],
+            loss="cross_entropy",
+            optimizer=opt,
+            epochs=2,
+            checkpoint=tmp_path / "c.npz",
+            verbose=0,
+        )
     save_model(tmp_path / "w.npz", model)
     with pytest.raises(CheckpointError, match="training checkpoint"):
         Trainer(model, loss="cross_entropy", optimizer=opt).load_checkpoint(tmp_path / "w.npz")

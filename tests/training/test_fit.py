@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.training import (
-    Callback, LambdaCallback, NonFiniteLossError, evaluate, fit, predict,
+    Callback,
+    LambdaCallback,
+    NonFiniteLossError,
+    evaluate,
+    fit,
+    predict,
 )
 
 
@@ -32,8 +37,18 @@ def test_fit_learns_and_records_history():
     X, y = blobs()
     model = mlp()
     opt = cr.optim.Adam(model.parameters(), lr=0.02)
-    hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=8, batch_size=16,
-               validation_split=0.25, metrics=["accuracy"], verbose=0)
+    hist = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=8,
+        batch_size=16,
+        validation_split=0.25,
+        metrics=["accuracy"],
+        verbose=0,
+    )
     assert hist.epoch == list(range(8))
     assert set(hist.history) == {"loss", "accuracy", "lr", "val_loss", "val_accuracy"}
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
@@ -79,8 +94,17 @@ def test_train_mode_for_steps_eval_mode_without_grad_for_validation_and_predict(
     spy = ModeSpy()
     model = nn.Sequential(nn.Linear(4, 3), spy)
     opt = cr.optim.SGD(model.parameters(), lr=0.1)
-    fit(model, X[:32], y[:32], loss="cross_entropy", optimizer=opt, epochs=1, batch_size=16,
-        validation_data=(X[32:], y[32:]), verbose=0)
+    fit(
+        model,
+        X[:32],
+        y[:32],
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=1,
+        batch_size=16,
+        validation_data=(X[32:], y[32:]),
+        verbose=0,
+    )
     # probe(s) of the data checks, 2 training steps, 1 validation pass
     assert spy.calls[-3:] == [(True, True), (True, True), (False, False)]
     spy.calls.clear()
@@ -95,8 +119,14 @@ def test_metrics_match_independent_computations():
     X, y = blobs(60)
     model = mlp()
     out = predict(model, X)
-    res = evaluate(model, X, y, loss="cross_entropy",
-                   metrics=["accuracy", "log_likelihood", "loss"], batch_size=7)
+    res = evaluate(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        metrics=["accuracy", "log_likelihood", "loss"],
+        batch_size=7,
+    )
     logp = log_softmax(out.astype(np.float64), axis=1)[np.arange(60), y]
     assert res["accuracy"] == pytest.approx(np.mean(out.argmax(1) == y))
     assert res["log_likelihood"] == pytest.approx(logp.mean(), rel=1e-6)
@@ -136,8 +166,7 @@ def test_user_metric_and_user_loss_callable():
     def my_loss(out, target):
         return F.cross_entropy(out, target, label_smoothing=0.1)
 
-    hist = fit(model, X, y, loss=my_loss, optimizer=opt, epochs=2, metrics=[top_logit],
-               verbose=0)
+    hist = fit(model, X, y, loss=my_loss, optimizer=opt, epochs=2, metrics=[top_logit], verbose=0)
     assert len(hist.history["top_logit"]) == 2
     with pytest.raises(ValueError, match="Expected a metric"):
         fit(model, X, y, loss="cross_entropy", optimizer=opt, metrics=["f1"])
@@ -151,8 +180,17 @@ def test_regularizers_constraints_and_penalty_log():
     X, y = blobs(60)
     model = mlp(h=32)
     opt = cr.optim.SGD(model.parameters(), lr=0.5)
-    hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, verbose=0,
-               regularizers=[L2Penalty(1e-3)], constraints=[MaxNorm(0.5)])
+    hist = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=3,
+        verbose=0,
+        regularizers=[L2Penalty(1e-3)],
+        constraints=[MaxNorm(0.5)],
+    )
     assert all(p > 0 for p in hist.history["penalty"])
     for layer in (model[0], model[2]):
         norms = np.sqrt((layer.weight.data.astype(np.float64) ** 2).sum(axis=0))
@@ -161,13 +199,22 @@ def test_regularizers_constraints_and_penalty_log():
 
 def test_scheduler_per_step_and_per_epoch():
     X, y = blobs(40)
-    for interval, expected in (("step", [0.1 * 0.5 ** 5, 0.1 * 0.5 ** 10]),
-                               ("epoch", [0.1, 0.05])):
+    for interval, expected in (("step", [0.1 * 0.5**5, 0.1 * 0.5**10]), ("epoch", [0.1, 0.05])):
         model = mlp()
         opt = cr.optim.SGD(model.parameters(), lr=0.1)
         sched = cr.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
-        hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, scheduler=sched,
-                   scheduler_interval=interval, epochs=2, batch_size=8, verbose=0)
+        hist = fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=opt,
+            scheduler=sched,
+            scheduler_interval=interval,
+            epochs=2,
+            batch_size=8,
+            verbose=0,
+        )
         np.testing.assert_allclose(hist.history["lr"], expected, rtol=1e-12)
 
 
@@ -181,8 +228,18 @@ def test_transform_applies_to_training_batches_only():
 
     model = mlp()
     opt = cr.optim.SGD(model.parameters(), lr=0.05)
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=16,
-        transform=augment, validation_data=(X, y), verbose=0)
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=2,
+        batch_size=16,
+        transform=augment,
+        validation_data=(X, y),
+        verbose=0,
+    )
     assert seen == [16, 16, 16, 16]
 
 
@@ -210,10 +267,21 @@ def test_user_callback_can_stop_training_and_sees_trainer():
                 self.trainer.stop_training = True
 
     hook_log = []
-    lam = LambdaCallback(on_batch_end=lambda step, logs: hook_log.append(step),
-                         on_train_end=lambda logs: hook_log.append("end"))
-    hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=10, batch_size=20,
-               callbacks=[Stopper(), lam], verbose=0)
+    lam = LambdaCallback(
+        on_batch_end=lambda step, logs: hook_log.append(step),
+        on_train_end=lambda logs: hook_log.append("end"),
+    )
+    hist = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=10,
+        batch_size=20,
+        callbacks=[Stopper(), lam],
+        verbose=0,
+    )
     assert events == [("begin", True, True), ("epoch", 0), ("epoch", 1)]
     assert len(hist) == 2 and hook_log == [1, 2, 3, 4, "end"]
 
@@ -249,12 +317,30 @@ def test_diverging_run_restores_the_last_finite_parameters(tmp_path):
     model = nn.Linear(3, 1)
     opt = cr.optim.SGD(model.parameters(), lr=1.0)  # far too large: blows up
     path = tmp_path / "ck.npz"
-    fit(model, X, t, loss="mse", optimizer=cr.optim.SGD(model.parameters(), lr=1e-6),
-        epochs=1, batch_size=16, callbacks=[ModelCheckpoint(path)], verbose=0)
+    fit(
+        model,
+        X,
+        t,
+        loss="mse",
+        optimizer=cr.optim.SGD(model.parameters(), lr=1e-6),
+        epochs=1,
+        batch_size=16,
+        callbacks=[ModelCheckpoint(path)],
+        verbose=0,
+    )
     before = path.read_bytes()
     with np.errstate(all="ignore"), pytest.raises(NonFiniteLossError, match="Loss became inf"):
-        fit(model, X, t, loss="mse", optimizer=opt, epochs=50, batch_size=16, verbose=0,
-            callbacks=[ModelCheckpoint(path, every_n_epochs=100)])
+        fit(
+            model,
+            X,
+            t,
+            loss="mse",
+            optimizer=opt,
+            epochs=50,
+            batch_size=16,
+            verbose=0,
+            callbacks=[ModelCheckpoint(path, every_n_epochs=100)],
+        )
     assert all(np.all(np.isfinite(p.data)) for p in model.parameters())
     load_checkpoint(path)  # the last good checkpoint is still intact
     assert path.read_bytes() == before
@@ -273,11 +359,24 @@ def test_non_finite_parameters_are_rolled_back_to_the_epoch_start():
         if opt.state[m[0].weight]["step"] == 6:
             m[0].weight.data[0, 0] = np.nan
 
-    with np.errstate(all="ignore"), pytest.raises(
-            NonFiniteLossError, match="epoch 2/3, batch 3/4.*from the start of this epoch"):
-        fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16,
-            constraints=[sabotage], callbacks=[LambdaCallback(on_epoch_begin=remember)],
-            verbose=0)
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            NonFiniteLossError, match="epoch 2/3, batch 3/4.*from the start of this epoch"
+        ),
+    ):
+        fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=opt,
+            epochs=3,
+            batch_size=16,
+            constraints=[sabotage],
+            callbacks=[LambdaCallback(on_epoch_begin=remember)],
+            verbose=0,
+        )
     for a, p in zip(at_epoch_start[1], model.parameters()):
         np.testing.assert_array_equal(a, p.data)
 
@@ -289,16 +388,19 @@ def _with_nan(X, y):
     return X, y
 
 
-@pytest.mark.parametrize("make, message", [
-    (_with_nan, "NaN or inf in row 3"),
-    (lambda X, y: (X[:, 0], y), "1-D array"),
-    (lambda X, y: (X[:0], y[:0]), "at least one sample"),
-    (lambda X, y: (X, y[:10]), "Expected y with 40 entries"),
-    (lambda X, y: (X, np.where(np.arange(40) == 5, 7, y)), r"0\.\.2 .*Received: 7 in row 5"),
-    (lambda X, y: (X, y + 0.5), "integer class ids"),
-    (lambda X, y: (X[:, :3], y), "cannot take X of shape"),
-    (lambda X, y: (np.array([["a"] * 4] * 40), y), "hold numbers"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (_with_nan, "NaN or inf in row 3"),
+        (lambda X, y: (X[:, 0], y), "1-D array"),
+        (lambda X, y: (X[:0], y[:0]), "at least one sample"),
+        (lambda X, y: (X, y[:10]), "Expected y with 40 entries"),
+        (lambda X, y: (X, np.where(np.arange(40) == 5, 7, y)), r"0\.\.2 .*Received: 7 in row 5"),
+        (lambda X, y: (X, y + 0.5), "integer class ids"),
+        (lambda X, y: (X[:, :3], y), "cannot take X of shape"),
+        (lambda X, y: (np.array([["a"] * 4] * 40), y), "hold numbers"),
+    ],
+)
 def test_bad_training_data_is_refused_before_any_step(make, message):
     args = make(*blobs(40))
     model = mlp()
@@ -320,11 +422,17 @@ def test_bad_targets_for_regression_and_validation_data():
         fit(model, X, t, loss="mse", optimizer=opt, verbose=0)
     good = np.ones(20, np.float32)
     with pytest.raises(ValueError, match="X_val"):
-        fit(model, X, good, loss="mse", optimizer=opt, verbose=0,
-            validation_data=(X[:, :2], good))
+        fit(model, X, good, loss="mse", optimizer=opt, verbose=0, validation_data=(X[:, :2], good))
     with pytest.raises(ValueError, match="not both"):
-        fit(model, X, good, loss="mse", optimizer=opt, validation_data=(X, good),
-            validation_split=0.2)
+        fit(
+            model,
+            X,
+            good,
+            loss="mse",
+            optimizer=opt,
+            validation_data=(X, good),
+            validation_split=0.2,
+        )
     with pytest.raises(ValueError, match="0/1 labels"):
         fit(model, X, good * 2, loss="bce", optimizer=opt, verbose=0)
 
@@ -347,8 +455,17 @@ def _run_quiet(verbose, monkeypatch, tty=False, no_tqdm=False):
     monkeypatch.setattr(sys, "stderr", err)
     if no_tqdm:
         monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=8,
-        metrics=["accuracy"], verbose=verbose)
+    fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=2,
+        batch_size=8,
+        metrics=["accuracy"],
+        verbose=verbose,
+    )
     return err.getvalue()
 
 

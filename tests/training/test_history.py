@@ -12,8 +12,9 @@ def sample():
     h = History()
     h.append(0, {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.2, "val_accuracy": 0.4})
     h.append(1, {"loss": 0.5, "accuracy": 0.75, "val_loss": 0.9, "val_accuracy": 0.6})
-    h.append(2, {"loss": 0.25, "accuracy": 0.875, "val_loss": 1.0, "val_accuracy": 0.65,
-                 "lr": 0.01})
+    h.append(
+        2, {"loss": 0.25, "accuracy": 0.875, "val_loss": 1.0, "val_accuracy": 0.65, "lr": 0.01}
+    )
     return h
 
 

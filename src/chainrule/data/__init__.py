@@ -6,7 +6,18 @@ from .loader import DataLoader, TensorDataset, standardize, train_val_split
 from .validation import check_class_labels, check_features, check_targets
 
 __all__ = [
-    "TensorDataset", "DataLoader", "train_val_split", "standardize",
-    "load_dataset", "load_split", "load_raw", "SplitDataset", "BUNDLED",
-    "read_csv", "read_npz", "check_features", "check_targets", "check_class_labels",
+    "BUNDLED",
+    "DataLoader",
+    "SplitDataset",
+    "TensorDataset",
+    "check_class_labels",
+    "check_features",
+    "check_targets",
+    "load_dataset",
+    "load_raw",
+    "load_split",
+    "read_csv",
+    "read_npz",
+    "standardize",
+    "train_val_split",
 ]

@@ -23,7 +23,7 @@ from .files import read_csv, read_npz
 from .loader import standardize
 from .validation import check_features, check_targets
 
-__all__ = ["BUNDLED", "SplitDataset", "load_dataset", "load_split", "load_raw"]
+__all__ = ["BUNDLED", "SplitDataset", "load_dataset", "load_raw", "load_split"]
 
 BUNDLED = ("digits", "breast_cancer", "wine", "iris", "diabetes", "mnist1d")
 
@@ -90,8 +90,10 @@ def load_raw(name: str, target: str | None = None, task: str = "auto") -> dict:
     key = str(name)
     if key in BUNDLED:
         if target is not None:
-            raise ValueError(f"Expected no target column for bundled dataset {key!r}. "
-                             f"Received: target={target!r}")
+            raise ValueError(
+                f"Expected no target column for bundled dataset {key!r}. "
+                f"Received: target={target!r}"
+            )
         if key == "mnist1d":
             return _mnist1d()
         bunch = _sklearn_loader(key)()
@@ -104,7 +106,8 @@ def load_raw(name: str, target: str | None = None, task: str = "auto") -> dict:
             if classes is None or len(classes) != int(y.max()) + 1:
                 classes = [str(c) for c in range(int(y.max()) + 1)]
         return {
-            "X": bunch.data.astype(np.float32), "y": y,
+            "X": bunch.data.astype(np.float32),
+            "y": y,
             "task": "classification" if is_clf else "regression",
             "classes": classes,
             "feature_names": [str(f) for f in getattr(bunch, "feature_names", [])] or None,
@@ -117,7 +120,9 @@ def load_raw(name: str, target: str | None = None, task: str = "auto") -> dict:
             f"Received: {key!r}"
         )
     if not os.path.exists(key):
-        raise FileNotFoundError(f"Expected an existing data file. Received: {key!r} (no such file)")
+        raise FileNotFoundError(
+            f"Expected an existing data file. Received: {key!r} (no such file)"
+        )
     raw = read_csv(key, target=target) if suffix == ".csv" else read_npz(key)
     return _infer_task(raw, task)
 
@@ -133,11 +138,14 @@ def _mnist1d() -> dict:
     # fixed seed; get_dataset would download, so it is never used here
     d = make_dataset(get_dataset_args())
     return {
-        "X": np.asarray(d["x"], np.float32), "y": np.asarray(d["y"], np.int64),
+        "X": np.asarray(d["x"], np.float32),
+        "y": np.asarray(d["y"], np.int64),
         "X_test": np.asarray(d["x_test"], np.float32),
         "y_test": np.asarray(d["y_test"], np.int64),
-        "task": "classification", "classes": [str(c) for c in range(10)],
-        "feature_names": None, "target_name": "digit",
+        "task": "classification",
+        "classes": [str(c) for c in range(10)],
+        "feature_names": None,
+        "target_name": "digit",
     }
 
 
@@ -145,8 +153,7 @@ def _infer_task(raw: dict, task: str) -> dict:
     """Decide classification vs regression for a user's file and encode labels."""
     if task not in ("auto", "classification", "regression"):
         raise ValueError(
-            "Expected task 'auto', 'classification' or 'regression'. "
-            f"Received: {task!r}"
+            f"Expected task 'auto', 'classification' or 'regression'. Received: {task!r}"
         )
     y = raw["y"]
     ys = [y] + ([raw["y_test"]] if raw.get("y_test") is not None else [])
@@ -166,23 +173,31 @@ def _infer_task(raw: dict, task: str) -> dict:
             )
         raw["classes"] = None
         return raw
-    labels = np.unique(np.concatenate([np.asarray(v).astype(str if not numeric else v.dtype)
-                                       for v in ys]))
+    labels = np.unique(
+        np.concatenate([np.asarray(v).astype(str if not numeric else v.dtype) for v in ys])
+    )
     if numeric:
         check_targets(labels, len(labels), name="the target column", integer=True)
         labels = labels.astype(np.int64)
     lookup = {lab.item() if hasattr(lab, "item") else lab: i for i, lab in enumerate(labels)}
     raw["y"] = np.array([lookup[v.item() if hasattr(v, "item") else v] for v in y], np.int64)
     if raw.get("y_test") is not None:
-        raw["y_test"] = np.array([lookup[v.item() if hasattr(v, "item") else v]
-                                  for v in raw["y_test"]], np.int64)
+        raw["y_test"] = np.array(
+            [lookup[v.item() if hasattr(v, "item") else v] for v in raw["y_test"]], np.int64
+        )
     raw["classes"] = [str(v) for v in labels]
     return raw
 
 
-def load_split(name: str, test_size: float = 0.25, seed: int = 0, *,
-               target: str | None = None, task: str = "auto",
-               standardize_features: bool = True) -> SplitDataset:
+def load_split(
+    name: str,
+    test_size: float = 0.25,
+    seed: int = 0,
+    *,
+    target: str | None = None,
+    task: str = "auto",
+    standardize_features: bool = True,
+) -> SplitDataset:
     """Load, split (stratified for classification) and standardise a dataset.
 
     Args:
@@ -211,17 +226,26 @@ def load_split(name: str, test_size: float = 0.25, seed: int = 0, *,
         y_te = check_targets(raw["y_test"], X_te.shape[0], name="y_test", integer=is_clf)
     else:
         can_stratify = is_clf and len(y) > 0 and np.bincount(y).min() >= 2
-        X_tr, y_tr, X_te, y_te = train_val_split(X, y, test_size, seed=seed,
-                                                 stratify=bool(can_stratify))
+        X_tr, y_tr, X_te, y_te = train_val_split(
+            X, y, test_size, seed=seed, stratify=bool(can_stratify)
+        )
     if standardize_features:
         mean, scale, X_tr, X_te = standardize(X_tr, X_te)
     else:
         mean = np.zeros(X.shape[1:], np.float32)
         scale = np.ones(X.shape[1:], np.float32)
     return SplitDataset(
-        X_tr, y_tr, X_te, y_te, raw["task"], mean, scale,
-        classes=raw.get("classes"), feature_names=raw.get("feature_names"),
-        target_name=raw.get("target_name"), name=str(name),
+        X_tr,
+        y_tr,
+        X_te,
+        y_te,
+        raw["task"],
+        mean,
+        scale,
+        classes=raw.get("classes"),
+        feature_names=raw.get("feature_names"),
+        target_name=raw.get("target_name"),
+        name=str(name),
     )
 
 

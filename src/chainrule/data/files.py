@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["read_csv", "read_npz"]
+__all__ = ["csv_columns", "read_csv", "read_npz"]
 
 
 def _is_number(text: str) -> bool:
@@ -43,16 +43,21 @@ def _has_header(rows: list) -> bool:
 def _column_index(target, names: list, n_cols: int, path: str) -> int:
     if target is None:
         return n_cols - 1
-    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.isdigit()
-                                                  and target not in names):
+    if isinstance(target, (int, np.integer)) or (
+        isinstance(target, str) and target.isdigit() and target not in names
+    ):
         idx = int(target)
         if not -n_cols <= idx < n_cols:
-            raise ValueError(f"Expected a target column index in 0..{n_cols - 1}. "
-                             f"Received: {target} ({path} has {n_cols} columns)")
+            raise ValueError(
+                f"Expected a target column index in 0..{n_cols - 1}. "
+                f"Received: {target} ({path} has {n_cols} columns)"
+            )
         return idx % n_cols
     if target not in names:
-        raise ValueError(f"Expected a target column among {names}. Received: target={target!r} "
-                         f"(columns of {path})")
+        raise ValueError(
+            f"Expected a target column among {names}. Received: target={target!r} "
+            f"(columns of {path})"
+        )
     return names.index(target)
 
 
@@ -79,8 +84,15 @@ def _to_float_column(values: list, name: str, first_line: int) -> np.ndarray:
     return out
 
 
-def read_csv(path: str, target=None, header: bool | None = None,
-             has_target: bool = True) -> dict:
+def csv_columns(path: str) -> tuple[int, list | None]:
+    """``(number of columns, header names or None)`` of a CSV file."""
+    rows = _read_rows(str(path))
+    if not rows:
+        raise ValueError(f"Expected a CSV with at least one data row. Received: {path!r} is empty")
+    return len(rows[0]), (rows[0] if _has_header(rows) else None)
+
+
+def read_csv(path: str, target=None, header: bool | None = None, has_target: bool = True) -> dict:
     """Read a CSV into ``{"X", "y", "feature_names", "target_name"}``.
 
     Args:
@@ -99,34 +111,49 @@ def read_csv(path: str, target=None, header: bool | None = None,
     names = rows[0] if header else [f"column {i}" for i in range(len(rows[0]))]
     body = rows[1:] if header else rows
     if not body:
-        raise ValueError(f"Expected at least one data row after the header. Received: {path!r} "
-                         "has only a header")
+        raise ValueError(
+            f"Expected at least one data row after the header. Received: {path!r} "
+            "has only a header"
+        )
     n_cols = len(names)
     first_line = 2 if header else 1
     for i, row in enumerate(body):
         if len(row) != n_cols:
-            raise ValueError(f"Expected {n_cols} columns on every line of {path!r}. "
-                             f"Received: {len(row)} on line {first_line + i}")
+            raise ValueError(
+                f"Expected {n_cols} columns on every line of {path!r}. "
+                f"Received: {len(row)} on line {first_line + i}"
+            )
     min_cols = 2 if has_target else 1
     if n_cols < min_cols:
-        raise ValueError(f"Expected at least {min_cols} columns (features"
-                         f"{' and a target' if has_target else ''}). Received: {n_cols}")
+        raise ValueError(
+            f"Expected at least {min_cols} columns (features"
+            f"{' and a target' if has_target else ''}). Received: {n_cols}"
+        )
     t_idx = _column_index(target, names, n_cols, path) if has_target else None
     columns = list(zip(*body))
     feats = [j for j in range(n_cols) if j != t_idx]
     X = np.stack([_to_float_column(columns[j], repr(names[j]), first_line) for j in feats], 1)
-    out = {"X": X.astype(np.float32), "feature_names": [names[j] for j in feats],
-           "target_name": None if t_idx is None else names[t_idx], "y": None}
+    out = {
+        "X": X.astype(np.float32),
+        "feature_names": [names[j] for j in feats],
+        "target_name": None if t_idx is None else names[t_idx],
+        "y": None,
+    }
     if t_idx is not None:
         raw = list(columns[t_idx])
         if any(v == "" for v in raw):
             line = first_line + raw.index("")
-            raise ValueError(f"Expected a target on every line. Received: an empty entry in "
-                             f"column {names[t_idx]!r} on line {line}")
+            raise ValueError(
+                f"Expected a target on every line. Received: an empty entry in "
+                f"column {names[t_idx]!r} on line {line}"
+            )
         if all(_is_number(v) for v in raw):
             y = np.array([float(v) for v in raw])
-            out["y"] = y.astype(np.int64) if np.all(y == np.round(y)) and np.all(
-                np.isfinite(y)) else y.astype(np.float32)
+            out["y"] = (
+                y.astype(np.int64)
+                if np.all(y == np.round(y)) and np.all(np.isfinite(y))
+                else y.astype(np.float32)
+            )
         else:
             out["y"] = np.array(raw)
     return out
@@ -150,15 +177,19 @@ def read_npz(path: str, require_target: bool = True) -> dict:
         xk = next((k for k in (f"X{suffix}", f"x{suffix}") if k in arrays), None)
         yk = f"y{suffix}" if f"y{suffix}" in arrays else None
         if suffix == "" and xk is None:
-            raise ValueError(f"Expected arrays named 'X' (or 'x') and 'y' in {path!r}. "
-                             f"Received: {sorted(arrays)}")
+            raise ValueError(
+                f"Expected arrays named 'X' (or 'x') and 'y' in {path!r}. "
+                f"Received: {sorted(arrays)}"
+            )
         if suffix == "" and yk is None and require_target:
-            raise ValueError(f"Expected a target array 'y' in {path!r}. "
-                             f"Received: {sorted(arrays)}")
+            raise ValueError(
+                f"Expected a target array 'y' in {path!r}. Received: {sorted(arrays)}"
+            )
         out[f"X{suffix}"] = None if xk is None else arrays[xk]
         if yk is not None:
             out[f"y{suffix}"] = arrays[yk]
     if (out["X_test"] is None) != (out.get("y_test") is None) and require_target:
-        raise ValueError(f"Expected both X_test and y_test in {path!r}, or neither. "
-                         f"Received: {sorted(arrays)}")
+        raise ValueError(
+            f"Expected both X_test and y_test in {path!r}, or neither. Received: {sorted(arrays)}"
+        )
     return out

@@ -14,13 +14,13 @@ remaining minibatches.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from .. import random as _random
 
-__all__ = ["TensorDataset", "DataLoader", "train_val_split"]
+__all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
 
 class TensorDataset:
@@ -44,8 +44,7 @@ class TensorDataset:
             y = np.asarray(y)
             if y.ndim == 0 or y.shape[0] != X.shape[0]:
                 raise ValueError(
-                    f"Expected y with {X.shape[0]} rows (as X). "
-                    f"Received: shape {y.shape}"
+                    f"Expected y with {X.shape[0]} rows (as X). Received: shape {y.shape}"
                 )
         self.X = X
         self.y = y
@@ -83,9 +82,14 @@ class DataLoader:
         >>> for xb, yb in loader: ...
     """
 
-    def __init__(self, dataset, batch_size: int = 32, shuffle: bool = True,
-                 drop_last: bool = False,
-                 transform: Callable | None = None):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        transform: Callable | None = None,
+    ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -100,8 +104,8 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.transform = transform
-        self._order: np.ndarray | None = None   # permutation of this epoch
-        self._position = 0                        # minibatches handed out
+        self._order: np.ndarray | None = None  # permutation of this epoch
+        self._position = 0  # minibatches handed out
 
     def __len__(self) -> int:
         """Number of minibatches per epoch."""
@@ -131,7 +135,7 @@ class DataLoader:
         try:
             while self._position < n_batches:
                 k = self._position
-                idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+                idx = order[k * self.batch_size : (k + 1) * self.batch_size]
                 xb = X[idx]
                 yb = None if y is None else y[idx]
                 if self.transform is not None:
@@ -165,8 +169,9 @@ class DataLoader:
         self._position = int(state.get("position", 0)) if order is not None else 0
 
 
-def train_val_split(X, y=None, val_fraction: float = 0.2, seed: int | None = 0,
-                    stratify: bool = False):
+def train_val_split(
+    X, y=None, val_fraction: float = 0.2, seed: int | None = 0, stratify: bool = False
+):
     """Split rows at random into a training and a validation part.
 
     Uses its own generator seeded with ``seed`` (not the global one), so the
@@ -186,7 +191,7 @@ def train_val_split(X, y=None, val_fraction: float = 0.2, seed: int | None = 0,
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"Expected val_fraction in (0, 1). Received: {val_fraction}")
     n = X.shape[0] if X.ndim else 0
-    n_val = int(round(n * val_fraction))
+    n_val = round(n * val_fraction)
     if n_val < 1 or n_val >= n:
         raise ValueError(
             f"Expected a split leaving at least one row on each side. Received: "
@@ -218,8 +223,12 @@ def train_val_split(X, y=None, val_fraction: float = 0.2, seed: int | None = 0,
         perm = rng.permutation(n)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
     y = None if y is None else np.asarray(y)
-    return (X[train_idx], None if y is None else y[train_idx],
-            X[val_idx], None if y is None else y[val_idx])
+    return (
+        X[train_idx],
+        None if y is None else y[train_idx],
+        X[val_idx],
+        None if y is None else y[val_idx],
+    )
 
 
 def standardize(X_train: np.ndarray, *others: np.ndarray):
@@ -234,6 +243,8 @@ def standardize(X_train: np.ndarray, *others: np.ndarray):
     mean = X_train.mean(axis=0)
     scale = X_train.std(axis=0)
     scale[scale == 0] = 1.0
-    out = [((np.asarray(a, np.float64) - mean) / scale).astype(np.float32)
-           for a in (X_train,) + others]
+    out = [
+        ((np.asarray(a, np.float64) - mean) / scale).astype(np.float32)
+        for a in (X_train,) + others
+    ]
     return (mean.astype(np.float32), scale.astype(np.float32), *out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_features", "check_targets", "check_class_labels"]
+__all__ = ["check_class_labels", "check_features", "check_targets"]
 
 
 def _first_bad_row(mask: np.ndarray) -> int:
@@ -44,8 +44,7 @@ def check_features(X, name: str = "X", n_features: int | None = None) -> np.ndar
         )
     if arr.shape[0] == 0 or arr.size == 0:
         raise ValueError(
-            f"Expected at least one sample and one feature in {name}. "
-            f"Received: shape {arr.shape}"
+            f"Expected at least one sample and one feature in {name}. Received: shape {arr.shape}"
         )
     arr = np.asarray(arr, dtype=np.float32)
     finite = np.isfinite(arr)
@@ -63,17 +62,14 @@ def check_features(X, name: str = "X", n_features: int | None = None) -> np.ndar
     return arr
 
 
-def check_targets(y, n_samples: int, name: str = "y",
-                  integer: bool = False) -> np.ndarray:
+def check_targets(y, n_samples: int, name: str = "y", integer: bool = False) -> np.ndarray:
     """Return targets as int64 (``integer``) or float32, or raise.
 
     Float targets that are whole numbers are accepted as class ids.
     """
     arr = np.asarray(y)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Expected numeric {name}. Received: dtype={arr.dtype}"
-        )
+        raise TypeError(f"Expected numeric {name}. Received: dtype={arr.dtype}")
     if arr.ndim == 0:
         raise ValueError(f"Expected {name} with one entry per sample. Received: a scalar")
     if arr.shape[0] != n_samples:
@@ -85,16 +81,17 @@ def check_targets(y, n_samples: int, name: str = "y",
         finite = np.isfinite(arr)
         if not finite.all():
             row = _first_bad_row(~finite)
-            raise ValueError(f"Expected finite values in {name}. Received: NaN or inf in row {row}")
+            raise ValueError(
+                f"Expected finite values in {name}. Received: NaN or inf in row {row}"
+            )
     if not integer:
         return np.asarray(arr, dtype=np.float32)
-    if arr.dtype.kind == "f":
-        if not np.all(arr == np.round(arr)):
-            row = _first_bad_row(arr != np.round(arr))
-            raise ValueError(
-                f"Expected integer class ids in {name}. Received: a fractional "
-                f"value {arr[arr != np.round(arr)][0]} in row {row}"
-            )
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        row = _first_bad_row(arr != np.round(arr))
+        raise ValueError(
+            f"Expected integer class ids in {name}. Received: a fractional "
+            f"value {arr[arr != np.round(arr)][0]} in row {row}"
+        )
     return np.asarray(arr, dtype=np.int64)
 
 

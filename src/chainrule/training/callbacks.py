@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint",
-           "LearningRateSchedulerCallback", "LambdaCallback"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "LambdaCallback",
+    "LearningRateSchedulerCallback",
+    "ModelCheckpoint",
+]
 
 
 class Callback:
@@ -114,8 +119,14 @@ class EarlyStopping(_MonitorMixin, Callback):
         stopped_epoch: epoch at which training was stopped, or None.
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 5,
-                 mode: str = "auto", restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 5,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ):
         super().__init__()
         if patience < 0:
             raise ValueError(f"Expected patience >= 0. Received: patience={patience}")
@@ -148,9 +159,14 @@ class EarlyStopping(_MonitorMixin, Callback):
             self.model.load_state_dict(self.best_weights)
 
     def state_dict(self):
-        return {"best": self.best, "best_epoch": self.best_epoch, "best_step": self.best_step,
-                "wait": self.wait, "stopped_epoch": self.stopped_epoch,
-                "best_weights": None if self.best_weights is None else dict(self.best_weights)}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "best_step": self.best_step,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": None if self.best_weights is None else dict(self.best_weights),
+        }
 
     def load_state_dict(self, state):
         self.best = float(state["best"])
@@ -180,9 +196,16 @@ class ModelCheckpoint(_MonitorMixin, Callback):
             (mid-epoch; resuming continues the interrupted epoch).
     """
 
-    def __init__(self, filepath, monitor: str = "val_loss", mode: str = "auto",
-                 save_best_only: bool = False, every_n_epochs: int = 1,
-                 every_n_steps: int | None = None, min_delta: float = 0.0):
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+        every_n_epochs: int = 1,
+        every_n_steps: int | None = None,
+        min_delta: float = 0.0,
+    ):
         super().__init__()
         self.filepath = os.fspath(filepath)
         self._setup_monitor(monitor, mode, min_delta)
@@ -269,15 +292,22 @@ class LambdaCallback(Callback):
     Each argument is a function with the signature of the hook it names.
     """
 
-    def __init__(self, on_train_begin: Callable | None = None,
-                 on_epoch_begin: Callable | None = None,
-                 on_batch_end: Callable | None = None,
-                 on_epoch_end: Callable | None = None,
-                 on_train_end: Callable | None = None):
+    def __init__(
+        self,
+        on_train_begin: Callable | None = None,
+        on_epoch_begin: Callable | None = None,
+        on_batch_end: Callable | None = None,
+        on_epoch_end: Callable | None = None,
+        on_train_end: Callable | None = None,
+    ):
         super().__init__()
-        hooks = {"on_train_begin": on_train_begin, "on_epoch_begin": on_epoch_begin,
-                 "on_batch_end": on_batch_end, "on_epoch_end": on_epoch_end,
-                 "on_train_end": on_train_end}
+        hooks = {
+            "on_train_begin": on_train_begin,
+            "on_epoch_begin": on_epoch_begin,
+            "on_batch_end": on_batch_end,
+            "on_epoch_end": on_epoch_end,
+            "on_train_end": on_train_end,
+        }
         for name, fn in hooks.items():
             if fn is not None:
                 if not callable(fn):

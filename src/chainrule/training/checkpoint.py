@@ -29,8 +29,14 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint",
-           "save_model", "load_model_state", "check_state_matches"]
+__all__ = [
+    "CheckpointError",
+    "check_state_matches",
+    "load_checkpoint",
+    "load_model_state",
+    "save_checkpoint",
+    "save_model",
+]
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -44,7 +50,9 @@ class CheckpointError(ValueError):
 def _encode(obj, arrays: dict):
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc":
-            raise TypeError(f"Expected numeric arrays in a checkpoint. Received: dtype={obj.dtype}")
+            raise TypeError(
+                f"Expected numeric arrays in a checkpoint. Received: dtype={obj.dtype}"
+            )
         key = f"a{len(arrays)}"
         arrays[key] = obj if obj.flags.c_contiguous else obj.copy(order="C")  # keeps 0-d
         return {"__array__": key}
@@ -60,8 +68,10 @@ def _encode(obj, arrays: dict):
         return [_encode(v, arrays) for v in obj]
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
-    raise TypeError(f"Expected plain data (arrays, numbers, strings, lists, dicts) in a "
-                    f"checkpoint. Received: {type(obj).__name__}")
+    raise TypeError(
+        f"Expected plain data (arrays, numbers, strings, lists, dicts) in a "
+        f"checkpoint. Received: {type(obj).__name__}"
+    )
 
 
 def _decode(obj, arrays: dict):
@@ -146,8 +156,9 @@ def load_checkpoint(path) -> dict:
     """
     path = str(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"Expected an existing checkpoint file. Received: {path!r} "
-                                "(no such file)")
+        raise FileNotFoundError(
+            f"Expected an existing checkpoint file. Received: {path!r} (no such file)"
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -157,8 +168,10 @@ def load_checkpoint(path) -> dict:
             f"({type(err).__name__}: {err}); the file is truncated or damaged"
         ) from None
     if "__header__" not in arrays or "__checksum__" not in arrays:
-        raise CheckpointError(f"Expected a chainrule checkpoint (header and checksum). "
-                              f"Received: {path!r} with arrays {sorted(arrays)[:8]}")
+        raise CheckpointError(
+            f"Expected a chainrule checkpoint (header and checksum). "
+            f"Received: {path!r} with arrays {sorted(arrays)[:8]}"
+        )
     header = arrays.pop("__header__").tobytes()
     stored = arrays.pop("__checksum__").tobytes().decode("ascii", "replace")
     if _digest(header, arrays) != stored:
@@ -171,8 +184,10 @@ def load_checkpoint(path) -> dict:
     except ValueError as err:  # pragma: no cover - checksum makes this unreachable
         raise CheckpointError(f"Checkpoint header of {path!r} is not valid JSON: {err}") from None
     if body.get("format") != FORMAT or body.get("version") != VERSION:
-        raise CheckpointError(f"Expected format {FORMAT!r} version {VERSION}. Received: "
-                              f"{body.get('format')!r} version {body.get('version')!r}")
+        raise CheckpointError(
+            f"Expected format {FORMAT!r} version {VERSION}. Received: "
+            f"{body.get('format')!r} version {body.get('version')!r}"
+        )
     return _decode(body["state"], arrays)
 
 
@@ -186,8 +201,11 @@ def check_state_matches(model, state: dict, source: str = "the checkpoint") -> N
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: {tuple(np.shape(state[k]))} in {source} vs {own[k].shape} in the model"
-              for k in own if k in state and np.shape(state[k]) != own[k].shape]
+    shapes = [
+        f"{k}: {tuple(np.shape(state[k]))} in {source} vs {own[k].shape} in the model"
+        for k in own
+        if k in state and np.shape(state[k]) != own[k].shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:

@@ -52,8 +52,10 @@ class History:
 
     # --- saving ---------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"history": {k: list(v) for k, v in self.history.items()},
-                "epoch": list(self.epoch)}
+        return {
+            "history": {k: list(v) for k, v in self.history.items()},
+            "epoch": list(self.epoch),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
@@ -66,11 +68,12 @@ class History:
             json.dump({"epoch": self.epoch, "history": clean}, f, indent=1)
 
     @classmethod
-    def from_json(cls, path) -> "History":
+    def from_json(cls, path) -> History:
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
-        hist = {k: [math.nan if x is None else float(x) for x in v]
-                for k, v in d["history"].items()}
+        hist = {
+            k: [math.nan if x is None else float(x) for x in v] for k, v in d["history"].items()
+        }
         return cls(hist, d["epoch"])
 
     def to_csv(self, path) -> None:
@@ -83,7 +86,7 @@ class History:
                 w.writerow([e + 1] + [repr(self.history[k][i]) for k in keys])
 
     @classmethod
-    def from_csv(cls, path) -> "History":
+    def from_csv(cls, path) -> History:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         keys = rows[0][1:]
@@ -110,8 +113,9 @@ class History:
         if not self.epoch:
             raise ValueError("Expected at least one recorded epoch to plot. Received: none")
         if metric is None:
-            others = [k for k in self.history
-                      if not k.startswith("val_") and k not in ("loss", "lr")]
+            others = [
+                k for k in self.history if not k.startswith("val_") and k not in ("loss", "lr")
+            ]
             metric = others[0] if others else None
         panels = ["loss"] + ([metric] if metric else [])
         fig = Figure(figsize=(5 * len(panels), 3.8))

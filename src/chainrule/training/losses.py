@@ -22,14 +22,14 @@ shape, so (N,) targets work with (N, 1) outputs.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from ..autograd import ops
 from ..nn import functional as F
 
-__all__ = ["get_loss", "LOSSES"]
+__all__ = ["LOSSES", "get_loss"]
 
 
 def _match(output, target) -> np.ndarray:
@@ -73,8 +73,13 @@ def gaussian_nll(output, target):
     return F.gaussian_nll_loss(mean, var, _match(mean, target))
 
 
-LOSSES = {"cross_entropy": cross_entropy, "bce": bce, "mse": mse, "l1": l1,
-          "gaussian_nll": gaussian_nll}
+LOSSES = {
+    "cross_entropy": cross_entropy,
+    "bce": bce,
+    "mse": mse,
+    "l1": l1,
+    "gaussian_nll": gaussian_nll,
+}
 
 #: losses whose targets are class ids (int64) and 0/1 labels
 INTEGER_TARGETS = ("cross_entropy",)
@@ -85,8 +90,10 @@ def get_loss(loss) -> tuple[Callable, str]:
     """``(callable, name)`` for a loss name or a user's callable."""
     if isinstance(loss, str):
         if loss not in LOSSES:
-            raise ValueError(f"Expected a loss in {sorted(LOSSES)} or a callable "
-                             f"(output, target) -> Tensor. Received: {loss!r}")
+            raise ValueError(
+                f"Expected a loss in {sorted(LOSSES)} or a callable "
+                f"(output, target) -> Tensor. Received: {loss!r}"
+            )
         return LOSSES[loss], loss
     if callable(loss):
         fn = loss

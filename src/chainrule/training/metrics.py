@@ -14,12 +14,19 @@ minibatch size, and reported under ``fn.__name__``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Metric", "Accuracy", "MeanSquaredError", "MeanAbsoluteError",
-           "LogLikelihood", "MeanMetric", "get_metric"]
+__all__ = [
+    "Accuracy",
+    "LogLikelihood",
+    "MeanAbsoluteError",
+    "MeanMetric",
+    "MeanSquaredError",
+    "Metric",
+    "get_metric",
+]
 
 
 def _as_target(output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -167,9 +174,12 @@ class MeanMetric(Metric):
 
 
 _BY_NAME = {
-    "accuracy": Accuracy, "acc": Accuracy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "accuracy": Accuracy,
+    "acc": Accuracy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
     "log_likelihood": LogLikelihood,
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["resolve_verbose", "ProgressBar"]
+__all__ = ["ProgressBar", "resolve_verbose"]
 
 
 def resolve_verbose(verbose) -> int:
@@ -57,8 +57,9 @@ class _SimpleBar:
         done = int(width * self.n / max(self.total, 1))
         bar = "#" * done + "." * (width - done)
         elapsed = time.perf_counter() - self.start
-        self.file.write(f"\r{self.desc} [{bar}] {self.n}/{self.total} "
-                        f"{elapsed:.1f}s {self.postfix}")
+        self.file.write(
+            f"\r{self.desc} [{bar}] {self.n}/{self.total} {elapsed:.1f}s {self.postfix}"
+        )
         self.file.flush()
 
     def close(self) -> None:
@@ -88,8 +89,14 @@ class ProgressBar:
             self.bar = _SimpleBar(n_batches, desc, self.file)
             self.bar.update(done)
         else:
-            self.bar = tqdm(total=n_batches, initial=done, desc=desc, file=self.file,
-                            leave=True, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=n_batches,
+                initial=done,
+                desc=desc,
+                file=self.file,
+                leave=True,
+                dynamic_ncols=True,
+            )
 
     def batch_end(self, logs: dict) -> None:
         if self.bar is not None:
@@ -103,8 +110,11 @@ class ProgressBar:
             self.bar = None
         elif self.level == 2:
             took = time.perf_counter() - self.start
-            print(f"Epoch {epoch + 1}/{self.epochs} ({took:.1f}s)  {_fmt(logs)}",
-                  file=self.file, flush=True)
+            print(
+                f"Epoch {epoch + 1}/{self.epochs} ({took:.1f}s)  {_fmt(logs)}",
+                file=self.file,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:

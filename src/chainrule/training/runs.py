@@ -25,32 +25,53 @@ import time
 
 import numpy as np
 
-from .. import nn
-from .. import optim
+from .. import nn, optim
 from .. import random as _random
 from ..data.datasets import load_split
-from ..data.files import read_csv, read_npz
+from ..data.files import csv_columns, read_csv, read_npz
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
-__all__ = ["DEFAULTS", "build_model", "train_run", "load_run", "evaluate_run", "predict_run"]
+__all__ = ["DEFAULTS", "build_model", "evaluate_run", "load_run", "predict_run", "train_run"]
 
 #: defaults of ``chainrule train``: ≥ 98% test accuracy on digits
 DEFAULTS = {
-    "dataset": "digits", "target": None, "task": "auto", "test_size": 0.25,
-    "hidden": [256, 256], "activation": "relu", "dropout": 0.0, "batch_norm": False,
-    "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0,
-    "schedule": "none", "l2": 0.0, "l1": 0.0, "max_norm": None, "label_smoothing": 0.1,
-    "epochs": 40, "batch_size": 64, "seed": 0, "split_seed": 0, "patience": 0, "val_fraction": 0.1,
+    "dataset": "digits",
+    "target": None,
+    "task": "auto",
+    "test_size": 0.25,
+    "hidden": [256, 256],
+    "activation": "relu",
+    "dropout": 0.0,
+    "batch_norm": False,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "schedule": "none",
+    "l2": 0.0,
+    "l1": 0.0,
+    "max_norm": None,
+    "label_smoothing": 0.1,
+    "epochs": 40,
+    "batch_size": 64,
+    "seed": 0,
+    "split_seed": 0,
+    "patience": 0,
+    "val_fraction": 0.1,
     "checkpoint_every": 0,
 }
 
 ACTIVATIONS = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
-    "softplus": nn.Softplus, "abs": nn.Abs,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+    "softplus": nn.Softplus,
+    "abs": nn.Abs,
 }
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "linear", "step", "cosine")
@@ -80,8 +101,13 @@ def build_optimizer(config: dict, params):
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
-        return optim.SGD(params, lr=lr, momentum=float(config["momentum"]),
-                         nesterov=name == "nesterov", weight_decay=wd)
+        return optim.SGD(
+            params,
+            lr=lr,
+            momentum=float(config["momentum"]),
+            nesterov=name == "nesterov",
+            weight_decay=wd,
+        )
     if name == "adagrad":
         return optim.Adagrad(params, lr=lr, weight_decay=wd)
     if name == "rmsprop":
@@ -144,8 +170,7 @@ def _setup(config: dict, data_info: dict):
     return model, opt
 
 
-def train_run(config: dict, out: str, resume: bool = False, verbose="auto",
-              log=print) -> dict:
+def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=print) -> dict:
     """Train per ``config`` into folder ``out``; return the test metrics.
 
     With ``resume``, ``config`` must be the one saved in ``out`` and the
@@ -154,50 +179,81 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto",
     cfg = dict(DEFAULTS)
     cfg.update(config)
     t0 = time.perf_counter()
-    ds = load_split(cfg["dataset"], test_size=cfg["test_size"], seed=cfg["split_seed"],
-                    target=cfg["target"], task=cfg["task"])
+    ds = load_split(
+        cfg["dataset"],
+        test_size=cfg["test_size"],
+        seed=cfg["split_seed"],
+        target=cfg["target"],
+        task=cfg["task"],
+    )
     is_clf = ds.task == "classification"
     y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
     y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
     y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
-    info = {"task": ds.task, "n_features": ds.n_features, "n_classes": ds.n_classes,
-            "classes": ds.classes, "feature_names": ds.feature_names,
-            "target_name": ds.target_name, "n_train": int(len(ds.y_train)),
-            "n_test": int(len(ds.y_test))}
+    info = {
+        "task": ds.task,
+        "n_features": ds.n_features,
+        "n_classes": ds.n_classes,
+        "classes": ds.classes,
+        "feature_names": ds.feature_names,
+        "target_name": ds.target_name,
+        "n_train": len(ds.y_train),
+        "n_test": len(ds.y_test),
+    }
     os.makedirs(out, exist_ok=True)
     _write_json(os.path.join(out, "config.json"), {"config": cfg, "data": info})
     model, opt = _setup(cfg, info)
-    n_fit = len(y_tr) - (int(round(len(y_tr) * cfg["val_fraction"])) if cfg["val_fraction"] else 0)
+    n_fit = len(y_tr) - (round(len(y_tr) * cfg["val_fraction"]) if cfg["val_fraction"] else 0)
     steps_per_epoch = -(-n_fit // int(cfg["batch_size"]))
     scheduler = build_scheduler(cfg, opt, steps_per_epoch * int(cfg["epochs"]))
     regs, cons = _regularizers(cfg)
     ck_path = os.path.join(out, "checkpoint.npz")
-    callbacks = [ModelCheckpoint(ck_path, every_n_epochs=1,
-                                 every_n_steps=int(cfg["checkpoint_every"]) or None)]
+    callbacks = [
+        ModelCheckpoint(
+            ck_path, every_n_epochs=1, every_n_steps=int(cfg["checkpoint_every"]) or None
+        )
+    ]
     if cfg["patience"]:
         if not cfg["val_fraction"]:
-            raise ValueError("Expected --val-fraction > 0 with --patience (early stopping "
-                             "watches the validation loss). Received: --val-fraction 0")
+            raise ValueError(
+                "Expected --val-fraction > 0 with --patience (early stopping "
+                "watches the validation loss). Received: --val-fraction 0"
+            )
         callbacks.append(EarlyStopping(patience=int(cfg["patience"])))
     metrics = ["accuracy"] if is_clf else ["mae"]
-    trainer = Trainer(model, loss=_loss(cfg, ds.task), optimizer=opt, metrics=metrics,
-                      callbacks=callbacks, scheduler=scheduler, regularizers=regs,
-                      constraints=cons, verbose=verbose)
-    history = trainer.fit(ds.X_train, y_tr, epochs=int(cfg["epochs"]),
-                          batch_size=int(cfg["batch_size"]),
-                          validation_split=float(cfg["val_fraction"]),
-                          checkpoint=ck_path if resume else None)
-    ckpt.save_model(os.path.join(out, "model.npz"), model,
-                    extra={"mean": ds.mean, "scale": ds.scale,
-                           "y_mean": y_mean, "y_scale": y_scale})
+    trainer = Trainer(
+        model,
+        loss=_loss(cfg, ds.task),
+        optimizer=opt,
+        metrics=metrics,
+        callbacks=callbacks,
+        scheduler=scheduler,
+        regularizers=regs,
+        constraints=cons,
+        verbose=verbose,
+    )
+    history = trainer.fit(
+        ds.X_train,
+        y_tr,
+        epochs=int(cfg["epochs"]),
+        batch_size=int(cfg["batch_size"]),
+        validation_split=float(cfg["val_fraction"]),
+        checkpoint=ck_path if resume else None,
+    )
+    ckpt.save_model(
+        os.path.join(out, "model.npz"),
+        model,
+        extra={"mean": ds.mean, "scale": ds.scale, "y_mean": y_mean, "y_scale": y_scale},
+    )
     history.to_csv(os.path.join(out, "history.csv"))
     history.to_json(os.path.join(out, "history.json"))
     try:
-        history.plot(os.path.join(out, "learning_curves.png"),
-                     title=f"{cfg['dataset']}: hidden {cfg['hidden']}")
+        history.plot(
+            os.path.join(out, "learning_curves.png"),
+            title=f"{cfg['dataset']}: hidden {cfg['hidden']}",
+        )
     except ImportError:
-        log("matplotlib is not installed: no learning_curves.png "
-            "(pip install 'chainrule[plot]')")
+        log("matplotlib is not installed: no learning_curves.png (pip install 'chainrule[plot]')")
     metrics = _score(model, info, ds.X_test, ds.y_test, y_mean, y_scale)
     metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
     metrics["epochs_run"] = len(history)
@@ -205,21 +261,27 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto",
     return metrics
 
 
-def _score(model, info: dict, X: np.ndarray, y: np.ndarray, y_mean: float,
-           y_scale: float) -> dict:
+def _score(model, info: dict, X: np.ndarray, y: np.ndarray, y_mean: float, y_scale: float) -> dict:
     out = predict(model, X)
     if info["task"] == "classification":
         z = out.astype(np.float64)
         z -= z.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         ll = float(logp[np.arange(len(y)), y].mean())
-        return {"accuracy": float((out.argmax(axis=1) == y).mean()),
-                "loss": -ll, "log_likelihood": ll}
+        return {
+            "accuracy": float((out.argmax(axis=1) == y).mean()),
+            "loss": -ll,
+            "log_likelihood": ll,
+        }
     pred = out[:, 0].astype(np.float64) * y_scale + y_mean
     d = pred - y
     mse = float(np.mean(d * d))
-    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(d))),
-            "r2": float(1 - mse / max(np.var(y), 1e-300))}
+    return {
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "mae": float(np.mean(np.abs(d))),
+        "r2": float(1 - mse / max(np.var(y), 1e-300)),
+    }
 
 
 def load_run(run_dir: str):
@@ -228,8 +290,10 @@ def load_run(run_dir: str):
     model_path = os.path.join(run_dir, "model.npz")
     for p in (cfg_path, model_path):
         if not os.path.exists(p):
-            raise FileNotFoundError(f"Expected a finished run folder with {os.path.basename(p)}."
-                                    f" Received: {run_dir!r} has no {os.path.basename(p)}")
+            raise FileNotFoundError(
+                f"Expected a finished run folder with {os.path.basename(p)}."
+                f" Received: {run_dir!r} has no {os.path.basename(p)}"
+            )
     with open(cfg_path, encoding="utf-8") as f:
         saved = json.load(f)
     cfg, info = saved["config"], saved["data"]
@@ -247,33 +311,45 @@ def _read_input(path: str, info: dict, need_target: bool):
         raise ValueError(f"Expected an input file ending in .csv or .npz. Received: {path!r}")
     if suffix == ".npz":
         raw = read_npz(path, require_target=need_target)
-        return raw["X"], raw.get("y")
-    raw = read_csv(path, has_target=False)
-    X, names = raw["X"], raw["feature_names"]
+        return raw["X"], _encode_labels(raw.get("y"), info, path)
     n = info["n_features"]
+    n_cols, names = csv_columns(path)
     tname = info.get("target_name")
-    if tname in names and X.shape[1] == n + 1:
-        t_idx = names.index(tname)
-    elif X.shape[1] == n + 1:
-        t_idx = X.shape[1] - 1   # the target as the last column, as at training
-    else:
-        t_idx = None
-    if t_idx is None:
+    if n_cols != n + 1:  # features only (a wrong count is reported later)
         if need_target:
-            raise ValueError(f"Expected {n} feature columns and a target column in {path!r}. "
-                             f"Received: {X.shape[1]} columns")
-        return X, None
+            raise ValueError(
+                f"Expected {n} feature columns and a target column in {path!r}. "
+                f"Received: {n_cols} columns"
+            )
+        return read_csv(path, has_target=False)["X"], None
+    # one extra column: the target, under its training name or last
+    t_idx = names.index(tname) if names and tname in names else n_cols - 1
     raw = read_csv(path, target=t_idx)
-    y = raw["y"]
-    if info["task"] == "classification" and y is not None:
-        lookup = {c: i for i, c in enumerate(info["classes"])}
-        keys = [str(v) for v in y]
-        unknown = sorted({k for k in keys if k not in lookup})
-        if unknown:
-            raise ValueError(f"Expected labels seen at training {info['classes']}. "
-                             f"Received: {unknown[:5]} in {path!r}")
-        y = np.array([lookup[k] for k in keys], np.int64)
-    return raw["X"], y
+    return raw["X"], _encode_labels(raw["y"], info, path)
+
+
+def _encode_labels(y, info: dict, path: str):
+    """Map a file's labels to class ids: by class name, else as ids already."""
+    if info["task"] != "classification" or y is None:
+        return y
+    classes = info["classes"]
+    lookup = {c: i for i, c in enumerate(classes)}
+    keys = [str(v.item() if hasattr(v, "item") else v) for v in np.asarray(y).ravel()]
+    unknown = sorted({k for k in keys if k not in lookup})
+    if not unknown:
+        return np.array([lookup[k] for k in keys], np.int64)
+    as_ids = all(k.lstrip("-").isdigit() for k in keys)
+    if as_ids and not any(k in lookup for k in keys):
+        ids = np.array([int(k) for k in keys], np.int64)
+        bad = ids[(ids < 0) | (ids >= len(classes))]
+        if bad.size:
+            raise ValueError(
+                f"Expected class ids in 0..{len(classes) - 1}. Received: {int(bad[0])} in {path!r}"
+            )
+        return ids
+    raise ValueError(
+        f"Expected labels seen at training {classes}. Received: {unknown[:5]} in {path!r}"
+    )
 
 
 def _standardize(X, info, extra):
@@ -285,23 +361,25 @@ def evaluate_run(run_dir: str, input_path: str | None = None) -> dict:
     """Test metrics of a saved run: on its own test split, or on ``input_path``."""
     model, cfg, info, extra = load_run(run_dir)
     if input_path is None:
-        ds = load_split(cfg["dataset"], test_size=cfg["test_size"], seed=cfg["split_seed"],
-                        target=cfg["target"], task=cfg["task"])
+        ds = load_split(
+            cfg["dataset"],
+            test_size=cfg["test_size"],
+            seed=cfg["split_seed"],
+            target=cfg["target"],
+            task=cfg["task"],
+        )
         X, y = ds.X_test, ds.y_test
     else:
         X, y = _read_input(input_path, info, need_target=True)
         X = _standardize(X, info, extra)
         is_clf = info["task"] == "classification"
         y = check_targets(y, X.shape[0], integer=is_clf)
-        if is_clf and (y.min() < 0 or y.max() >= info["n_classes"]):
-            raise ValueError(f"Expected labels in 0..{info['n_classes'] - 1}. "
-                             f"Received: {int(y[(y < 0) | (y >= info['n_classes'])][0])}")
     return _score(model, info, X, y, float(extra["y_mean"]), float(extra["y_scale"]))
 
 
 def predict_run(run_dir: str, input_path: str) -> tuple[list, np.ndarray | None, list]:
     """Predictions for a file: ``(labels_or_values, probabilities, class_names)``."""
-    model, cfg, info, extra = load_run(run_dir)
+    model, _, info, extra = load_run(run_dir)
     X, _ = _read_input(input_path, info, need_target=False)
     X = _standardize(X, info, extra)
     out = predict(model, X)

@@ -28,7 +28,7 @@ Conventions (decided once):
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from .losses import get_loss, target_kind
 from .metrics import get_metric
 from .progress import ProgressBar
 
-__all__ = ["Trainer", "NonFiniteLossError", "fit", "evaluate", "predict"]
+__all__ = ["NonFiniteLossError", "Trainer", "evaluate", "fit", "predict"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -76,13 +76,24 @@ class Trainer:
     taken), ``epochs`` (target), ``loader``, ``stop_training``.
     """
 
-    def __init__(self, model, *, loss, optimizer, metrics: Iterable = (),
-                 callbacks: Iterable = (), scheduler=None, scheduler_interval: str = "step",
-                 regularizers: Iterable = (), constraints: Iterable = (),
-                 verbose="auto"):
+    def __init__(
+        self,
+        model,
+        *,
+        loss,
+        optimizer,
+        metrics: Iterable = (),
+        callbacks: Iterable = (),
+        scheduler=None,
+        scheduler_interval: str = "step",
+        regularizers: Iterable = (),
+        constraints: Iterable = (),
+        verbose="auto",
+    ):
         if scheduler_interval not in ("step", "epoch"):
-            raise ValueError("Expected scheduler_interval 'step' or 'epoch'. "
-                             f"Received: {scheduler_interval!r}")
+            raise ValueError(
+                f"Expected scheduler_interval 'step' or 'epoch'. Received: {scheduler_interval!r}"
+            )
         self.model = model
         self.loss_fn, self.loss_name = get_loss(loss)
         self.optimizer = optimizer
@@ -119,8 +130,9 @@ class Trainer:
         arr = check_targets(y, X.shape[0], name=name, integer=(kind == "int"))
         if kind == "binary" and not np.all((arr == 0) | (arr == 1)):
             bad = arr[(arr != 0) & (arr != 1)][0]
-            raise ValueError(f"Expected 0/1 labels in {name} for loss {self.loss_name!r}. "
-                             f"Received: {bad}")
+            raise ValueError(
+                f"Expected 0/1 labels in {name} for loss {self.loss_name!r}. Received: {bad}"
+            )
         return arr
 
     def _probe(self, X: np.ndarray, y: np.ndarray, name: str) -> None:
@@ -144,10 +156,19 @@ class Trainer:
         return X, y
 
     # --- the loop ---------------------------------------------------------------
-    def fit(self, X, y=None, *, epochs: int = 1, batch_size: int = 32,
-            validation_data=None, validation_split: float = 0.0,
-            transform: Callable | None = None, shuffle: bool = True,
-            checkpoint=None) -> History:
+    def fit(
+        self,
+        X,
+        y=None,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data=None,
+        validation_split: float = 0.0,
+        transform: Callable | None = None,
+        shuffle: bool = True,
+        checkpoint=None,
+    ) -> History:
         """Train; see :func:`fit` for the arguments."""
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
@@ -159,12 +180,15 @@ class Trainer:
             validation_data = (X_val, y_val)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("Expected validation_data=(X_val, y_val). Received: "
-                                 f"{type(validation_data).__name__}")
+                raise ValueError(
+                    "Expected validation_data=(X_val, y_val). Received: "
+                    f"{type(validation_data).__name__}"
+                )
             validation_data = self._check_data(*validation_data, name="X_val")
         self.epochs = int(epochs)
-        self.loader = DataLoader(TensorDataset(X, y), batch_size=batch_size,
-                                 shuffle=shuffle, transform=transform)
+        self.loader = DataLoader(
+            TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, transform=transform
+        )
         self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
         self._reset_sums()
         if checkpoint is not None:
@@ -273,21 +297,33 @@ class Trainer:
             f"the model keeps its parameters from {where} (all finite) and checkpoints "
             "already written are untouched. Try a smaller learning rate, gradient "
             "clipping, or check the data for extreme values.",
-            epoch + 1, batch, self.global_step, value,
+            epoch + 1,
+            batch,
+            self.global_step,
+            value,
         )
 
     # --- scoring ----------------------------------------------------------------
     def evaluate(self, X, y, batch_size: int = 256) -> dict:
         """Mean loss and metrics over (X, y), in eval mode without gradients."""
-        return evaluate(self.model, X, y, loss=self.loss_fn, metrics=self.metric_specs,
-                        batch_size=batch_size, _checked=True)
+        return evaluate(
+            self.model,
+            X,
+            y,
+            loss=self.loss_fn,
+            metrics=self.metric_specs,
+            batch_size=batch_size,
+            _checked=True,
+        )
 
     # --- checkpoints --------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything needed to continue this run bit for bit."""
         return {
             "kind": "training",
-            "epoch": self.epoch, "global_step": self.global_step, "epochs": self.epochs,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "epochs": self.epochs,
             "stop_training": bool(self.stop_training),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -309,8 +345,9 @@ class Trainer:
         """Restore a run saved by :meth:`save_checkpoint` (call before the loop)."""
         state = ckpt.load_checkpoint(path)
         if state.get("kind") != "training":
-            raise ckpt.CheckpointError(f"Expected a training checkpoint. Received: {path!r} "
-                                       "holds only model weights")
+            raise ckpt.CheckpointError(
+                f"Expected a training checkpoint. Received: {path!r} holds only model weights"
+            )
         ckpt.check_state_matches(self.model, state["model"], source=repr(str(path)))
         if self.loader is not None and state["n_samples"] != len(self.loader.dataset):
             raise ckpt.CheckpointError(
@@ -340,11 +377,28 @@ class Trainer:
         _random.set_rng_state(state["rng"])
 
 
-def fit(model, X, y=None, *, loss, optimizer, epochs: int = 1, batch_size: int = 32,
-        validation_data=None, validation_split: float = 0.0, metrics: Iterable = (),
-        callbacks: Iterable = (), scheduler=None, regularizers: Iterable = (),
-        constraints: Iterable = (), transform: Callable | None = None, shuffle: bool = True,
-        verbose="auto", checkpoint=None, scheduler_interval: str = "step") -> History:
+def fit(
+    model,
+    X,
+    y=None,
+    *,
+    loss,
+    optimizer,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data=None,
+    validation_split: float = 0.0,
+    metrics: Iterable = (),
+    callbacks: Iterable = (),
+    scheduler=None,
+    regularizers: Iterable = (),
+    constraints: Iterable = (),
+    transform: Callable | None = None,
+    shuffle: bool = True,
+    verbose="auto",
+    checkpoint=None,
+    scheduler_interval: str = "step",
+) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
     Args:
@@ -395,13 +449,29 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int = 1, batch_size: int =
         ...            validation_split=0.1, metrics=["accuracy"],
         ...            callbacks=[EarlyStopping(patience=3)])
     """
-    trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics,
-                      callbacks=callbacks, scheduler=scheduler,
-                      scheduler_interval=scheduler_interval, regularizers=regularizers,
-                      constraints=constraints, verbose=verbose)
-    return trainer.fit(X, y, epochs=epochs, batch_size=batch_size,
-                       validation_data=validation_data, validation_split=validation_split,
-                       transform=transform, shuffle=shuffle, checkpoint=checkpoint)
+    trainer = Trainer(
+        model,
+        loss=loss,
+        optimizer=optimizer,
+        metrics=metrics,
+        callbacks=callbacks,
+        scheduler=scheduler,
+        scheduler_interval=scheduler_interval,
+        regularizers=regularizers,
+        constraints=constraints,
+        verbose=verbose,
+    )
+    return trainer.fit(
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        transform=transform,
+        shuffle=shuffle,
+        checkpoint=checkpoint,
+    )
 
 
 def predict(model, X, batch_size: int = 256) -> np.ndarray:
@@ -417,14 +487,21 @@ def predict(model, X, batch_size: int = 256) -> np.ndarray:
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                outs.append(np.asarray(model(Tensor(X[i:i + batch_size])).data))
+                outs.append(np.asarray(model(Tensor(X[i : i + batch_size])).data))
     finally:
         model.train(was_training)
     return np.concatenate(outs, axis=0)
 
 
-def evaluate(model, X, y, loss="cross_entropy", metrics: Iterable = (),
-             batch_size: int = 256, _checked: bool = False) -> dict:
+def evaluate(
+    model,
+    X,
+    y,
+    loss="cross_entropy",
+    metrics: Iterable = (),
+    batch_size: int = 256,
+    _checked: bool = False,
+) -> dict:
     """Mean loss and metrics over (X, y) in eval mode, without gradients.
 
     Args:
@@ -441,7 +518,7 @@ def evaluate(model, X, y, loss="cross_entropy", metrics: Iterable = (),
     metric_objs = [m for m in map(get_metric, metrics) if m]
     loss_fn = None
     if loss is not None:
-        loss_fn, name = get_loss(loss)
+        loss_fn = get_loss(loss)[0]
     if not _checked:
         helper = Trainer(model, loss=loss if loss is not None else "mse", optimizer=None)
         X, y = helper._check_data(X, y)
@@ -451,7 +528,7 @@ def evaluate(model, X, y, loss="cross_entropy", metrics: Iterable = (),
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                xb, yb = X[i:i + batch_size], y[i:i + batch_size]
+                xb, yb = X[i : i + batch_size], y[i : i + batch_size]
                 out = model(Tensor(xb))
                 if loss_fn is not None:
                     total += float(loss_fn(out, yb).data) * len(xb)
