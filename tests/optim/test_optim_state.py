@@ -84,7 +84,11 @@ def test_parameters_and_gradients_live_in_flat_buffers():
     base = params[0].data.base
     assert base is not None and base.ndim == 1
     assert all(p.data.base is base for p in params)
-    assert base.size == sum(p.size for p in params)
+    flat = opt._layout.param_buf
+    assert flat.base is base and flat.ctypes.data % 64 == 0
+    assert sum(p.size for p in params) <= flat.size < sum(p.size + 16 for p in params)
+    for p in params:  # each parameter aligned to 64 bytes, inside the buffer
+        assert p.data.ctypes.data % 64 == 0 and np.shares_memory(p.data, flat)
     _train(model, opt, _batches(1, 0))
     x, y = _batches(1, 5)[0]
     F.cross_entropy(model(cr.tensor(x)), y).backward()
@@ -190,3 +194,21 @@ def test_bad_group_hyperparameter_and_params_are_refused():
         cr.optim.SGD(p, lr=0.1)
     with pytest.raises(ValueError, match="at most one group"):
         cr.optim.SGD([p, p], lr=0.1)
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMISERS, ids=[n for n, _ in OPTIMISERS])
+def test_padding_between_parameters_stays_zero(name, kwargs):
+    params = [nn.Parameter(np.ones(s)) for s in [(3, 5), (7,), (2, 3)]]
+    opt = getattr(cr.optim, name)(params, **kwargs)
+    covered = np.zeros(opt._layout.size, bool)
+    for p in params:
+        a, b = opt._layout.offsets[id(p)]
+        covered[a:b] = True
+    assert not covered.all()  # sizes 15, 7, 6: there is padding
+    for _ in range(5):
+        for p in params:
+            p.grad = np.full(p.shape, 0.5, np.float32)
+        opt.step()
+    flat = opt._layout.param_buf
+    assert np.all(flat[~covered] == 0) and np.all(np.isfinite(flat))
+    assert np.all(flat[covered] != 1)
