@@ -12,6 +12,7 @@ from chainrule.training import (
     Callback,
     LambdaCallback,
     NonFiniteLossError,
+    Trainer,
     evaluate,
     fit,
     predict,
@@ -284,6 +285,32 @@ def test_user_callback_can_stop_training_and_sees_trainer():
     )
     assert events == [("begin", True, True), ("epoch", 0), ("epoch", 1)]
     assert len(hist) == 2 and hook_log == [1, 2, 3, 4, "end"]
+
+
+def test_stop_training_in_the_middle_of_an_epoch():
+    X, y = blobs(64)
+    model = mlp()
+    opt = cr.optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+
+    def record(out, target):
+        loss = F.cross_entropy(out, target)
+        losses.append(float(loss.data))
+        return loss
+
+    def stop_at_3(step, logs):
+        if step == 3:
+            trainer.stop_training = True
+
+    cb = LambdaCallback(on_batch_end=stop_at_3)
+    trainer = Trainer(model, loss=record, optimizer=opt, callbacks=[cb], verbose=0)
+    hist = trainer.fit(X, y, epochs=5, batch_size=16)
+    assert len(hist) == 1 and trainer.global_step == 3 and len(losses) == 3
+    assert hist.history["loss"][0] == pytest.approx(np.mean(losses))
+    assert trainer.loader.position == 0
+    # the same trainer can run again: a new run from epoch 0
+    hist = trainer.fit(X, y, epochs=1, batch_size=64)
+    assert len(hist) == 1 and trainer.global_step == 1
 
 
 # --- non-finite losses -----------------------------------------------------------

@@ -14,10 +14,11 @@ from .checkpoint import (
     save_checkpoint,
     save_model,
 )
+from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
 from .metrics import Metric, get_metric
-from .trainer import NonFiniteLossError, Trainer, evaluate, fit, predict
+from .trainer import NonFiniteLossError, Trainer, fit
 
 __all__ = [
     "LOSSES",

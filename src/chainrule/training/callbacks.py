@@ -14,6 +14,11 @@ taken so far (1 after the first).  ``logs`` holds the current values
 ``self.model`` and ``self.trainer`` (with ``.optimizer``, ``.scheduler``,
 ``.history`` and the ``.stop_training`` flag).
 
+Setting ``trainer.stop_training = True`` ends training: after the current
+minibatch if set in ``on_batch_end`` (the shortened epoch is still
+validated, logged and passed to ``on_epoch_end``), after the epoch if set
+in ``on_epoch_end``.
+
 A callback with state that matters for resuming (early stopping's best
 value and weights) saves it through ``state_dict``/``load_state_dict``;
 training checkpoints include it.

@@ -35,11 +35,11 @@ import numpy as np
 from .. import random as _random
 from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, train_val_split
-from ..data.validation import check_class_labels, check_features, check_targets
 from . import checkpoint as ckpt
 from .callbacks import Callback, ModelCheckpoint
+from .evaluation import check_data, evaluate, predict
 from .history import History
-from .losses import get_loss, target_kind
+from .losses import get_loss
 from .metrics import get_metric
 from .progress import ProgressBar
 
@@ -121,39 +121,8 @@ class Trainer:
         self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
 
     # --- data checks ------------------------------------------------------------
-    def _prepare_targets(self, X: np.ndarray, y, name: str) -> np.ndarray:
-        if y is None:
-            return X
-        kind = target_kind(self.loss_name)
-        if kind == "any":
-            kind = "int" if np.asarray(y).dtype.kind in "iu" else "float"
-        arr = check_targets(y, X.shape[0], name=name, integer=(kind == "int"))
-        if kind == "binary" and not np.all((arr == 0) | (arr == 1)):
-            bad = arr[(arr != 0) & (arr != 1)][0]
-            raise ValueError(
-                f"Expected 0/1 labels in {name} for loss {self.loss_name!r}. Received: {bad}"
-            )
-        return arr
-
-    def _probe(self, X: np.ndarray, y: np.ndarray, name: str) -> None:
-        """Run one row through the model (eval mode) to check shapes and labels."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with no_grad():
-                out = self.model(Tensor(X[:1]))
-        except ValueError as err:
-            raise ValueError(f"The model cannot take {name} of shape {X.shape}: {err}") from err
-        finally:
-            self.model.train(was_training)
-        if target_kind(self.loss_name) == "int" and out.ndim == 2:
-            check_class_labels(y, out.shape[1], name=name.replace("X", "y"))
-
     def _check_data(self, X, y, name: str = "X"):
-        X = check_features(X, name=name)
-        y = self._prepare_targets(X, y, name.replace("X", "y"))
-        self._probe(X, y, name)
-        return X, y
+        return check_data(self.model, X, y, self.loss_name, name=name)
 
     # --- the loop ---------------------------------------------------------------
     def fit(
@@ -185,7 +154,12 @@ class Trainer:
                     f"{type(validation_data).__name__}"
                 )
             validation_data = self._check_data(*validation_data, name="X_val")
+        # each call is a new run; ``checkpoint`` continues a saved one
         self.epochs = int(epochs)
+        self.epoch = 0
+        self.global_step = 0
+        self.stop_training = False
+        self.history = History()
         self.loader = DataLoader(
             TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, transform=transform
         )
@@ -241,6 +215,10 @@ class Trainer:
             logs = self._running_logs()
             bar.batch_end(logs)
             self._call("on_batch_end", self.global_step, logs)
+            if self.stop_training:  # set by a callback mid-epoch: end the epoch here
+                break
+        if self.stop_training and loader.position:
+            loader.load_state_dict({"order": None, "position": 0})
         logs = self._running_logs()
         logs["lr"] = _lr(self.optimizer)
         if validation_data is not None:
@@ -472,72 +450,3 @@ def fit(
         shuffle=shuffle,
         checkpoint=checkpoint,
     )
-
-
-def predict(model, X, batch_size: int = 256) -> np.ndarray:
-    """Model outputs for X (eval mode, no gradients), as one NumPy array.
-
-    Returns raw outputs (logits for classifiers): take ``argmax(axis=1)``
-    for classes or apply softmax for probabilities.
-    """
-    X = check_features(X, name="X")
-    was_training = model.training
-    model.eval()
-    outs = []
-    try:
-        with no_grad():
-            for i in range(0, X.shape[0], batch_size):
-                outs.append(np.asarray(model(Tensor(X[i : i + batch_size])).data))
-    finally:
-        model.train(was_training)
-    return np.concatenate(outs, axis=0)
-
-
-def evaluate(
-    model,
-    X,
-    y,
-    loss="cross_entropy",
-    metrics: Iterable = (),
-    batch_size: int = 256,
-    _checked: bool = False,
-) -> dict:
-    """Mean loss and metrics over (X, y) in eval mode, without gradients.
-
-    Args:
-        model: the trained model.
-        X, y: data and targets (checked as in :func:`fit`).
-        loss: a loss name or callable (see :func:`fit`); None to skip it.
-        metrics: metric names or callables.
-        batch_size: rows per forward pass (memory only; results are the
-            same).
-
-    Returns:
-        ``{"loss": ..., "accuracy": ..., ...}`` (floats).
-    """
-    metric_objs = [m for m in map(get_metric, metrics) if m]
-    loss_fn = None
-    if loss is not None:
-        loss_fn = get_loss(loss)[0]
-    if not _checked:
-        helper = Trainer(model, loss=loss if loss is not None else "mse", optimizer=None)
-        X, y = helper._check_data(X, y)
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    try:
-        with no_grad():
-            for i in range(0, X.shape[0], batch_size):
-                xb, yb = X[i : i + batch_size], y[i : i + batch_size]
-                out = model(Tensor(xb))
-                if loss_fn is not None:
-                    total += float(loss_fn(out, yb).data) * len(xb)
-                count += len(xb)
-                for m in metric_objs:
-                    m.update(out.data, yb)
-    finally:
-        model.train(was_training)
-    result = {"loss": total / count} if loss_fn is not None else {}
-    for m in metric_objs:
-        result[m.name] = m.result()
-    return result
