@@ -6,7 +6,8 @@ Run from the repository root:
 
 For each case, the same network (chainrule's init copied into torch; our
 Linear weight is (in, out), torch's (out, in)) is trained on the same
-batches by both libraries with plain user code:
+minibatches of scikit-learn's bundled digits (8x8, resized to 28x28 = 784
+inputs for the large case, as MNIST) by both libraries with plain user code:
 
     loss = F.cross_entropy(model(x), y); loss.backward(); opt.step(); opt.zero_grad()
 
@@ -26,6 +27,7 @@ Options: --rounds N (default 15), --steps-per-round N (default 10),
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import statistics
 import sys
@@ -35,14 +37,24 @@ import numpy as np
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 CASES = {
-    "big": dict(sizes=[784, 1024, 1024, 10], batch=128, opt="Adam", kwargs=dict(lr=1e-3),
-                targets=dict(torch=0.8, gemm=1.35)),
-    "small": dict(sizes=[64, 128, 128, 10], batch=32, opt="SGD",
-                  kwargs=dict(lr=0.01, momentum=0.9), targets=dict(torch=0.5)),
+    "big": {
+        "sizes": [784, 1024, 1024, 10],
+        "batch": 128,
+        "opt": "Adam",
+        "kwargs": {"lr": 1e-3},
+        "targets": {"torch": 0.8, "gemm": 1.35},
+    },
+    "small": {
+        "sizes": [64, 128, 128, 10],
+        "batch": 32,
+        "opt": "SGD",
+        "kwargs": {"lr": 0.01, "momentum": 0.9},
+        "targets": {"torch": 0.5},
+    },
 }
 
 
@@ -50,7 +62,7 @@ def build(sizes, seed=0):
     """The same MLP in both libraries, chainrule's init copied into torch."""
     cr.manual_seed(seed)
     layers, tlayers = [], []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         lin = nn.Linear(a, b)
         lin.bias.data[...] = 0.01
         tlin = torch.nn.Linear(a, b)
@@ -71,7 +83,7 @@ def _digits(width):
 
     x, y = load_digits(return_X_y=True)
     img = (x / 16.0).reshape(-1, 8, 8)
-    side = int(round(width**0.5))
+    side = round(width**0.5)
     if side != 8:  # bilinear resize 8x8 -> side x side (784 = 28x28, as MNIST)
         pos = np.linspace(0, 7, side)
         lo = np.floor(pos).astype(int)
@@ -125,8 +137,9 @@ class GemmBound:
     def __init__(self, sizes, batch):
         rng = np.random.default_rng(2)
         f32 = np.float32
-        self.w = [rng.standard_normal((a, b)).astype(f32) * 0.01
-                  for a, b in zip(sizes[:-1], sizes[1:])]
+        self.w = [
+            rng.standard_normal((a, b)).astype(f32) * 0.01 for a, b in itertools.pairwise(sizes)
+        ]
         self.h = [np.empty((batch, b), f32) for b in sizes]
         self.gh = [np.empty((batch, b), f32) for b in sizes]
         self.gw = [np.empty_like(w) for w in self.w]
@@ -178,9 +191,12 @@ def blas_info():
         from threadpoolctl import threadpool_info
     except ImportError:
         return "threadpoolctl not installed"
-    infos = [f"{i.get('internal_api')} {i.get('version')} "
-             f"({i.get('architecture')}, {i.get('num_threads')} threads)"
-             for i in threadpool_info() if i.get("user_api") == "blas"]
+    infos = [
+        f"{i.get('internal_api')} {i.get('version')} "
+        f"({i.get('architecture')}, {i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
     return "; ".join(infos) or "unknown"
 
 
@@ -188,8 +204,8 @@ def run_case(name, case, rounds, per_round):
     sizes, batch = case["sizes"], case["batch"]
     model, tmodel = build(sizes)
     batches = make_batches(sizes, batch, 64)
-    to_torch = lambda b: (torch.from_numpy(b[0]), torch.from_numpy(b[1]))  # noqa: E731
-    same = lambda b: b  # noqa: E731
+    to_torch = lambda b: (torch.from_numpy(b[0]), torch.from_numpy(b[1]))
+    same = lambda b: b
     runners = {
         "chainrule": (ChainruleStep(model, case["opt"], case["kwargs"]), same),
         "torch": (TorchStep(tmodel, case["opt"], case["kwargs"]), to_torch),
@@ -208,16 +224,20 @@ def run_case(name, case, rounds, per_round):
     r_gemm = med["chainrule"] / med["gemm"]
     t = case["targets"]
     ok_torch = r_torch <= t["torch"]
-    print(f"  chainrule / torch     {r_torch:9.3f}   (target <= {t['torch']}: "
-          f"{'met' if ok_torch else 'MISSED'})")
+    print(
+        f"  chainrule / torch     {r_torch:9.3f}   (target <= {t['torch']}: "
+        f"{'met' if ok_torch else 'MISSED'})"
+    )
     line = f"  chainrule / gemm      {r_gemm:9.3f}"
     ok_gemm = True
     if "gemm" in t:
         ok_gemm = r_gemm <= t["gemm"]
         line += f"   (target <= {t['gemm']}: {'met' if ok_gemm else 'MISSED'})"
     print(line)
-    print(f"  losses after 50 steps: chainrule {la:.6f}, torch {lb:.6f}; "
-          f"max |diff| over the 50 steps {diff:.2e}")
+    print(
+        f"  losses after 50 steps: chainrule {la:.6f}, torch {lb:.6f}; "
+        f"max |diff| over the 50 steps {diff:.2e}"
+    )
     assert diff <= 1e-5 * max(1.0, abs(lb)), "losses disagree beyond float32 precision"
     return ok_torch and ok_gemm
 
@@ -228,9 +248,11 @@ def main(argv=None):
     ap.add_argument("--steps-per-round", type=int, default=10)
     ap.add_argument("--case", choices=["big", "small", "all"], default="all")
     args = ap.parse_args(argv)
-    print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"{platform.machine()}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"{platform.machine()}"
+    )
     print(f"numpy BLAS: {blas_info()}")
     names = ["big", "small"] if args.case == "all" else [args.case]
     ok = [run_case(n, CASES[n], args.rounds, args.steps_per_round) for n in names]
