@@ -212,3 +212,28 @@ def test_padding_between_parameters_stays_zero(name, kwargs):
     flat = opt._layout.param_buf
     assert np.all(flat[~covered] == 0) and np.all(np.isfinite(flat))
     assert np.all(flat[covered] != 1)
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMISERS, ids=[n for n, _ in OPTIMISERS])
+def test_chunked_two_thread_path_equals_per_parameter_path(name, kwargs):
+    """Large groups are cut into chunks and shared by two threads: the
+    numbers must be exactly those of the plain per-parameter loop."""
+    from chainrule.optim import optimizer
+
+    rng = np.random.default_rng(0)
+    shapes = [(600, 500), (500,), (77, 3)]
+    assert sum(np.prod(s) for s in shapes) > max(optimizer.PARALLEL_MIN, 3 * optimizer.CHUNK)
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]
+    results = []
+    for flat in (True, False):
+        params = [nn.Parameter(a.copy()) for a in init]
+        opt = getattr(cr.optim, name)(params, **kwargs)
+        opt._use_flat = flat
+        for gs in grads:
+            for p, g in zip(params, gs):
+                p.grad = g
+            opt.step()
+        results.append([p.data.copy() for p in params])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
