@@ -168,17 +168,22 @@ class CapacityResult:
         )
         return "\n".join(lines)
 
-    def plot(self, path, logx: bool | None = None, title: str | None = None):
+    def plot(self, path, logx: bool | None = None, logy: bool | None = None,
+             title: str | None = None):
         """Draw training and test error against capacity to a PNG file.
 
-        Underfitting settings are shaded on the left, overfitting ones
-        marked, the optimum shown by a vertical line (book figure 5.3).
+        Underfitting settings are circled, the gap of overfitting ones drawn
+        as a dotted line, the optimum marked by a vertical line (book
+        figure 5.3).
         Needs matplotlib (``pip install chainrule[plot]``); uses the Agg
         backend, so no display is required.
 
         Args:
             path: output file name (``.png``).
             logx: log-scale x axis; default when the values span > 20x.
+            logy: log-scale error axis; default when the errors span > 50x
+                (training errors far below every test error are then drawn
+                at a floor, 0.2 x the lowest test error).
             title: figure title.
 
         Returns:
@@ -198,10 +203,21 @@ class CapacityResult:
         x = np.asarray(self.values, dtype=float) if numeric else np.arange(len(self.values))
         if logx is None:
             logx = numeric and x.min() > 0 and x.max() / x.min() > 20
+        train = np.asarray(self.train_error, dtype=float)
+        test = np.asarray(self.test_error, dtype=float)
+        positive = np.concatenate([train, test])
+        positive = positive[positive > 0]
+        if logy is None:
+            logy = positive.size > 0 and positive.max() / positive.min() > 50
+        if logy:
+            # near-zero training errors (interpolation) would stretch the axis
+            # over many decades: draw them at a floor below the test errors
+            floor = 0.2 * test[test > 0].min() if np.any(test > 0) else positive.min()
+            train = np.maximum(train, floor)
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(x, self.train_error, "o-", label="training error")
-        ax.plot(x, self.test_error, "s-", label="test error")
-        for xi, tr, te, d in zip(x, self.train_error, self.test_error, self.verdicts):
+        ax.plot(x, train, "o-", label="training error")
+        ax.plot(x, test, "s-", label="test error")
+        for xi, tr, te, d in zip(x, train, test, self.verdicts):
             if "underfit" in d:
                 ax.plot(xi, tr, "o", ms=13, mfc="none", color="tab:purple")
             if "overfit" in d:
@@ -212,6 +228,8 @@ class CapacityResult:
         ax.axvline(x[self.best_index], color="gray", ls="--", label="optimal capacity")
         if logx:
             ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
         if not numeric:
             ax.set_xticks(x, [str(v) for v in self.values])
         ax.set_xlabel(self.param_name)
