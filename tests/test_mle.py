@@ -140,3 +140,12 @@ def test_multinoulli_nll_is_cross_entropy():
     ref = -np.mean([stats.multinomial(1, p[i]).logpmf(onehot[i]) for i in range(30)])
     got = F.cross_entropy(cr.tensor(z), y).item()
     np.testing.assert_allclose(got, ref, rtol=1e-5)
+
+
+def test_gradient_ascent_with_a_chainrule_optimiser(samples):
+    mean, cov = gaussian_mle(samples)
+    fit = fit_gaussian_by_gradient_ascent(
+        samples, steps=3000, optimizer=lambda ps: cr.optim.Adam(ps, lr=0.05), tol=1e-10
+    )
+    np.testing.assert_allclose(fit.mean, mean, atol=1e-7)
+    np.testing.assert_allclose(fit.cov, cov, atol=1e-7)
