@@ -187,6 +187,15 @@ def gaussian_log_likelihood_tensor(X: np.ndarray, mean: Tensor, L: Tensor) -> Te
     """Mean log-likelihood of (m, d) samples under N(μ, L Lᵀ), as a Tensor.
 
     With z = L⁻¹(x - μ): log N(x) = -½‖z‖² - Σⱼ log L_jj - (d/2) log 2π.
+    Differentiable in ``mean`` and ``L`` (what gradient ascent climbs).
+
+    Args:
+        X: (m, d) samples, an array.
+        mean: μ, a (d,) Tensor.
+        L: lower-triangular (d, d) Tensor with a positive diagonal, Σ = L Lᵀ.
+
+    Returns:
+        A scalar Tensor.
     """
     m, d = X.shape
     R = tensor(X.T, dtype=X.dtype) - mean.reshape(d, 1)
