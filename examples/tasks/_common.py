@@ -16,6 +16,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.training import fit
 
 
 @contextlib.contextmanager
@@ -86,48 +87,17 @@ def train(model, X, y, loss, *, epochs: int, batch_size: int = 64, lr: float = 1
           cosine: bool = False) -> list:
     """Minibatch Adam on ``loss(model(xb), yb)``; returns the loss per epoch.
 
-    Uses ``chainrule.training.fit`` (with ``transform`` applied per
-    minibatch, e.g. fresh masks or noise) when that module is available,
-    otherwise the same loop written out.  ``cosine`` anneals the step size
-    to 0 over the run (``CosineAnnealingLR``, stepped once per epoch).
+    A thin wrapper of ``chainrule.training.fit``; ``transform`` is applied
+    to each training minibatch (fresh masks or noise), and ``cosine``
+    anneals the step size to 0 over the run (``CosineAnnealingLR``,
+    stepped once per epoch).
     """
     params = list(model.parameters()) if params is None else list(params)
     opt = cr.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     scheduler = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if cosine else None
-    try:
-        from chainrule.training import fit
-    except ImportError:
-        fit = None
-    if fit is not None:
-        history = fit(model, X, y, loss=loss, optimizer=opt, epochs=epochs,
-                      batch_size=batch_size, transform=transform, scheduler=scheduler,
-                      verbose=0)
-        return list(history.history["loss"])
-    return _plain_loop(model, X, y, loss, opt, scheduler, epochs, batch_size, transform)
-
-
-def _plain_loop(model, X, y, loss, opt, scheduler, epochs, batch_size, transform):
-    rng = cr.random.generator()
-    n = len(X)
-    model.train()
-    per_epoch = []
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            xb, yb = X[idx], (None if y is None else y[idx])
-            if transform is not None:
-                xb, yb = transform(xb, yb)
-            opt.zero_grad()
-            value = loss(model(cr.tensor(xb)), yb)
-            value.backward()
-            opt.step()
-            total += value.item() * len(idx)
-        per_epoch.append(total / n)
-        if scheduler is not None:
-            scheduler.step()
-    return per_epoch
+    history = fit(model, X, y, loss=loss, optimizer=opt, epochs=epochs,
+                  batch_size=batch_size, transform=transform, scheduler=scheduler, verbose=0)
+    return list(history.history["loss"])
 
 
 def predict(model, X, batch_size: int = 2048) -> np.ndarray:
