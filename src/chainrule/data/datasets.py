@@ -260,6 +260,6 @@ def load_dataset(name: str, test_size: float = 0.25, seed: int = 0, **kwargs):
     Example:
         >>> X_train, y_train, X_test, y_test = load_dataset("digits")
         >>> X_train.shape, X_test.shape
-        ((1347, 64), (450, 64))
+        ((1348, 64), (449, 64))
     """
     return load_split(name, test_size=test_size, seed=seed, **kwargs).as_tuple()

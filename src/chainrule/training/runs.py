@@ -52,7 +52,7 @@ DEFAULTS = {
     "momentum": 0.9,
     "weight_decay": 0.0,
     "schedule": "none",
-    "l2": 0.0,
+    "l2": 1e-3,
     "l1": 0.0,
     "max_norm": None,
     "label_smoothing": 0.1,
