@@ -255,3 +255,14 @@ def test_bad_csv_column_is_named(tmp_path, capsys):
     path.write_text("a,colour,y\n1,red,0\n2,blue,1\n3,red,0\n4,blue,1\n")
     code, _, err = run(capsys, "train", "--dataset", path, "--out", tmp_path / "r", *TINY)
     assert code == 2 and "'colour'" in err and "'red'" in err
+
+
+def test_readme_command_defaults_reach_98_percent_on_digits(tmp_path, capsys):
+    # `chainrule train --dataset digits` with its defaults (a ~2 s run on 2 cores)
+    code, out, err = run(
+        capsys, "train", "--dataset", "digits", "--out", tmp_path / "d", "--verbose", "0"
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.98
+    assert f"test accuracy: {metrics['accuracy']:.4f}" in out

@@ -12,6 +12,10 @@ This is the engine of the ``chainrule`` command line.  A run folder holds
 * ``history.csv``, ``history.json``, ``learning_curves.png`` (if matplotlib
   is installed) and ``metrics.json`` (test metrics).
 
+The history's ``loss``/``val_loss`` are the training objective (with
+label smoothing if set); the test ``loss`` in ``metrics.json`` is the
+plain negative log-likelihood, −(1/m) Σ log p(y|x).
+
 All files are plain JSON/CSV or the safe checkpoint format; nothing is
 pickled.
 """
