@@ -221,7 +221,7 @@ def test_chunked_two_thread_path_equals_per_parameter_path(name, kwargs):
     from chainrule.optim import optimizer
 
     rng = np.random.default_rng(0)
-    shapes = [(600, 500), (500,), (77, 3)]
+    shapes = [(800, 600), (600,), (77, 3)]
     assert sum(np.prod(s) for s in shapes) > max(optimizer.PARALLEL_MIN, 3 * optimizer.CHUNK)
     init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]

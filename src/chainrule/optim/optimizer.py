@@ -39,7 +39,7 @@ __all__ = ["Optimizer"]
 # Elements per chunk of the fast path: all arrays touched by one chunk of an
 # update (about 6 float32 arrays) should stay in the L2 cache between the
 # elementwise passes.  Measured on the benchmark machine (BENCHMARKS.md).
-CHUNK = 1 << 16
+CHUNK = 1 << 17
 # Groups at least this large are updated by two threads at once.
 PARALLEL_MIN = 1 << 18
 
@@ -348,10 +348,14 @@ class Optimizer:
         if pool is None:
             run(chunks)
         else:
-            # NumPy releases the GIL inside each ufunc: two halves in parallel
-            half = len(chunks) // 2
-            job = pool.submit(run, chunks[half:])
-            run(chunks[:half])
+            # NumPy releases the GIL inside each ufunc, so two threads can
+            # work at once.  They take chunks from one shared iterator (next()
+            # on a list iterator is atomic under the GIL): if the worker gets
+            # no core (BLAS threads spin for a while after each GEMM), the
+            # main thread simply does more of the chunks.
+            shared = iter(chunks)
+            job = pool.submit(run, shared)
+            run(shared)
             job.result()
         for p in params:
             self.state[p]["step"] = step
