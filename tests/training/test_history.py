@@ -57,6 +57,37 @@ def test_plot_writes_a_png_with_train_and_validation_curves(tmp_path):
     assert img.shape[1] > img.shape[0]  # two panels side by side: loss and accuracy
 
 
+def test_plot_picks_a_metric_with_validation_values(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    h = History()
+    h.append(
+        0,
+        {
+            "loss": 1.0,
+            "penalty": 0.1,
+            "mae": 0.5,
+            "accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": 0.4,
+            "lr": 0.1,
+        },
+    )
+    labels = []
+    real = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        labels.extend(ax.get_ylabel() for ax in self.axes)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    h.plot(tmp_path / "c.png")
+    assert labels == ["loss", "accuracy"]
+    h.plot(tmp_path / "d.png", metric="mae")
+    assert labels[2:] == ["loss", "mae"]
+
+
 def test_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install 'chainrule\[plot\]'"):

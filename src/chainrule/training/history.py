@@ -98,7 +98,8 @@ class History:
         """Save learning curves to an image (PNG): train vs validation.
 
         Left panel: loss; right panel: ``metric`` (default: the first
-        metric other than loss and lr, e.g. accuracy), if any.  Needs
+        metric with validation values, e.g. accuracy; not lr or the
+        penalty), if any.  Needs
         matplotlib (``pip install 'chainrule[plot]'``); renders with Agg
         without touching pyplot, so it works without a display.
         """
@@ -113,9 +114,10 @@ class History:
         if not self.epoch:
             raise ValueError("Expected at least one recorded epoch to plot. Received: none")
         if metric is None:
-            others = [
-                k for k in self.history if not k.startswith("val_") and k not in ("loss", "lr")
-            ]
+            skip = ("loss", "lr", "penalty")
+            others = [k for k in self.history if not k.startswith("val_") and k not in skip]
+            # prefer a metric that also has validation values
+            others.sort(key=lambda k: f"val_{k}" not in self.history)
             metric = others[0] if others else None
         panels = ["loss"] + ([metric] if metric else [])
         fig = Figure(figsize=(5 * len(panels), 3.8))
