@@ -38,13 +38,18 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     proc = subprocess.Popen([sys.executable, script, str(run_dir), "run", "30"], env=_env())
-    deadline = time.monotonic() + 60
-    while not (run_dir / "reached").exists():
-        assert proc.poll() is None, "the worker exited before it was killed"
-        assert time.monotonic() < deadline, "the worker never reached step 30"
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL
+    try:
+        deadline = time.monotonic() + 60
+        while not (run_dir / "reached").exists():
+            assert proc.poll() is None, "the worker exited before it was killed"
+            assert time.monotonic() < deadline, "the worker never reached step 30"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:  # never leave the hanging worker behind
+            proc.kill()
+            proc.wait()
     assert (run_dir / "ckpt.npz").exists()
     assert not (run_dir / "final.npz").exists()
     leftovers = [f for f in os.listdir(run_dir) if f.startswith(".tmp-")]
