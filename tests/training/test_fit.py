@@ -508,3 +508,31 @@ def test_progress_bar_on_a_terminal_or_when_asked(monkeypatch):
     assert "Epoch 1/2 [" in out and "4/4" in out and "loss=" in out
     lines = _run_quiet(2, monkeypatch).strip().splitlines()
     assert len(lines) == 2 and lines[1].startswith("Epoch 2/2")
+
+
+def test_transform_may_change_the_input_width():
+    # a transform that appends a mask column: the model takes 2k inputs
+    X, y = blobs(32)
+
+    def add_mask(xb, yb):
+        return np.concatenate([xb, np.ones_like(xb)], axis=1), yb
+
+    model = nn.Sequential(nn.Linear(2 * X.shape[1], 3))
+    opt = cr.optim.SGD(model.parameters(), lr=0.05)
+    hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1,
+               batch_size=16, transform=add_mask, verbose=0)
+    assert len(hist.history["loss"]) == 1
+
+
+def test_user_loss_named_like_a_library_loss_accepts_real_targets():
+    X, _ = blobs(32)
+    target = X.sum(axis=1, keepdims=True).astype(np.float32)
+
+    def nll_loss(out, t):  # a user's Gaussian NLL that happens to share a name
+        return ((out - t) * (out - t)).mean()
+
+    model = nn.Sequential(nn.Linear(X.shape[1], 1))
+    opt = cr.optim.SGD(model.parameters(), lr=0.01)
+    hist = fit(model, X, target, loss=nll_loss, optimizer=opt, epochs=1,
+               batch_size=16, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])

@@ -31,13 +31,14 @@ def _targets(X: np.ndarray, y, loss_name: str, name: str) -> np.ndarray:
     return arr
 
 
-def check_data(model, X, y, loss_name: str = "", name: str = "X"):
+def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None):
     """Validate (X, y) for ``model`` and a loss; return them as arrays.
 
     X becomes float32 (finite, at least 2-D, non-empty); y becomes int64
     class ids for class losses, float32 otherwise (y=None: X itself).
     One row is run through the model in eval mode to check the feature
-    count and, for class losses, that every label has an output unit.
+    count and, for class losses, that every label has an output unit
+    (skipped with a training ``transform``, which may change the width).
 
     Raises:
         ValueError / TypeError naming the row, label or shape at fault.
@@ -47,6 +48,10 @@ def check_data(model, X, y, loss_name: str = "", name: str = "X"):
     y = _targets(X, y, loss_name, y_name)
     was_training = model.training
     model.eval()
+    if transform is not None:
+        # the model sees transformed rows, which may have another width:
+        # the first minibatch checks them (layers name the shapes they expect)
+        return X, y
     try:
         with no_grad():
             out = model(Tensor(X[:1]))

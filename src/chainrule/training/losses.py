@@ -81,6 +81,15 @@ LOSSES = {
     "gaussian_nll": gaussian_nll,
 }
 
+_KNOWN_CALLABLES = {
+    F.cross_entropy: "cross_entropy",
+    F.nll_loss: "nll_loss",
+    F.binary_cross_entropy_with_logits: "binary_cross_entropy_with_logits",
+    F.mse_loss: "mse_loss",
+    F.l1_loss: "l1_loss",
+    F.gaussian_nll_loss: "gaussian_nll_loss",
+}
+
 #: losses whose targets are class ids (int64) and 0/1 labels
 INTEGER_TARGETS = ("cross_entropy",)
 BINARY_TARGETS = ("bce",)
@@ -99,7 +108,9 @@ def get_loss(loss) -> tuple[Callable, str]:
         fn = loss
         while hasattr(fn, "func"):  # functools.partial(F.cross_entropy, ...)
             fn = fn.func
-        name = getattr(fn, "__name__", "loss")
+        # only the library's own losses imply a target type; a user's
+        # callable (whatever its name) accepts whatever targets it is given
+        name = _KNOWN_CALLABLES.get(fn, "user")
         return loss, name
     raise TypeError(f"Expected a loss name or callable. Received: {type(loss).__name__}")
 

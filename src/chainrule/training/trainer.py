@@ -121,8 +121,8 @@ class Trainer:
         self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
 
     # --- data checks ------------------------------------------------------------
-    def _check_data(self, X, y, name: str = "X"):
-        return check_data(self.model, X, y, self.loss_name, name=name)
+    def _check_data(self, X, y, name: str = "X", transform=None):
+        return check_data(self.model, X, y, self.loss_name, name=name, transform=transform)
 
     # --- the loop ---------------------------------------------------------------
     def fit(
@@ -141,7 +141,7 @@ class Trainer:
         """Train; see :func:`fit` for the arguments."""
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
-        X, y = self._check_data(X, y)
+        X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
             raise ValueError("Expected validation_data or validation_split, not both")
         if validation_split:
