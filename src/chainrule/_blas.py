@@ -1,26 +1,42 @@
-"""Matrix products that use one BLAS thread when they are small.
+"""Threads for the convolution kernels: one BLAS thread, two batch halves.
 
 OpenBLAS splits every product over all its threads, and its idle threads
-spin while they wait.  For a small product (a convolution over a batch of
-short signals: a million multiply-adds) the hand-off costs more than the
-second thread saves, and on a machine whose cores are busy with other
+spin while they wait.  For a small product the hand-off costs more than
+the second thread saves, and on a machine whose cores are busy with other
 work a spinning thread can make each product ten times slower.  So
 :func:`matmul` runs products below ``SMALL_GEMM`` multiply-adds on one
-thread and leaves large ones to BLAS's own setting.  The thread count is
-switched through ``threadpoolctl`` (a scikit-learn dependency) when it is
-installed; without it this is plain ``a @ b``.
+BLAS thread.
+
+Large convolution and pooling steps are instead split by the batch axis:
+:func:`run_split` runs the two halves at once, one on a worker thread and
+one on the calling thread, each with one BLAS thread.  NumPy releases the
+GIL in copies, ufuncs and BLAS calls, so the halves run in parallel, and
+whoever waits blocks instead of spinning.  Results do not depend on
+timing: the split depends only on the sizes.
+
+The BLAS thread count is switched through ``threadpoolctl`` (a
+scikit-learn dependency).  Without it, products use BLAS's own setting
+and nothing is split.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from ._backend import xp
 
 #: Products with fewer multiply-adds than this run on one BLAS thread.
-SMALL_GEMM = 1 << 26
+SMALL_GEMM = 1 << 23
+#: Steps touching fewer array elements than this are not split in two.
+SPLIT_MIN = 1 << 18
 
-_blas = []  # [controllers] once looked up (empty list inside: none found)
+_blas = []  # [controllers] once looked up (an empty list inside: none found)
+_pool = []  # [executor or None]
+_lock = threading.Lock()  # one thread count change at a time
 
 
 def _controllers():
@@ -35,20 +51,88 @@ def _controllers():
     return _blas[0]
 
 
-def matmul(a, b):
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _worker():
+    """The one worker thread (created on first use), or None."""
+    if not _pool:
+        usable = _cores() >= 2 and bool(_controllers())
+        _pool.append(ThreadPoolExecutor(1, thread_name_prefix="chainrule-conv")
+                     if usable else None)
+    return _pool[0]
+
+
+@contextmanager
+def one_blas_thread():
+    """Run the body with BLAS limited to one thread (when it can be switched)."""
+    libs = _controllers()
+    with _lock:
+        saved = [lib.get_num_threads() for lib in libs]
+        change = any(n != 1 for n in saved)
+        if change:
+            for lib in libs:
+                lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if change:
+            with _lock:
+                for lib, n in zip(libs, saved):
+                    lib.set_num_threads(n)
+
+
+class _InSplit(threading.local):
+    active = False  # True on the calling thread while run_split runs
+
+
+_in_split = _InSplit()
+
+
+def _inside_split() -> bool:
+    """Whether this thread is running one half (BLAS is on one thread already)."""
+    return _in_split.active or threading.current_thread().name.startswith("chainrule-conv")
+
+
+def matmul(a, b, out=None):
     """``a @ b`` (NumPy's rules), on one BLAS thread when the product is small."""
+    if a.ndim < 2 or b.ndim < 2:  # matrix-vector: BLAS level 2, left alone
+        return xp.matmul(a, b, out=out)
     stack = max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2]))
     work = stack * a.shape[-2] * a.shape[-1] * b.shape[-1]
-    libs = _controllers() if work < SMALL_GEMM else ()
-    if not libs:
-        return xp.matmul(a, b)
-    saved = [lib.get_num_threads() for lib in libs]
-    if all(n == 1 for n in saved):
-        return xp.matmul(a, b)
-    for lib in libs:
-        lib.set_num_threads(1)
-    try:
-        return xp.matmul(a, b)
-    finally:
-        for lib, n in zip(libs, saved):
-            lib.set_num_threads(n)
+    if work >= SMALL_GEMM or not _controllers() or _inside_split():
+        return xp.matmul(a, b, out=out)
+    with one_blas_thread():
+        return xp.matmul(a, b, out=out)
+
+
+def halves(n: int, work: int) -> list:
+    """Slices of the batch axis to process at once: two halves, or all of it."""
+    if n < 2 or work < SPLIT_MIN or _inside_split() or _worker() is None:
+        return [slice(0, n)]
+    return [slice(0, n // 2), slice(n // 2, n)]
+
+
+def run_split(fn, parts) -> list:
+    """Call ``fn(part)`` for each part from :func:`halves`, the two at once.
+
+    ``fn`` must write only to its own part of any shared output.  Returns
+    the results in the order of ``parts``.
+    """
+    if len(parts) == 1:
+        return [fn(parts[0])]
+    with one_blas_thread():
+        _in_split.active = True
+        try:
+            future = _worker().submit(fn, parts[0])
+            try:
+                last = fn(parts[1])
+            finally:
+                first = future.result()  # always wait: the worker writes to shared arrays
+        finally:
+            _in_split.active = False
+    return [first, last]

@@ -245,3 +245,30 @@ def test_flatten_keeps_channels_first_order_after_conv():
 def test_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_large_batches_split_in_two_halves_match_torch():
+    """Big steps run as two batch halves on two threads; the numbers are torch's."""
+    from chainrule import _blas
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((10, 16, 24, 24)).astype(np.float32)
+    conv = nn.Conv2d(16, 16, 3, padding=1)
+    tconv = torch.nn.Conv2d(16, 16, 3, padding=1)
+    with torch.no_grad():
+        tconv.weight.copy_(torch.from_numpy(conv.weight.data))
+        tconv.bias.copy_(torch.from_numpy(conv.bias.data))
+    work = 10 * 24 * 24 * (16 * 9 + 1)
+    if _blas._worker() is not None:  # two cores and a switchable BLAS: the split is taken
+        assert len(_blas.halves(10, work)) == 2
+    X = cr.tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    y = F.max_pool2d(F.relu(conv(X)), 2)
+    ty = torch.nn.functional.max_pool2d(torch.relu(tconv(tx)), 2)
+    close(y.data, ty.detach().numpy())
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    ty.backward(torch.from_numpy(g))
+    close(X.grad, tx.grad.numpy())
+    close(conv.weight.grad, tconv.weight.grad.numpy())
+    close(conv.bias.grad, tconv.bias.grad.numpy())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 from .._backend import xp
-from .._blas import matmul
+from .._blas import halves, matmul, run_split
 from .._memory import keep_freed_memory
 from .engine import primitive
 
@@ -161,16 +161,21 @@ def _im2col(xpad, out_size, kernel, stride, dilation, ones=False):
     return buf.T
 
 
-def _conv_gemm(xpad, weight, bias, out_size, stride, dilation):
-    """Convolution of a padded channels-last input: (N·P, C_out), and A."""
+def _weight_matrix(weight, bias):
+    """The kernel as (C_out, k·C), matching A's columns; the bias as one more column."""
     c_out = weight.shape[0]
-    # weight (C_out, C, *k) -> (C_out, *k, C) -> (C_out, k·C), matching A
+    # (C_out, C, *k) -> (C_out, *k, C) -> (C_out, k·C)
     wmat = _channels_last(weight).reshape(c_out, -1)
-    with_bias = bias is not None
-    if with_bias:
+    if bias is not None:
         wmat = xp.concatenate([wmat, bias.reshape(c_out, 1).astype(wmat.dtype)], axis=1)
-    cols = _im2col(xpad, out_size, weight.shape[2:], stride, dilation, ones=with_bias)
-    return matmul(cols, wmat.T), cols
+    return wmat
+
+
+def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out):
+    """Convolve a padded channels-last input into ``out`` (N·P, C_out); return A."""
+    cols = _im2col(xpad, out_size, kernel, stride, dilation, ones=with_bias)
+    matmul(cols, wmat.T, out=out)
+    return cols
 
 
 def _transposed_pads(kernel, padding, dilation):
@@ -184,11 +189,11 @@ def _transposed_pads(kernel, padding, dilation):
     return pads
 
 
-def _input_grad(gt, weight, xt_shape, xpad_shape, padding, out_size, stride, dilation):
-    """Gradient of the (channels-last) input from the output gradient ``gt``.
+def _input_grad(gt, weight, out, padding, out_size, stride, dilation):
+    """Write the gradient of the channels-last input into ``out`` (N, *S, C).
 
     Stride 1: the input gradient is itself a convolution, of the output
-    gradient padded by d·(k-1) - pad with the kernel flipped and its
+    gradient ``gt`` padded by d·(k-1) - pad with the kernel flipped and its
     channel axes swapped; one im2col and one GEMM.
 
     Otherwise, col2im: one GEMM per kernel offset gives the gradient
@@ -204,17 +209,24 @@ def _input_grad(gt, weight, xt_shape, xpad_shape, padding, out_size, stride, dil
         flipped = weight[(slice(None), slice(None)) + (slice(None, None, -1),) * d]
         flipped = xp.swapaxes(flipped, 0, 1)  # (C, C_out, *k)
         gpad = _pad_last(gt, pads, 0)
-        gx, _ = _conv_gemm(gpad, flipped, None, xt_shape[1:-1], stride, dilation)
-        return gx.reshape(xt_shape)
+        _conv_gemm(gpad, _weight_matrix(flipped, None), kernel, False, out.shape[1:-1],
+                   stride, dilation, out=out.reshape(-1, c))
+        return
     gmat = gt.reshape(-1, gt.shape[-1])
     # (C_out, C, *k) -> (*k, C_out, C): one (C_out, C) matrix per offset
     per_offset = xp.moveaxis(weight.reshape(weight.shape[0], c, -1), 2, 0)
     slabs = matmul(gmat, per_offset)  # (k, N·P, C)
-    slabs = slabs.reshape((len(slabs), xpad_shape[0]) + tuple(out_size) + (c,))
-    dpad = xp.zeros(xpad_shape, dtype=slabs.dtype)
+    slabs = slabs.reshape((len(slabs), gt.shape[0]) + tuple(out_size) + (c,))
+    shape = out.shape[:1]
+    shape += tuple(s + lo + hi for s, (lo, hi) in zip(out.shape[1:-1], padding))
+    dpad = xp.zeros(shape + (c,), dtype=slabs.dtype)
     for slab, offset in zip(slabs, _offsets(kernel)):
         dpad[_slab(offset, out_size, stride, dilation)] += slab
-    return _crop(dpad, xt_shape, padding)
+    out[...] = _crop(dpad, out.shape, padding)
+
+
+def _padded_size(spatial, padding):
+    return tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
 
 
 @primitive
@@ -227,34 +239,52 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
 
     Forward: im2col (one copy of the windows into a matrix A), one GEMM.
     Backward: weight and bias gradients one GEMM against A; input gradient
-    a convolution of the output gradient (stride 1) or col2im.
+    a convolution of the output gradient (stride 1) or col2im.  Large
+    batches are done as two halves at once (``_blas.run_split``).
     """
     n = x.shape[0]
     c_out = weight.shape[0]
     kernel = weight.shape[2:]
+    with_bias = bias is not None
     xt = _channels_last(x)
-    xpad = _pad_last(xt, padding, 0)
-    out_size = _out_size(xpad.shape[1:-1], kernel, stride, dilation)
-    out, cols = _conv_gemm(xpad, weight, bias, out_size, stride, dilation)
-    result = _channels_first(out.reshape((n,) + out_size + (c_out,)))
+    out_size = _out_size(_padded_size(xt.shape[1:-1], padding), kernel, stride, dilation)
+    wmat = _weight_matrix(weight, bias)
+    dtype = xp.result_type(x, wmat)
+    out = xp.empty((n,) + out_size + (c_out,), dtype=dtype)
+    parts = halves(n, n * math.prod(out_size) * wmat.shape[1])
+
+    def forward(part):
+        xpad = _pad_last(xt[part], padding, 0)
+        rows = out[part].reshape(-1, c_out)
+        return _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows)
+
+    cols = run_split(forward, parts)
+    result = _channels_first(out)
 
     def vjp(g, need):
         gt = _channels_last(g)
-        gx = gw = gb = None
+        gx = xp.empty(xt.shape, dtype=g.dtype) if need[0] else None
+
+        def backward(i):
+            gpart = xp.ascontiguousarray(gt[parts[i]])
+            gfull = None
+            if need[1] or need[2]:
+                gfull = matmul(gpart.reshape(-1, c_out).T, cols[i])  # (C_out, k·C [+1])
+            if need[0]:
+                _input_grad(gpart, weight, gx[parts[i]], padding, out_size, stride, dilation)
+            return gfull
+
+        partial = run_split(backward, list(range(len(parts))))
+        gw = gb = None
         if need[1] or need[2]:
-            gfull = matmul(gt.reshape(-1, c_out).T, cols)  # (C_out, k·C [+1])
+            gfull = partial[0] if len(partial) == 1 else partial[0] + partial[1]
             if need[1]:
-                gw = gfull[:, : cols.shape[1] - (bias is not None)]
+                gw = gfull[:, : gfull.shape[1] - with_bias]
                 gw = gw.reshape((c_out,) + tuple(kernel) + (x.shape[1],))
                 gw = xp.ascontiguousarray(_channels_first(gw))
             if need[2]:
                 gb = gfull[:, -1].copy()
-        if need[0]:
-            gt = xp.ascontiguousarray(gt)
-            gxt = _input_grad(gt, weight, xt.shape, xpad.shape, padding,
-                              out_size, stride, dilation)
-            gx = _channels_first(gxt)
-        return gx, gw, gb
+        return (None if gx is None else _channels_first(gx)), gw, gb
 
     return result, vjp
 
@@ -276,35 +306,53 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     the first in row-major window order (as PyTorch's argmax does).
     Forward: a running ``maximum`` over the prod(k) strided slabs, one per
     kernel offset.  Backward: one pass per offset, routing the gradient to
-    the slab entries equal to the max and not yet claimed.
+    the slab entries equal to the max and not yet claimed.  Large batches
+    are done as two halves at once.
     """
     kernel = tuple(kernel_size)
+    n = x.shape[0]
     xt = _channels_last(x)
-    xpad = _pad_last(xt, padding, -xp.inf)
-    out_size = _out_size(xpad.shape[1:-1], kernel, stride, dilation)
+    padded = _padded_size(xt.shape[1:-1], padding)
+    out_size = _out_size(padded, kernel, stride, dilation)
     slabs = [_slab(o, out_size, stride, dilation) for o in _offsets(kernel)]
-    out = xp.array(xpad[slabs[0]])
-    for slab in slabs[1:]:
-        xp.maximum(out, xpad[slab], out=out)
+    out = xp.empty((n,) + out_size + xt.shape[-1:], dtype=x.dtype)
+    parts = halves(n, out.size * len(slabs))
+
+    def forward(part):
+        xpad = _pad_last(xt[part], padding, -xp.inf)
+        best = out[part]
+        xp.copyto(best, xpad[slabs[0]])
+        for slab in slabs[1:]:
+            xp.maximum(best, xpad[slab], out=best)
+        return xpad
+
+    xpads = run_split(forward, parts)
     disjoint = _disjoint(kernel, stride, dilation)
 
     def vjp(g, need):
-        # one transposing copy if g came channels-first (e.g. from Flatten)
-        gt = xp.ascontiguousarray(_channels_last(g))
-        dpad = xp.zeros(xpad.shape, dtype=g.dtype)
-        free = xp.ones(out.shape, dtype=bool)  # windows whose max is not yet routed
-        hit = xp.empty(out.shape, dtype=bool)
-        last = len(slabs) - 1
-        for i, slab in enumerate(slabs):
-            xp.equal(xpad[slab], out, out=hit)
-            if i:
-                hit &= free
-            if i < last:
-                free ^= hit
-            if disjoint:
-                xp.multiply(gt, hit, out=dpad[slab])
-            else:
-                dpad[slab] += gt * hit
+        gt = _channels_last(g)
+        dpad = xp.zeros((n,) + padded + xt.shape[-1:], dtype=g.dtype)
+
+        def backward(i):
+            # one transposing copy if g came channels-first (e.g. from Flatten)
+            gpart = xp.ascontiguousarray(gt[parts[i]])
+            best = out[parts[i]]
+            xpad, dest = xpads[i], dpad[parts[i]]
+            free = xp.ones(best.shape, dtype=bool)  # windows whose max is not yet routed
+            hit = xp.empty(best.shape, dtype=bool)
+            last = len(slabs) - 1
+            for k, slab in enumerate(slabs):
+                xp.equal(xpad[slab], best, out=hit)
+                if k:
+                    hit &= free
+                if k < last:
+                    free ^= hit
+                if disjoint:
+                    xp.multiply(gpart, hit, out=dest[slab])
+                else:
+                    dest[slab] += gpart * hit
+
+        run_split(backward, list(range(len(parts))))
         return (_channels_first(_crop(dpad, xt.shape, padding)),)
 
     return _channels_first(out), vjp

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 
 from .._backend import xp
+from .._blas import matmul as _gemm  # one BLAS thread for small products
 from .engine import primitive
 
 # --------------------------------------------------------------------------
@@ -414,12 +415,12 @@ def linear(x, weight, bias=None):
     weight and bias gradients straight into an optimiser's flat gradient
     buffer when one is armed (see ``arm_grad_buffer``), saving a copy.
     """
-    out = x @ weight
+    out = _gemm(x, weight)
     if bias is not None:
         out += bias
 
     def vjp(g, need):
-        gx = g @ weight.T if need[0] else None
+        gx = _gemm(g, weight.T) if need[0] else None
         gw = gb = None
         if x.ndim == 2:
             x2, g2 = x, g
@@ -427,7 +428,7 @@ def linear(x, weight, bias=None):
             x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         if need[1]:
             buf = _grad_buffer_for(weight, g2)
-            gw = x2.T @ g2 if buf is None else xp.matmul(x2.T, g2, out=buf)
+            gw = _gemm(x2.T, g2, out=buf)
         if len(need) > 2 and need[2]:  # bias given (linear(x, w) has none)
             axes = tuple(range(g.ndim - 1))
             buf = _grad_buffer_for(bias, g)
