@@ -158,16 +158,24 @@ class GemmBound:
 
 
 def timed_rounds(runners, batches, rounds, per_round):
-    """Per-step times of each runner, interleaved round by round."""
+    """Per-step times of each runner, interleaved round by round.
+
+    Between runners the script pauses 0.15 s: BLAS and OpenMP worker threads
+    spin on a core for up to ~0.1 s after their last call, which would slow
+    whichever library runs next.  The first step after each pause is not
+    counted (cold caches).
+    """
     times = {name: [] for name in runners}
     k = 0
     for _ in range(rounds):
         for name, (fn, convert) in runners.items():
-            for j in range(per_round):
+            time.sleep(0.15)
+            for j in range(per_round + 1):
                 x, y = convert(batches[(k + j) % len(batches)])
                 t0 = time.perf_counter()
                 fn(x, y)
-                times[name].append(time.perf_counter() - t0)
+                if j:
+                    times[name].append(time.perf_counter() - t0)
         k += per_round
     return {name: statistics.median(t) for name, t in times.items()}
 

@@ -496,18 +496,22 @@ def softmax_cross_entropy(logits, target=None, smoothing=0.0, reduction="mean"):
     one-hot target: no Jacobian is ever formed.
     """
     n, c = logits.shape
-    m = xp.max(logits, axis=1, keepdims=True)
+    m = logits.max(axis=1, keepdims=True)
     shifted = logits - m
     e = xp.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
-    logp = shifted - xp.log(total)
+    log_total = xp.log(total)
     rows = xp.arange(n)
     eps = smoothing
-    losses = -(1 - eps) * logp[rows, target]
     if eps:
-        losses = losses - (eps / c) * logp.sum(axis=1)
+        logp = shifted - log_total
+        losses = -(1 - eps) * logp[rows, target] - (eps / c) * logp.sum(axis=1)
+    else:
+        # -log p[i, y_i] = log Σ_c exp(shifted) - shifted[i, y_i]: the same
+        # numbers without forming all of log p
+        losses = log_total[:, 0] - shifted[rows, target]
     if reduction == "mean":
-        out = losses.mean() if n else xp.asarray(xp.nan, logits.dtype)
+        out = losses.sum() / n if n else xp.asarray(xp.nan, logits.dtype)  # = losses.mean()
     elif reduction == "sum":
         out = losses.sum()
     else:

@@ -5,22 +5,29 @@ Every optimiser here updates parameters with the same machinery:
 * ``param_groups`` is a list of dicts, as in PyTorch: ``'params'`` (a list
   of tensors) plus the hyperparameters of that group (``'lr'``, ...), which
   a scheduler or the user may change between steps.
-* At construction the optimiser moves all its parameters into one flat,
-  contiguous array (``p.data`` becomes a view into it), and gives each
-  parameter a view into one flat gradient array (``p._grad_buf``) that
-  backward writes into.  The parameters of one group are adjacent, so a
+* At construction the optimiser moves all its float parameters into one
+  flat, contiguous array (``p.data`` becomes a view into it, each view
+  64-byte aligned), and gives each parameter a view into one flat gradient
+  array (``p._grad_buf``).  Backward writes gradients there: ``linear``'s
+  weight GEMM writes straight into it (see ``ops.arm_grad_buffer``), other
+  gradients are copied in.  The parameters of one group are adjacent, so a
   group is one slice of the flat arrays, and so is each state buffer
-  (``exp_avg``, ``momentum_buffer``, ...).
+  (``momentum_buffer``, ``grad_sum``, ...).
 * ``step()`` applies the update rule of the subclass, ``_update``, written
-  once on plain arrays.  The *fast path* calls it on a whole group slice at
-  once (in cache-sized chunks); the *per-parameter path* calls it on each
-  parameter's views, for groups where some gradient is missing (PyTorch
-  skips such parameters and so do we) or whose parameters have taken
-  different numbers of steps.  Both paths compute the same numbers.
+  once on plain arrays with preallocated scratch (no temporaries).  The
+  *fast path* calls it on a whole group slice, cut into chunks that fit the
+  L2 cache so that the ~10 elementwise passes of an update reuse it; large
+  groups are shared by two threads (NumPy releases the GIL inside each
+  ufunc).  The *per-parameter path* calls it on each parameter's views,
+  for groups where some gradient is missing (PyTorch skips such parameters
+  and so do we) or whose parameters have taken different numbers of steps.
+  Both paths compute exactly the same numbers.
+* If user code rebinds ``p.data`` or sets ``p.grad`` to another array, the
+  next step copies it back into the flat buffers ("adopts" it).
 
-Conventions (decided once): the update rules, argument names and state
-names follow ``torch.optim``, so a trajectory matches PyTorch's step for
-step; each subclass docstring shows how that is the book's algorithm.
+Conventions (decided once): the update rules and argument names follow
+``torch.optim``, so a trajectory matches PyTorch's step for step; each
+subclass docstring shows how that is the book's algorithm.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from ..autograd.ops import arm_grad_buffer
 
 __all__ = ["Optimizer"]
 
-# Elements per chunk of the fast path: all arrays touched by one chunk of an
-# update (about 6 float32 arrays) should stay in the L2 cache between the
-# elementwise passes.  Measured on the benchmark machine (BENCHMARKS.md).
+# Elements per chunk of the fast path.  The ~5 float32 arrays one chunk of
+# an update touches should mostly stay in the L2 cache (2 MiB per core on
+# the benchmark machine) between its passes; and each ufunc call should be
+# long enough that two threads rarely wait for the GIL.  Measured: 2^16 to
+# 2^17 are best with one thread, 2^17 with two (BENCHMARKS.md).
 CHUNK = 1 << 17
 # Groups at least this large are updated by two threads at once.
 PARALLEL_MIN = 1 << 18
@@ -88,8 +97,13 @@ class _Layout:
         self.size = start
         self.param_buf = _aligned_zeros(start, self.dtype)
         self.grad_buf = _aligned_zeros(start, self.dtype)
-        # two scratch arrays: the updates never allocate temporaries
-        self.scratch = (_aligned_zeros(start, self.dtype), _aligned_zeros(start, self.dtype))
+        # scratch for the updates (so they never allocate temporaries): two
+        # chunk-sized arrays per thread, reused for every chunk so that they
+        # stay in that core's cache instead of streaming through memory
+        n = min(CHUNK, start)
+        self.scratch = [
+            (_aligned_zeros(n, self.dtype), _aligned_zeros(n, self.dtype)) for _ in range(2)
+        ]
         self.views = {}
         for p in params:
             a, b = self.offsets[id(p)]
@@ -325,12 +339,17 @@ class Optimizer:
         a = layout.offsets[id(params[0])][0]
         b = layout.offsets[id(params[-1])][1]
         names = self._state_names(group)
+        n = min(CHUNK, layout.size)
+        if layout.scratch[0][0].size < n:  # CHUNK was raised since the layout was built
+            layout.scratch = [
+                (_aligned_zeros(n, layout.dtype), _aligned_zeros(n, layout.dtype))
+                for _ in range(2)
+            ]
         chunks = []
         for lo in range(a, b, CHUNK):
             hi = min(lo + CHUNK, b)
             state = {n: self._state_bufs[n][lo:hi] for n in names}
-            scratch = (layout.scratch[0][lo:hi], layout.scratch[1][lo:hi])
-            chunks.append((layout.param_buf[lo:hi], layout.grad_buf[lo:hi], state, scratch))
+            chunks.append((layout.param_buf[lo:hi], layout.grad_buf[lo:hi], state))
         self._chunk_cache[id(group)] = (key, chunks)
         return chunks
 
@@ -340,13 +359,16 @@ class Optimizer:
         chunks = self._chunks(group)
         update = self._update
 
-        def run(part):
-            for theta, g, state, scratch in part:
-                update(group, theta, g, state, step, scratch)
+        def run(part, scratch):
+            s1, s2 = scratch
+            for theta, g, state in part:
+                n = theta.size
+                update(group, theta, g, state, step, (s1[:n], s2[:n]))
 
+        scratch = self._layout.scratch
         pool = _pool() if len(chunks) * CHUNK >= PARALLEL_MIN else None
         if pool is None:
-            run(chunks)
+            run(chunks, scratch[0])
         else:
             # NumPy releases the GIL inside each ufunc, so two threads can
             # work at once.  They take chunks from one shared iterator (next()
@@ -354,8 +376,8 @@ class Optimizer:
             # no core (BLAS threads spin for a while after each GEMM), the
             # main thread simply does more of the chunks.
             shared = iter(chunks)
-            job = pool.submit(run, shared)
-            run(shared)
+            job = pool.submit(run, shared, scratch[1])
+            run(shared, scratch[0])
             job.result()
         for p in params:
             self.state[p]["step"] = step
@@ -370,10 +392,10 @@ class Optimizer:
             g = p.grad
             if g.dtype != p.data.dtype or g.shape != p.data.shape:
                 g = np.asarray(g, dtype=p.data.dtype).reshape(p.data.shape)
-            if layout is not None:
-                a, b = layout.offsets[id(p)]
+            n = p.data.size
+            if layout is not None and n <= layout.scratch[0][0].size:
                 shape = p.data.shape
-                scratch = tuple(s[a:b].reshape(shape) for s in layout.scratch)
+                scratch = tuple(s[:n].reshape(shape) for s in layout.scratch[0])
             else:
                 scratch = (np.empty_like(p.data), np.empty_like(p.data))
             self._update(group, p.data, g, st, st["step"], scratch)
