@@ -31,6 +31,10 @@ from ._backend import xp
 
 #: Products with fewer multiply-adds than this run on one BLAS thread.
 SMALL_GEMM = 1 << 23
+#: OpenBLAS itself runs a product of at most this many multiply-adds on one
+#: thread (its SMP threshold, 65536 x GEMM_MULTITHREAD_THRESHOLD = 4), so
+#: switching the thread count for it would only cost time (~5 us a switch).
+BLAS_SINGLE = 1 << 18
 #: Steps touching fewer array elements than this are not split in two.
 SPLIT_MIN = 1 << 18
 
@@ -102,12 +106,23 @@ def matmul(a, b, out=None):
     """``a @ b`` (NumPy's rules), on one BLAS thread when the product is small."""
     if a.ndim < 2 or b.ndim < 2:  # matrix-vector: BLAS level 2, left alone
         return xp.matmul(a, b, out=out)
-    stack = max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2]))
-    work = stack * a.shape[-2] * a.shape[-1] * b.shape[-1]
-    if work >= SMALL_GEMM or not _controllers() or _inside_split():
+    one = a.shape[-2] * a.shape[-1] * b.shape[-1]  # multiply-adds of one product
+    work = max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2])) * one
+    if one <= BLAS_SINGLE or work >= SMALL_GEMM or not _controllers() or _inside_split():
         return xp.matmul(a, b, out=out)
-    with one_blas_thread():
+    # one_blas_thread() inlined: this runs for every small product, and the
+    # context manager alone costs as much as the switch (~2 us)
+    libs = _blas[0]
+    with _lock:
+        saved = [lib.get_num_threads() for lib in libs]
+        for lib in libs:
+            lib.set_num_threads(1)
+    try:
         return xp.matmul(a, b, out=out)
+    finally:
+        with _lock:
+            for lib, n in zip(libs, saved):
+                lib.set_num_threads(n)
 
 
 def halves(n: int, work: int) -> list:
