@@ -106,10 +106,16 @@ def matmul(a, b, out=None):
     """``a @ b`` (NumPy's rules), on one BLAS thread when the product is small."""
     if a.ndim < 2 or b.ndim < 2:  # matrix-vector: BLAS level 2, left alone
         return xp.matmul(a, b, out=out)
-    one = a.shape[-2] * a.shape[-1] * b.shape[-1]  # multiply-adds of one product
-    work = max(math.prod(a.shape[:-2]), math.prod(b.shape[:-2])) * one
-    if one <= BLAS_SINGLE or work >= SMALL_GEMM or not _controllers() or _inside_split():
+    sa, sb = a.shape, b.shape
+    one = sa[-2] * sa[-1] * sb[-1]  # multiply-adds of one product
+    if one <= BLAS_SINGLE:
         return xp.matmul(a, b, out=out)
+    flat = a.ndim == 2 and b.ndim == 2
+    work = one if flat else max(math.prod(sa[:-2]), math.prod(sb[:-2])) * one
+    if work >= SMALL_GEMM or not _controllers() or _inside_split():
+        return xp.matmul(a, b, out=out)
+    if flat and one <= 4 * BLAS_SINGLE:
+        return _matmul_in_column_blocks(a, b, out)
     # one_blas_thread() inlined: this runs for every small product, and the
     # context manager alone costs as much as the switch (~2 us)
     libs = _blas[0]
@@ -123,6 +129,22 @@ def matmul(a, b, out=None):
         with _lock:
             for lib, n in zip(libs, saved):
                 lib.set_num_threads(n)
+
+
+def _matmul_in_column_blocks(a, b, out):
+    """a @ b as a few products of at most BLAS_SINGLE multiply-adds each.
+
+    OpenBLAS runs each block on one thread by itself, so no thread switch
+    is needed (a switch costs more than such a product).
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None:
+        out = xp.empty((m, n), dtype=xp.result_type(a, b))
+    width = max(1, BLAS_SINGLE // (m * k))
+    for j in range(0, n, width):
+        xp.matmul(a, b[:, j : j + width], out=out[:, j : j + width])
+    return out
 
 
 def halves(n: int, work: int) -> list:
