@@ -105,3 +105,21 @@ def test_another_leaf_sharing_the_data_array_gets_its_own_gradient():
     # and the parameter's own next gradient is still right
     _loss(x, y, lin.weight, lin.bias, 1).backward()
     np.testing.assert_allclose(lin.weight.grad, w_ref, rtol=1e-6, atol=1e-7)
+
+
+def test_every_size_class_of_product_agrees_with_plain_matmul():
+    """linear's products go through _blas.matmul: tiny ones as they are,
+    mid-size ones as column blocks (one BLAS thread each), larger small ones
+    on one switched BLAS thread, big ones as they are."""
+    from chainrule import _blas
+
+    rng = np.random.default_rng(5)
+    single = _blas.BLAS_SINGLE
+    for m, k, n in [(8, 16, 32), (32, 128, 128), (64, 100, 90), (128, 256, 200), (256, 256, 256)]:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        expected = a.astype(np.float64) @ b.astype(np.float64)
+        out = np.empty((m, n), np.float32)
+        for got in (_blas.matmul(a, b), _blas.matmul(a, b, out=out), _blas.matmul(b.T, a.T).T):
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+        assert (m * k * n <= single) == (m == 8)  # the cases cover every class
