@@ -36,7 +36,7 @@ class Adam(Optimizer):
     exponentially weighted *sums* M = Σₖ β₁ᵏ g₍ₜ₋ₖ₎ and V = Σₖ β₂ᵏ g²₍ₜ₋ₖ₎
     (``grad_sum``, ``grad_sq_sum``), so s = (1 − β₁)M and r = (1 − β₂)V.
     The update becomes M ← β₁M + g, V ← β₂V + g², which saves two of the
-    ten passes over all parameters per step; ŝ = M / Σₖ₍ₖ₌₀..ₜ₋₁₎ β₁ᵏ is then
+    twelve passes over all parameters per step; ŝ = M / Σₖ₍ₖ₌₀..ₜ₋₁₎ β₁ᵏ is then
     plainly the weighted *average* of past gradients, which is what bias
     correction means.  Results equal PyTorch's to float32 rounding.
 
