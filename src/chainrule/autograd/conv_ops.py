@@ -41,19 +41,26 @@ def _region(start, size, step):
 
 
 def _pad_last(xt, padding, value):
-    """Pad the spatial axes of a channels-last array (N, *S, C)."""
+    """Pad the spatial axes of a channels-last array (N, *S, C).
+
+    The interior is copied once and only the borders are filled.
+    """
     if not any(lo or hi for lo, hi in padding):
         return xp.ascontiguousarray(xt)
     spatial = xt.shape[1:-1]
     shape = (xt.shape[0],)
     shape += tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
     shape += (xt.shape[-1],)
-    if value == 0:
-        out = xp.zeros(shape, dtype=xt.dtype)
-    else:
-        out = xp.full(shape, value, dtype=xt.dtype)
+    out = xp.empty(shape, dtype=xt.dtype)
     inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, padding))
     out[(slice(None),) + inner] = xt
+    for axis, (lo, hi) in enumerate(padding, start=1):
+        before = [slice(None)] * out.ndim
+        after = [slice(None)] * out.ndim
+        before[axis] = slice(0, lo)
+        after[axis] = slice(out.shape[axis] - hi, None)
+        out[tuple(before)] = value
+        out[tuple(after)] = value
     return out
 
 
@@ -321,32 +328,47 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     def forward(part):
         xpad = _pad_last(xt[part], padding, -xp.inf)
         best = out[part]
-        xp.copyto(best, xpad[slabs[0]])
-        for slab in slabs[1:]:
+        if len(slabs) == 1:
+            xp.copyto(best, xpad[slabs[0]])
+        else:
+            xp.maximum(xpad[slabs[0]], xpad[slabs[1]], out=best)
+        for slab in slabs[2:]:
             xp.maximum(best, xpad[slab], out=best)
         return xpad
 
     xpads = run_split(forward, parts)
     disjoint = _disjoint(kernel, stride, dilation)
+    # windows side by side, covering every input once: each is written once
+    tiled = disjoint and all(
+        s == d * (k - 1) + 1 and o * s == p
+        for k, s, d, o, p in zip(kernel, stride, dilation, out_size, padded)
+    )
 
     def vjp(g, need):
         gt = _channels_last(g)
-        dpad = xp.zeros((n,) + padded + xt.shape[-1:], dtype=g.dtype)
+        shape = (n,) + padded + xt.shape[-1:]
+        dpad = xp.empty(shape, dtype=g.dtype) if tiled else xp.zeros(shape, dtype=g.dtype)
 
         def backward(i):
             # one transposing copy if g came channels-first (e.g. from Flatten)
             gpart = xp.ascontiguousarray(gt[parts[i]])
             best = out[parts[i]]
             xpad, dest = xpads[i], dpad[parts[i]]
-            free = xp.ones(best.shape, dtype=bool)  # windows whose max is not yet routed
+            free = xp.empty(best.shape, dtype=bool)  # windows whose max is not yet routed
             hit = xp.empty(best.shape, dtype=bool)
             last = len(slabs) - 1
             for k, slab in enumerate(slabs):
-                xp.equal(xpad[slab], best, out=hit)
-                if k:
+                if k == 0:
+                    xp.equal(xpad[slab], best, out=hit)
+                    xp.logical_not(hit, out=free)
+                elif k < last:
+                    xp.equal(xpad[slab], best, out=hit)
                     hit &= free
-                if k < last:
                     free ^= hit
+                else:
+                    # the max is at none of the earlier offsets, so it is here
+                    # (a NaN window also ends here: its gradient goes last)
+                    hit = free
                 if disjoint:
                     xp.multiply(gpart, hit, out=dest[slab])
                 else:
