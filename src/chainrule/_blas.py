@@ -35,8 +35,9 @@ SMALL_GEMM = 1 << 23
 #: thread (its SMP threshold, 65536 x GEMM_MULTITHREAD_THRESHOLD = 4), so
 #: switching the thread count for it would only cost time (~5 us a switch).
 BLAS_SINGLE = 1 << 18
-#: Steps touching fewer array elements than this are not split in two.
-SPLIT_MIN = 1 << 18
+#: Steps touching fewer array elements than this are not split in two
+#: (a split costs about 20 us: a thread hand-off and a BLAS thread switch).
+SPLIT_MIN = 1 << 19
 
 _blas = []  # [controllers] once looked up (an empty list inside: none found)
 _pool = []  # [executor or None]

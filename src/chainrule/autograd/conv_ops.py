@@ -22,6 +22,8 @@ its channels-last input for free, without a copy.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 from .._backend import xp
@@ -91,7 +93,7 @@ def _windows(xpad, out, kernel, stride, dilation):
 
 def _offsets(kernel):
     """Every kernel offset (i, j, ...) in row-major order."""
-    return list(xp.ndindex(*kernel))
+    return list(itertools.product(*(range(k) for k in kernel)))
 
 
 def _slab(offset, out, stride, dilation):
@@ -102,12 +104,24 @@ def _slab(offset, out, stride, dilation):
     return (slice(None),) + parts
 
 
+@functools.cache
+def _last_axes(ndim):
+    return (0,) + tuple(range(2, ndim)) + (1,)
+
+
+@functools.cache
+def _first_axes(ndim):
+    return (0, ndim - 1) + tuple(range(1, ndim - 1))
+
+
 def _channels_last(a):
-    return xp.moveaxis(a, 1, -1)
+    """(N, C, *S) -> (N, *S, C), a view."""
+    return a.transpose(_last_axes(a.ndim))
 
 
 def _channels_first(a):
-    return xp.moveaxis(a, -1, 1)
+    """(N, *S, C) -> (N, C, *S), a view."""
+    return a.transpose(_first_axes(a.ndim))
 
 
 # --------------------------------------------------------------------------
@@ -258,7 +272,8 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
     wmat = _weight_matrix(weight, bias)
     dtype = xp.result_type(x, wmat)
     out = xp.empty((n,) + out_size + (c_out,), dtype=dtype)
-    parts = halves(n, n * math.prod(out_size) * wmat.shape[1])
+    # work: elements of the im2col matrix and of the output
+    parts = halves(n, n * math.prod(out_size) * (wmat.shape[1] + c_out))
 
     def forward(part):
         xpad = _pad_last(xt[part], padding, 0)
@@ -323,7 +338,7 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     out_size = _out_size(padded, kernel, stride, dilation)
     slabs = [_slab(o, out_size, stride, dilation) for o in _offsets(kernel)]
     out = xp.empty((n,) + out_size + xt.shape[-1:], dtype=x.dtype)
-    parts = halves(n, out.size * len(slabs))
+    parts = halves(n, x.size + out.size)
 
     def forward(part):
         xpad = _pad_last(xt[part], padding, -xp.inf)
