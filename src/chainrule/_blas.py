@@ -16,7 +16,8 @@ timing: the split depends only on the sizes.
 
 The BLAS thread count is switched through ``threadpoolctl`` (a
 scikit-learn dependency).  Without it, products use BLAS's own setting
-and nothing is split.
+and nothing is split.  Nothing is split either on one core or with the
+environment variable ``CHAINRULE_NUM_THREADS=1``.
 """
 
 from __future__ import annotations
@@ -66,15 +67,23 @@ def _cores() -> int:
 def _worker():
     """The one worker thread (created on first use), or None."""
     if not _pool:
-        usable = _cores() >= 2 and bool(_controllers())
+        wanted = os.environ.get("CHAINRULE_NUM_THREADS", "") != "1"
+        usable = wanted and _cores() >= 2 and bool(_controllers())
         _pool.append(ThreadPoolExecutor(1, thread_name_prefix="chainrule-conv")
                      if usable else None)
     return _pool[0]
 
 
+_single = [0]  # how many one_blas_thread() bodies are running (any thread)
+
+
 @contextmanager
 def one_blas_thread():
-    """Run the body with BLAS limited to one thread (when it can be switched)."""
+    """Run the body with BLAS limited to one thread (when it can be switched).
+
+    While any such body runs, :func:`matmul` calls NumPy directly: BLAS is
+    on one thread already, and checking costs more than a small product.
+    """
     libs = _controllers()
     with _lock:
         saved = [lib.get_num_threads() for lib in libs]
@@ -82,11 +91,13 @@ def one_blas_thread():
         if change:
             for lib in libs:
                 lib.set_num_threads(1)
+        _single[0] += 1
     try:
         yield
     finally:
-        if change:
-            with _lock:
+        with _lock:
+            _single[0] -= 1
+            if change:
                 for lib, n in zip(libs, saved):
                     lib.set_num_threads(n)
 
@@ -109,7 +120,7 @@ def matmul(a, b, out=None):
         return xp.matmul(a, b, out=out)
     sa, sb = a.shape, b.shape
     one = sa[-2] * sa[-1] * sb[-1]  # multiply-adds of one product
-    if one <= BLAS_SINGLE:
+    if one <= BLAS_SINGLE or _single[0]:
         return xp.matmul(a, b, out=out)
     flat = a.ndim == 2 and b.ndim == 2
     work = one if flat else max(math.prod(sa[:-2]), math.prod(sb[:-2])) * one

@@ -6,15 +6,22 @@ of the output to one gradient per positional input (``None`` where
 ``need[i]`` is false).  Forward and vjp live side by side in ``ops.py``; the
 engine records ``(vjp, inputs, need)`` on the output tensor and nothing else.
 
-``Tensor.backward`` sorts the graph once (iteratively, so a chain of
-100,000 ops does not hit the recursion limit), walks it in reverse, undoes
-broadcasting in one place (:func:`unbroadcast`) and accumulates gradients of
-tensors that are used more than once.
+Every recorded op result gets a creation number (``_seq``) from one global
+counter, so an op's result is always numbered after the results it was
+computed from.  ``Tensor.backward`` therefore needs no graph sort: it keeps
+the tensors that have received a gradient but not yet passed it on in a
+heap keyed by creation number and always takes the newest, so each one is
+handled after every op that consumed it (loop, not recursion: a chain of
+100,000 ops is fine).  It undoes broadcasting in one place
+(:func:`unbroadcast`), accumulates gradients of tensors used more than once,
+and hands leaves their gradient last.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 
 from .._backend import as_float_array, xp
 
@@ -35,6 +42,7 @@ PRIMITIVES: dict = {}
 _grad_enabled = True
 _ndarray = xp.ndarray
 _new_tensor = object.__new__
+_next_seq = itertools.count().__next__  # creation numbers of recorded op results
 
 
 def is_grad_enabled() -> bool:
@@ -118,7 +126,7 @@ class Tensor:
         array([2., 4.], dtype=float32)
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_grad_buf", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_ctx", "_grad_buf", "_seq", "data", "grad", "requires_grad")
     # Make NumPy defer to our reflected operators (ndarray + Tensor).
     __array_ufunc__ = None
 
@@ -233,27 +241,6 @@ class Tensor:
         self.grad = None
 
 
-def _topological_order(root):
-    order = []
-    seen = set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent, need in zip(ctx[1], ctx[2]):
-                if need and id(parent) not in seen:
-                    stack.append((parent, False))
-    return order
-
-
 def _accumulate_leaf(leaf, g, handed_out):
     """Add ``g`` into ``leaf.grad`` without ever sharing one array between two grads.
 
@@ -287,19 +274,26 @@ def _accumulate_leaf(leaf, g, handed_out):
 
 
 def _backward(root, grad):
-    order = _topological_order(root)
-    grads = {id(root): grad}
+    """Propagate ``grad`` from ``root`` to every leaf that needs it.
+
+    ``pending`` is a max-heap (by creation number) of the op results that
+    hold a gradient not yet passed on.  An op's inputs were all created
+    before it, so the newest pending tensor has received every contribution
+    it will get: its vjp can run.  Leaves (no creation number) only collect
+    their sums in ``grads``; they are given them at the end.
+    """
     handed_out = set()
-    for node in reversed(order):
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
-        ctx = node._ctx
-        if ctx is None:
-            _accumulate_leaf(node, g, handed_out)
-            continue
-        vjp, inputs, need = ctx
-        in_grads = vjp(g, need)
+    if root._ctx is None:
+        _accumulate_leaf(root, grad, handed_out)
+        return
+    grads = {id(root): grad}
+    pending = [(-root._seq, root)]
+    leaves = []
+    pop, push = heapq.heappop, heapq.heappush
+    while pending:
+        node = pop(pending)[1]
+        vjp, inputs, need = node._ctx
+        in_grads = vjp(grads.pop(id(node)), need)
         for x, n, gx in zip(inputs, need, in_grads):
             if not n or gx is None:
                 continue
@@ -307,7 +301,16 @@ def _backward(root, grad):
                 gx = unbroadcast(gx, x.data.shape)
             key = id(x)
             prev = grads.get(key)
-            grads[key] = gx if prev is None else prev + gx
+            if prev is not None:
+                grads[key] = prev + gx
+                continue
+            grads[key] = gx
+            if x._ctx is None:
+                leaves.append(x)
+            else:
+                push(pending, (-x._seq, x))
+    for leaf in leaves:
+        _accumulate_leaf(leaf, grads.pop(id(leaf)), handed_out)
 
 
 def _constant(value, args):
@@ -365,6 +368,7 @@ def primitive(fwd):
         if _grad_enabled and True in need:
             t.requires_grad = True
             t._ctx = (vjp, args, tuple(need))
+            t._seq = _next_seq()
         else:
             t.requires_grad = False
             t._ctx = None

@@ -10,10 +10,61 @@ Composite ops (mse, prelu, nll...) are built from these and need no vjp.
 from __future__ import annotations
 
 import builtins
+import functools
 
 from .._backend import xp
 from .._blas import matmul as _gemm  # one BLAS thread for small products
 from .engine import primitive
+
+
+# --------------------------------------------------------------------------
+# fast reductions along short rows
+#
+# NumPy's float32 reductions along the last axis of an (N, C) array are slow
+# when C is small: on a (200, 10) array ``z.max(axis=1)`` takes ~11 µs and
+# ``z.sum(axis=1)`` ~4 µs, more than the rest of a softmax.  The helpers
+# below give the same values faster (figures for (200, 10) float32): the
+# max of a transposed copy reduced down its columns, vectorised across
+# rows (~2 µs), or for long rows the entries argmax picks (about half the
+# time of max); sums as products with a vector of ones, one BLAS call
+# (~1 µs; BLAS accumulates as accurately as NumPy's pairwise sum here).
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype) -> xp.ndarray:
+    """A read-only vector of n ones (cached: sums are products with it)."""
+    v = xp.ones(n, dtype=dtype)
+    v.flags.writeable = False
+    return v
+
+
+def _rows_last(z, axis) -> bool:
+    """Whether ``axis`` is the last axis of a 2-D float array (the fast case)."""
+    return z.ndim == 2 and axis in (1, -1) and z.dtype.kind == "f"
+
+
+def _max_keep(z, axis):
+    """``z.max(axis=axis, keepdims=True)``, faster for the rows of a matrix."""
+    if not _rows_last(z, axis):
+        return z.max(axis=axis, keepdims=True)
+    n, c = z.shape
+    if c <= 32:
+        return z.T.copy().max(axis=0)[:, None]
+    return z[xp.arange(n), z.argmax(axis=1)][:, None]
+
+
+def _sum_keep(z, axis):
+    """``z.sum(axis=axis, keepdims=True)``, faster for the rows of a matrix."""
+    if not _rows_last(z, axis):
+        return z.sum(axis=axis, keepdims=True)
+    return (z @ _ones(z.shape[1], z.dtype))[:, None]
+
+
+def _column_sums(g, out=None):
+    """``g.sum(axis=0)`` of a 2-D float array (a bias gradient), into ``out`` if given."""
+    if g.dtype.kind != "f":
+        return xp.add.reduce(g, axis=0, out=out)
+    return xp.matmul(_ones(g.shape[0], g.dtype), g, out=out)
 
 # --------------------------------------------------------------------------
 # arithmetic (broadcasting is undone by the engine)
@@ -430,18 +481,16 @@ def linear(x, weight, bias=None):
             buf = _grad_buffer_for(weight, g2)
             gw = _gemm(x2.T, g2, out=buf)
         if len(need) > 2 and need[2]:  # bias given (linear(x, w) has none)
-            axes = tuple(range(g.ndim - 1))
-            buf = _grad_buffer_for(bias, g)
-            gb = xp.add.reduce(g, axis=axes, out=buf)  # g.sum(axes), into buf if armed
+            buf = _grad_buffer_for(bias, g2)
+            gb = _column_sums(g2, out=buf)  # g summed over all but the last axis
         return gx, gw, gb
 
     return out, vjp
 
 
 def _softmax(z, axis):
-    m = xp.max(z, axis=axis, keepdims=True)
-    e = xp.exp(z - m)
-    e /= e.sum(axis=axis, keepdims=True)
+    e = xp.exp(z - _max_keep(z, axis))
+    e /= _sum_keep(e, axis)
     return e
 
 
@@ -452,7 +501,7 @@ def softmax(z, axis=-1):
 
     def vjp(g, need):
         gy = g * out
-        return (gy - out * gy.sum(axis=axis, keepdims=True),)
+        return (gy - out * _sum_keep(gy, axis),)
 
     return out, vjp
 
@@ -460,12 +509,11 @@ def softmax(z, axis=-1):
 @primitive
 def log_softmax(z, axis=-1):
     """z - logsumexp(z), computed in the log domain (book §6.2.2.3)."""
-    m = xp.max(z, axis=axis, keepdims=True)
-    shifted = z - m
-    out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = z - _max_keep(z, axis)
+    out = shifted - xp.log(_sum_keep(xp.exp(shifted), axis))
 
     def vjp(g, need):
-        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
+        return (g - xp.exp(out) * _sum_keep(g, axis),)
 
     return out, vjp
 
@@ -473,10 +521,10 @@ def log_softmax(z, axis=-1):
 @primitive
 def logsumexp(z, axis=-1, keepdims=False):
     """log Σ exp(z) = m + log Σ exp(z - m), m = max z."""
-    m = xp.max(z, axis=axis, keepdims=True)
+    m = _max_keep(z, axis)
     m = xp.where(xp.isfinite(m), m, 0)
     s = xp.exp(z - m)
-    total = s.sum(axis=axis, keepdims=True)
+    total = _sum_keep(s, axis)
     out_k = m + xp.log(total)
     out = out_k if keepdims else xp.squeeze(out_k, axis=axis)
 
@@ -496,16 +544,15 @@ def softmax_cross_entropy(logits, target=None, smoothing=0.0, reduction="mean"):
     one-hot target: no Jacobian is ever formed.
     """
     n, c = logits.shape
-    m = logits.max(axis=1, keepdims=True)
-    shifted = logits - m
+    shifted = logits - _max_keep(logits, 1)
     e = xp.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
+    total = _sum_keep(e, 1)
     log_total = xp.log(total)
     rows = xp.arange(n)
     eps = smoothing
     if eps:
         logp = shifted - log_total
-        losses = -(1 - eps) * logp[rows, target] - (eps / c) * logp.sum(axis=1)
+        losses = -(1 - eps) * logp[rows, target] - (eps / c) * _sum_keep(logp, 1)[:, 0]
     else:
         # -log p[i, y_i] = log Σ_c exp(shifted) - shifted[i, y_i]: the same
         # numbers without forming all of log p

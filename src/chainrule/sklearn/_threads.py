@@ -6,8 +6,10 @@ BLAS thread costs more in hand-offs than it saves, and on a machine whose
 cores are busy with other work a spinning BLAS thread can make every
 product several times slower.  So the estimators limit BLAS to one thread
 while they train or predict, unless the largest product of a minibatch
-reaches ``SMALL_GEMM`` multiply-adds.  ``threadpoolctl`` (a scikit-learn
-dependency) does the limiting; without it nothing changes.
+reaches ``SMALL_GEMM`` multiply-adds.  ``chainrule._blas.one_blas_thread``
+does the limiting (through ``threadpoolctl``, a scikit-learn dependency;
+without it nothing changes), and while it is in force chainrule's products
+skip their own thread-count checks.
 """
 
 from __future__ import annotations
@@ -15,23 +17,16 @@ from __future__ import annotations
 import itertools
 from contextlib import nullcontext
 
+from chainrule._blas import one_blas_thread
+
 #: Below this many multiply-adds per layer and minibatch, use one BLAS thread.
 SMALL_GEMM = 1 << 23
-
-_controller = None
 
 
 def blas_scope(rows: int, layer_sizes) -> object:
     """A context manager: one BLAS thread if ``rows`` x the biggest layer is small."""
-    global _controller
     sizes = list(layer_sizes)
     biggest = max(a * b for a, b in itertools.pairwise(sizes))
     if rows * biggest >= SMALL_GEMM:
         return nullcontext()
-    if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl comes with sklearn
-            return nullcontext()
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return one_blas_thread()
