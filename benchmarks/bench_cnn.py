@@ -24,7 +24,8 @@ def _threads_from_argv():
     """--threads must act before NumPy's BLAS starts, so read it first."""
     if "--threads" in sys.argv:
         n = sys.argv[sys.argv.index("--threads") + 1]
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "CHAINRULE_NUM_THREADS"):
             os.environ[var] = n
 
 
@@ -80,8 +81,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3,
                         help="alternate the libraries this many times; keep each best median")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for both libraries (NumPy's BLAS and torch); "
-                             "default: each library's own default")
+                        help="threads for both libraries (torch, NumPy's BLAS and "
+                             "chainrule's batch split); default: each library's own")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -125,7 +126,9 @@ def main():
 
     print(f"initial loss: chainrule {cr_loss0:.6f}  torch {t_loss0:.6f}")
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    print(f"threads: torch {torch.get_num_threads()}, NumPy BLAS {blas}")
+    split = "off" if os.environ.get("CHAINRULE_NUM_THREADS") == "1" else "on"
+    print(f"threads: torch {torch.get_num_threads()}, NumPy BLAS {blas}, "
+          f"chainrule batch split {split}")
     for name, median in best.items():
         print(f"{name:>9}: median step {median * 1e3:7.2f} ms  "
               f"(fastest {fastest[name] * 1e3:6.2f} ms)")
