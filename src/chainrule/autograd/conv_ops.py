@@ -1,25 +1,27 @@
-"""Convolution and pooling primitives: forward and vjp side by side.
+"""Convolution primitive and the helpers it shares with pooling: forward and vjp side by side.
 
 Parameter sharing (book §7.9): one small kernel is applied at every
-position of the input.  All three primitives work for any number ``d`` of
-spatial dimensions (1 for sequences, 2 for images) and share one idea:
+position of the input.  ``conv_nd`` works for any number ``d`` of spatial
+dimensions (1 for sequences, 2 for images):
 
 1. move channels last, ``(N, C, *S) -> (N, *S, C)``, and pad;
 2. take a strided *view* of every window, shape ``(N, *out, *kernel, C)``,
-   with ``numpy.lib.stride_tricks.as_strided`` (no data is copied);
-3. reduce it: one GEMM for a convolution (im2col), a max or a mean for
-   pooling.
+   with ``numpy.lib.stride_tricks.as_strided`` (no data is copied), and
+   copy it once into the im2col matrix;
+3. one GEMM with the kernel (and the bias as a column of ones).
 
-Where a backward pass needs a loop, it is over the ``prod(kernel)`` kernel
-offsets (9 for a 3×3 kernel), never over positions or images: each offset
-adds one strided slab of gradient into the (padded) input gradient.
+Backward: weight and bias gradients are one GEMM against the same matrix;
+the stride-1 input gradient is itself a convolution (one im2col, one GEMM);
+otherwise col2im loops over the ``prod(kernel)`` kernel offsets (9 for a
+3×3 kernel), never over positions or images, adding one strided slab of
+gradient per offset.  Pooling (``pool_ops.py``) uses the same slabs.
 
 Layout: inputs and outputs are channels-first as in PyTorch, but results
 are channels-last arrays *viewed* as channels-first (a transposed view).
 Elementwise ops keep that memory order, so a following conv or pool gets
-its channels-last input for free, without a copy.
+its channels-last input for free, without a copy.  Large batches are
+processed as two halves on two threads (``chainrule._blas.run_split``).
 """
-
 from __future__ import annotations
 
 import functools
@@ -77,18 +79,6 @@ def _out_size(padded, kernel, stride, dilation):
         (p - d * (k - 1) - 1) // s + 1
         for p, k, s, d in zip(padded, kernel, stride, dilation)
     )
-
-
-def _windows(xpad, out, kernel, stride, dilation):
-    """Read-only view (N, *out, *kernel, C) of every window of ``xpad``."""
-    st = xpad.strides
-    spatial = st[1:-1]
-    shape = (xpad.shape[0],) + tuple(out) + tuple(kernel) + (xpad.shape[-1],)
-    strides = (st[0],)
-    strides += tuple(s * t for s, t in zip(stride, spatial))
-    strides += tuple(d * t for d, t in zip(dilation, spatial))
-    strides += (st[-1],)
-    return _as_strided(xpad, shape, strides, writeable=False)
 
 
 def _offsets(kernel):
@@ -309,128 +299,3 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
         return (None if gx is None else _channels_first(gx)), gw, gb
 
     return result, vjp
-
-
-# --------------------------------------------------------------------------
-# pooling
-
-
-def _disjoint(kernel, stride, dilation):
-    """Whether every input is read by at most one (window, offset)."""
-    return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-
-
-@primitive
-def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1,)):
-    """Max over each window of (N, C, *S); padding counts as -inf.
-
-    The gradient goes to the maximum of each window; among tied maxima to
-    the first in row-major window order (as PyTorch's argmax does).
-    Forward: a running ``maximum`` over the prod(k) strided slabs, one per
-    kernel offset.  Backward: one pass per offset, routing the gradient to
-    the slab entries equal to the max and not yet claimed.  Large batches
-    are done as two halves at once.
-    """
-    kernel = tuple(kernel_size)
-    n = x.shape[0]
-    xt = _channels_last(x)
-    padded = _padded_size(xt.shape[1:-1], padding)
-    out_size = _out_size(padded, kernel, stride, dilation)
-    slabs = [_slab(o, out_size, stride, dilation) for o in _offsets(kernel)]
-    out = xp.empty((n,) + out_size + xt.shape[-1:], dtype=x.dtype)
-    parts = halves(n, x.size + out.size)
-
-    def forward(part):
-        xpad = _pad_last(xt[part], padding, -xp.inf)
-        best = out[part]
-        if len(slabs) == 1:
-            xp.copyto(best, xpad[slabs[0]])
-        else:
-            xp.maximum(xpad[slabs[0]], xpad[slabs[1]], out=best)
-        for slab in slabs[2:]:
-            xp.maximum(best, xpad[slab], out=best)
-        return xpad
-
-    xpads = run_split(forward, parts)
-    disjoint = _disjoint(kernel, stride, dilation)
-    # windows side by side, covering every input once: each is written once
-    tiled = disjoint and all(
-        s == d * (k - 1) + 1 and o * s == p
-        for k, s, d, o, p in zip(kernel, stride, dilation, out_size, padded)
-    )
-
-    def vjp(g, need):
-        gt = _channels_last(g)
-        shape = (n,) + padded + xt.shape[-1:]
-        dpad = xp.empty(shape, dtype=g.dtype) if tiled else xp.zeros(shape, dtype=g.dtype)
-
-        def backward(i):
-            # one transposing copy if g came channels-first (e.g. from Flatten)
-            gpart = xp.ascontiguousarray(gt[parts[i]])
-            best = out[parts[i]]
-            xpad, dest = xpads[i], dpad[parts[i]]
-            free = xp.empty(best.shape, dtype=bool)  # windows whose max is not yet routed
-            hit = xp.empty(best.shape, dtype=bool)
-            last = len(slabs) - 1
-            for k, slab in enumerate(slabs):
-                if k == 0:
-                    xp.equal(xpad[slab], best, out=hit)
-                    xp.logical_not(hit, out=free)
-                elif k < last:
-                    xp.equal(xpad[slab], best, out=hit)
-                    hit &= free
-                    free ^= hit
-                else:
-                    # the max is at none of the earlier offsets, so it is here
-                    # (a NaN window also ends here: its gradient goes last)
-                    hit = free
-                if disjoint:
-                    xp.multiply(gpart, hit, out=dest[slab])
-                else:
-                    dest[slab] += gpart * hit
-
-        run_split(backward, list(range(len(parts))))
-        return (_channels_first(_crop(dpad, xt.shape, padding)),)
-
-    return _channels_first(out), vjp
-
-
-@primitive
-def avg_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
-                count_include_pad=True):
-    """Mean over each window of (N, C, *S); padding counts as zeros.
-
-    With ``count_include_pad`` the divisor is always prod(kernel) (PyTorch's
-    default); without it, only the unpadded elements of a window count.
-    """
-    kernel = tuple(kernel_size)
-    d = len(kernel)
-    ones = (1,) * d
-    xt = _channels_last(x)
-    xpad = _pad_last(xt, padding, 0)
-    out_size = _out_size(xpad.shape[1:-1], kernel, stride, ones)
-    slabs = [_slab(o, out_size, stride, ones) for o in _offsets(kernel)]
-    total = xp.array(xpad[slabs[0]])
-    for slab in slabs[1:]:
-        total += xpad[slab]
-    padded = any(lo or hi for lo, hi in padding)
-    if count_include_pad or not padded:
-        count = xp.asarray(math.prod(kernel), dtype=x.dtype)
-    else:
-        # elements of each window that are real input: sum a padded mask of ones
-        mask = _pad_last(xp.ones((1,) + xt.shape[1:-1] + (1,), dtype=x.dtype), padding, 0)
-        count = sum(mask[slab] for slab in slabs)
-    out = total / count
-    disjoint = _disjoint(kernel, stride, ones)
-
-    def vjp(g, need):
-        share = xp.ascontiguousarray(_channels_last(g)) / count
-        dpad = xp.zeros(xpad.shape, dtype=g.dtype)
-        for slab in slabs:
-            if disjoint:
-                dpad[slab] = share
-            else:
-                dpad[slab] += share
-        return (_channels_first(_crop(dpad, xt.shape, padding)),)
-
-    return _channels_first(out.astype(x.dtype, copy=False)), vjp

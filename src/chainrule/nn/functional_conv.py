@@ -10,13 +10,15 @@ library, "convolution" is the cross-correlation (no kernel flip).
 Output size along each spatial axis (floor mode):
 ``out = (in + pad_before + pad_after - dilation·(k - 1) - 1) // stride + 1``.
 
-The work is done by three primitives in ``chainrule.autograd.conv_ops``
-(im2col + one GEMM; see there); this module checks arguments and shapes.
+The work is done by three primitives, ``conv_nd`` in
+``chainrule.autograd.conv_ops`` (im2col + one GEMM) and ``max_pool_nd`` /
+``avg_pool_nd`` in ``chainrule.autograd.pool_ops``; this module checks
+arguments and shapes.
 """
 
 from __future__ import annotations
 
-from ..autograd import conv_ops
+from ..autograd import conv_ops, pool_ops
 from ..autograd.engine import Tensor
 
 __all__ = [
@@ -202,7 +204,7 @@ def _max_pool(name, d, x, kernel_size, stride, padding, dilation):
     x, added, kernel, stride, pads, dilation = _pool_args(
         name, d, x, kernel_size, stride, padding, dilation
     )
-    out = conv_ops.max_pool_nd(
+    out = pool_ops.max_pool_nd(
         x, kernel_size=kernel, stride=stride, padding=pads, dilation=dilation
     )
     return _unbatch(out, added)
@@ -212,7 +214,7 @@ def _avg_pool(name, d, x, kernel_size, stride, padding, count_include_pad):
     x, added, kernel, stride, pads, _ = _pool_args(
         name, d, x, kernel_size, stride, padding, 1
     )
-    out = conv_ops.avg_pool_nd(
+    out = pool_ops.avg_pool_nd(
         x, kernel_size=kernel, stride=stride, padding=pads,
         count_include_pad=bool(count_include_pad),
     )

@@ -1,0 +1,149 @@
+"""Pooling primitives (book §9.3): the max or the mean of each window.
+
+Both work for any number of spatial dimensions on channels-first input
+(N, C, *S), stored channels-last inside like ``conv_ops``.  A window
+reduction is a running ``maximum`` (or sum) over the ``prod(kernel)``
+strided slabs of the padded input, one per kernel offset; the backward
+passes loop over the same offsets, never over positions or images.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._backend import xp
+from .._blas import halves, run_split
+from .conv_ops import (
+    _channels_first,
+    _channels_last,
+    _crop,
+    _offsets,
+    _out_size,
+    _pad_last,
+    _padded_size,
+    _slab,
+)
+from .engine import primitive
+
+
+def _disjoint(kernel, stride, dilation):
+    """Whether every input is read by at most one (window, offset)."""
+    return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+@primitive
+def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1,)):
+    """Max over each window of (N, C, *S); padding counts as -inf.
+
+    The gradient goes to the maximum of each window; among tied maxima to
+    the first in row-major window order (as PyTorch's argmax does).  A
+    window holding a NaN has a NaN max; its gradient goes to the window's
+    last element (PyTorch sends it to the NaN).
+    Forward: a running ``maximum`` over the prod(k) strided slabs, one per
+    kernel offset.  Backward: one pass per offset, routing the gradient to
+    the slab entries equal to the max and not yet claimed.  Large batches
+    are done as two halves at once.
+    """
+    kernel = tuple(kernel_size)
+    n = x.shape[0]
+    xt = _channels_last(x)
+    padded = _padded_size(xt.shape[1:-1], padding)
+    out_size = _out_size(padded, kernel, stride, dilation)
+    slabs = [_slab(o, out_size, stride, dilation) for o in _offsets(kernel)]
+    out = xp.empty((n,) + out_size + xt.shape[-1:], dtype=x.dtype)
+    parts = halves(n, x.size + out.size)
+
+    def forward(part):
+        xpad = _pad_last(xt[part], padding, -xp.inf)
+        best = out[part]
+        if len(slabs) == 1:
+            xp.copyto(best, xpad[slabs[0]])
+        else:
+            xp.maximum(xpad[slabs[0]], xpad[slabs[1]], out=best)
+        for slab in slabs[2:]:
+            xp.maximum(best, xpad[slab], out=best)
+        return xpad
+
+    xpads = run_split(forward, parts)
+    disjoint = _disjoint(kernel, stride, dilation)
+    # windows side by side, covering every input once: each is written once
+    tiled = disjoint and all(
+        s == d * (k - 1) + 1 and o * s == p
+        for k, s, d, o, p in zip(kernel, stride, dilation, out_size, padded)
+    )
+
+    def vjp(g, need):
+        gt = _channels_last(g)
+        shape = (n,) + padded + xt.shape[-1:]
+        dpad = xp.empty(shape, dtype=g.dtype) if tiled else xp.zeros(shape, dtype=g.dtype)
+
+        def backward(i):
+            # one transposing copy if g came channels-first (e.g. from Flatten)
+            gpart = xp.ascontiguousarray(gt[parts[i]])
+            best = out[parts[i]]
+            xpad, dest = xpads[i], dpad[parts[i]]
+            free = xp.empty(best.shape, dtype=bool)  # windows whose max is not yet routed
+            hit = xp.empty(best.shape, dtype=bool)
+            last = len(slabs) - 1
+            for k, slab in enumerate(slabs):
+                if k == 0:
+                    xp.equal(xpad[slab], best, out=hit)
+                    xp.logical_not(hit, out=free)
+                elif k < last:
+                    xp.equal(xpad[slab], best, out=hit)
+                    hit &= free
+                    free ^= hit
+                else:
+                    # the max is at none of the earlier offsets, so it is here
+                    # (a NaN window also ends here: its gradient goes last)
+                    hit = free
+                if disjoint:
+                    xp.multiply(gpart, hit, out=dest[slab])
+                else:
+                    dest[slab] += gpart * hit
+
+        run_split(backward, list(range(len(parts))))
+        return (_channels_first(_crop(dpad, xt.shape, padding)),)
+
+    return _channels_first(out), vjp
+
+
+@primitive
+def avg_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
+                count_include_pad=True):
+    """Mean over each window of (N, C, *S); padding counts as zeros.
+
+    With ``count_include_pad`` the divisor is always prod(kernel) (PyTorch's
+    default); without it, only the unpadded elements of a window count.
+    """
+    kernel = tuple(kernel_size)
+    d = len(kernel)
+    ones = (1,) * d
+    xt = _channels_last(x)
+    xpad = _pad_last(xt, padding, 0)
+    out_size = _out_size(xpad.shape[1:-1], kernel, stride, ones)
+    slabs = [_slab(o, out_size, stride, ones) for o in _offsets(kernel)]
+    total = xp.array(xpad[slabs[0]])
+    for slab in slabs[1:]:
+        total += xpad[slab]
+    padded = any(lo or hi for lo, hi in padding)
+    if count_include_pad or not padded:
+        count = xp.asarray(math.prod(kernel), dtype=x.dtype)
+    else:
+        # elements of each window that are real input: sum a padded mask of ones
+        mask = _pad_last(xp.ones((1,) + xt.shape[1:-1] + (1,), dtype=x.dtype), padding, 0)
+        count = sum(mask[slab] for slab in slabs)
+    out = total / count
+    disjoint = _disjoint(kernel, stride, ones)
+
+    def vjp(g, need):
+        share = xp.ascontiguousarray(_channels_last(g)) / count
+        dpad = xp.zeros(xpad.shape, dtype=g.dtype)
+        for slab in slabs:
+            if disjoint:
+                dpad[slab] = share
+            else:
+                dpad[slab] += share
+        return (_channels_first(_crop(dpad, xt.shape, padding)),)
+
+    return _channels_first(out.astype(x.dtype, copy=False)), vjp
