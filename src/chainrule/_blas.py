@@ -22,6 +22,8 @@ environment variable ``CHAINRULE_NUM_THREADS=1``.
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import math
 import os
 import threading
@@ -34,7 +36,7 @@ from ._backend import xp
 SMALL_GEMM = 1 << 23
 #: OpenBLAS itself runs a product of at most this many multiply-adds on one
 #: thread (its SMP threshold, 65536 x GEMM_MULTITHREAD_THRESHOLD = 4), so
-#: switching the thread count for it would only cost time (~5 us a switch).
+#: switching the thread count for it would only cost time (~1.5 us a switch).
 BLAS_SINGLE = 1 << 18
 #: Steps touching fewer array elements than this are not split in two
 #: (a split costs about 20 us: a thread hand-off and a BLAS thread switch).
@@ -114,6 +116,45 @@ def _inside_split() -> bool:
     return _in_split.active or threading.current_thread().name.startswith("chainrule-conv")
 
 
+def _fast_switches():
+    """[(get, set)] OpenBLAS's own thread-count functions, or [] if unusable.
+
+    threadpoolctl's controllers cost ~1.6 µs a call; the library functions
+    called through ctypes ~0.25 µs, so a switch to one thread and back is
+    cheaper than the hand-off of a small two-thread product.  Used only when
+    every BLAS found is OpenBLAS with its own (pthreads) thread pool, whose
+    thread count is process-wide; otherwise [] and the controllers are used.
+    """
+    if not _switches:
+        found = []
+        try:
+            for lib in _controllers():
+                info = lib.info()
+                if info.get("internal_api") != "openblas" or \
+                        info.get("threading_layer") != "pthreads":
+                    found = []
+                    break
+                dll = ctypes.CDLL(info["filepath"])
+                for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+                    get = getattr(dll, f"{prefix}openblas_get_num_threads{suffix}", None)
+                    put = getattr(dll, f"{prefix}openblas_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.argtypes, get.restype = [], ctypes.c_int
+                        put.argtypes, put.restype = [ctypes.c_int], None
+                        found.append((get, put))
+                        break
+                else:
+                    found = []
+                    break
+        except Exception:  # noqa: BLE001 - anything unexpected: use the controllers
+            found = []
+        _switches.append(found)
+    return _switches[0]
+
+
+_switches = []  # [[(get, set), ...]] once looked up
+
+
 def matmul(a, b, out=None):
     """``a @ b`` (NumPy's rules), on one BLAS thread when the product is small."""
     if a.ndim < 2 or b.ndim < 2:  # matrix-vector: BLAS level 2, left alone
@@ -121,42 +162,33 @@ def matmul(a, b, out=None):
     sa, sb = a.shape, b.shape
     one = sa[-2] * sa[-1] * sb[-1]  # multiply-adds of one product
     if one <= BLAS_SINGLE or _single[0]:
+        # OpenBLAS runs it on one thread anyway, or one_blas_thread() is in force
+        # (also in both halves of run_split)
         return xp.matmul(a, b, out=out)
-    flat = a.ndim == 2 and b.ndim == 2
-    work = one if flat else max(math.prod(sa[:-2]), math.prod(sb[:-2])) * one
-    if work >= SMALL_GEMM or not _controllers() or _inside_split():
+    if a.ndim > 2 or b.ndim > 2:
+        one *= max(math.prod(sa[:-2]), math.prod(sb[:-2]))
+    if one >= SMALL_GEMM or not _controllers():
         return xp.matmul(a, b, out=out)
-    if flat and one <= 4 * BLAS_SINGLE:
-        return _matmul_in_column_blocks(a, b, out)
-    # one_blas_thread() inlined: this runs for every small product, and the
-    # context manager alone costs as much as the switch (~2 us)
-    libs = _blas[0]
+    fast = _fast_switches()
     with _lock:
-        saved = [lib.get_num_threads() for lib in libs]
-        for lib in libs:
-            lib.set_num_threads(1)
+        if fast:
+            saved = [get() for get, _ in fast]
+            for _, put in fast:
+                put(1)
+        else:
+            saved = [lib.get_num_threads() for lib in _blas[0]]
+            for lib in _blas[0]:
+                lib.set_num_threads(1)
     try:
         return xp.matmul(a, b, out=out)
     finally:
         with _lock:
-            for lib, n in zip(libs, saved):
-                lib.set_num_threads(n)
-
-
-def _matmul_in_column_blocks(a, b, out):
-    """a @ b as a few products of at most BLAS_SINGLE multiply-adds each.
-
-    OpenBLAS runs each block on one thread by itself, so no thread switch
-    is needed (a switch costs more than such a product).
-    """
-    m, k = a.shape
-    n = b.shape[1]
-    if out is None:
-        out = xp.empty((m, n), dtype=xp.result_type(a, b))
-    width = max(1, BLAS_SINGLE // (m * k))
-    for j in range(0, n, width):
-        xp.matmul(a, b[:, j : j + width], out=out[:, j : j + width])
-    return out
+            if fast:
+                for (_, put), n in zip(fast, saved):
+                    put(n)
+            else:
+                for lib, n in zip(_blas[0], saved):
+                    lib.set_num_threads(n)
 
 
 def halves(n: int, work: int) -> list:

@@ -65,6 +65,29 @@ def _pool():
     return _POOL[0]
 
 
+# State that decays geometrically (momentum, moment averages) of a parameter
+# whose gradient stays zero, e.g. the weights of an input pixel that is
+# always blank, sinks into float32's subnormal range (|x| < 1.2e-38), and
+# every multiply that reads or writes a subnormal takes a slow microcode
+# path: 900 such entries made SGD's step of a 26 K-parameter MLP five times
+# slower (62 instead of 12 µs).  So every FLUSH_EVERY steps such entries are
+# set to zero.  They cannot move a parameter anyway (ε times 1e-38 is far
+# below the rounding of any parameter that is not itself that tiny).
+FLUSH_EVERY = 16
+
+
+def _flush_subnormals(arrays, scratch) -> None:
+    """Set the subnormal entries of each array to zero, in place.
+
+    Multiplies by a 0/1 mask (|a| ≥ the smallest normal number): zeros stay
+    zero, infinities stay infinite, NaN stays NaN (NaN · 0 is NaN).
+    """
+    for a in arrays:
+        np.abs(a, out=scratch)
+        np.greater_equal(scratch, np.finfo(a.dtype).tiny, out=scratch)
+        a *= scratch
+
+
 # Each parameter starts on a 64-byte boundary (16 float32), so that the
 # per-parameter views are as well aligned for BLAS and SIMD as fresh arrays.
 ALIGN = 16
@@ -358,12 +381,15 @@ class Optimizer:
         step = self.state[params[0]]["step"] + 1
         chunks = self._chunks(group)
         update = self._update
+        flush = step % FLUSH_EVERY == 0
 
         def run(part, scratch):
             s1, s2 = scratch
             for theta, g, state in part:
                 n = theta.size
                 update(group, theta, g, state, step, (s1[:n], s2[:n]))
+                if flush:
+                    _flush_subnormals(state.values(), s1[:n])
 
         scratch = self._layout.scratch
         pool = _pool() if len(chunks) * CHUNK >= PARALLEL_MIN else None
@@ -399,6 +425,8 @@ class Optimizer:
             else:
                 scratch = (np.empty_like(p.data), np.empty_like(p.data))
             self._update(group, p.data, g, st, st["step"], scratch)
+            if st["step"] % FLUSH_EVERY == 0:
+                _flush_subnormals([st[k] for k in self._state_names(group)], scratch[0])
 
     def _update(self, group: dict, theta, g, state: dict, step: int, scratch) -> None:
         raise NotImplementedError
