@@ -36,7 +36,19 @@ def __getattr__(name):
 
 
 __all__ = [
-    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
-    "exp", "log", "sqrt", "abs", "where", "concatenate", "stack",
-    "manual_seed", "get_rng_state", "set_rng_state",
+    "Tensor",
+    "abs",
+    "concatenate",
+    "enable_grad",
+    "exp",
+    "get_rng_state",
+    "is_grad_enabled",
+    "log",
+    "manual_seed",
+    "no_grad",
+    "set_rng_state",
+    "sqrt",
+    "stack",
+    "tensor",
+    "where",
 ]

@@ -2,7 +2,16 @@
 
 from . import functional, init
 from .activation import (
-    Abs, Identity, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh,
+    Abs,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
 )
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
@@ -14,9 +23,32 @@ from .parameter import Parameter
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 
 __all__ = [
-    "functional", "init", "Module", "Parameter", "Linear", "Sequential",
-    "ModuleList", "ReLU", "LeakyReLU", "PReLU", "Abs", "Sigmoid", "Tanh",
-    "Softplus", "Softmax", "LogSoftmax", "Identity", "Dropout", "GaussianNoise",
-    "BatchNorm1d", "BatchNorm2d",
-    "Conv1d", "Conv2d", "Flatten", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+    "Abs",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "Dropout",
+    "Flatten",
+    "GaussianNoise",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MaxPool1d",
+    "MaxPool2d",
+    "Module",
+    "ModuleList",
+    "PReLU",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "functional",
+    "init",
 ]

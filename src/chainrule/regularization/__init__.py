@@ -16,9 +16,23 @@ from .noise import WeightNoise, book_to_torch_smoothing, smoothed_targets
 from .penalties import L1Penalty, L2Penalty, exclude, penalized_parameters
 
 __all__ = [
-    "L2Penalty", "L1Penalty", "exclude", "penalized_parameters", "MaxNorm",
-    "WeightNoise", "smoothed_targets", "book_to_torch_smoothing",
-    "affine_transform", "RandomAffine", "InputNoise", "Compose",
-    "mc_dropout_predict", "retrain_on_all_data", "continue_on_all_data",
-    "EarlyStoppingResult", "Bagging", "inverse_variance_weights", "combine_predictions",
+    "Bagging",
+    "Compose",
+    "EarlyStoppingResult",
+    "InputNoise",
+    "L1Penalty",
+    "L2Penalty",
+    "MaxNorm",
+    "RandomAffine",
+    "WeightNoise",
+    "affine_transform",
+    "book_to_torch_smoothing",
+    "combine_predictions",
+    "continue_on_all_data",
+    "exclude",
+    "inverse_variance_weights",
+    "mc_dropout_predict",
+    "penalized_parameters",
+    "retrain_on_all_data",
+    "smoothed_targets",
 ]

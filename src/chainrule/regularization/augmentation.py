@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import random as _random
 
-__all__ = ["affine_transform", "RandomAffine", "InputNoise", "Compose"]
+__all__ = ["Compose", "InputNoise", "RandomAffine", "affine_transform"]
 
 
 def _per_image(value, n: int, name: str) -> np.ndarray:

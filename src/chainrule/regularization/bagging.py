@@ -28,7 +28,7 @@ from .. import random as _random
 from ..autograd.engine import Tensor, no_grad
 from ..nn.module import Module
 
-__all__ = ["Bagging", "inverse_variance_weights", "combine_predictions"]
+__all__ = ["Bagging", "combine_predictions", "inverse_variance_weights"]
 
 _COMBINE = ("mean", "vote", "inverse_variance")
 
@@ -187,7 +187,7 @@ class Bagging:
                 raise ValueError(f"Expected fit_kwargs without {name!r}: Bagging sets it")
 
     # --- training ---------------------------------------------------------------------
-    def fit(self, X, y=None) -> "Bagging":
+    def fit(self, X, y=None) -> Bagging:
         """Train the k members on bootstrap resamples of (X, y); returns self."""
         from joblib import Parallel, delayed
 

@@ -30,7 +30,7 @@ from .. import random as _random
 from ..nn.module import Module
 from ..training import Callback, EarlyStopping, History, evaluate, fit
 
-__all__ = ["EarlyStoppingResult", "retrain_on_all_data", "continue_on_all_data"]
+__all__ = ["EarlyStoppingResult", "continue_on_all_data", "retrain_on_all_data"]
 
 
 @dataclass

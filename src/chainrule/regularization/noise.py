@@ -15,7 +15,7 @@ from .. import random as _random
 from ..autograd.engine import Tensor
 from ..nn.module import Module
 
-__all__ = ["WeightNoise", "smoothed_targets", "book_to_torch_smoothing"]
+__all__ = ["WeightNoise", "book_to_torch_smoothing", "smoothed_targets"]
 
 
 class WeightNoise(Module):

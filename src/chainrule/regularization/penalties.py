@@ -22,7 +22,7 @@ from ..autograd import ops
 from ..autograd.engine import Tensor
 from ..nn.module import Module
 
-__all__ = ["L2Penalty", "L1Penalty", "exclude", "penalized_parameters"]
+__all__ = ["L1Penalty", "L2Penalty", "exclude", "penalized_parameters"]
 
 
 def exclude(*params: Tensor) -> tuple:
