@@ -121,15 +121,19 @@ def _fast_switches():
 
     threadpoolctl's controllers cost ~1.6 µs a call; the library functions
     called through ctypes ~0.25 µs, so a switch to one thread and back is
-    cheaper than the hand-off of a small two-thread product.  Used only when
-    every BLAS found is OpenBLAS with its own (pthreads) thread pool, whose
-    thread count is process-wide; otherwise [] and the controllers are used.
+    cheaper than the hand-off of a small two-thread product.  Only NumPy's
+    own BLAS is switched when it can be told apart (SciPy may load another
+    OpenBLAS, which ``xp.matmul`` never calls).  Used only when each BLAS
+    to switch is OpenBLAS with its own (pthreads) thread pool, whose thread
+    count is process-wide; otherwise [] and the controllers are used.
     """
     if not _switches:
         found = []
         try:
-            for lib in _controllers():
-                info = lib.info()
+            infos = [lib.info() for lib in _controllers()]
+            numpy_dir = os.path.dirname(xp.__file__)  # wheels: numpy.libs/ or numpy/.dylibs/
+            infos = [i for i in infos if i["filepath"].startswith(numpy_dir)] or infos
+            for info in infos:
                 if info.get("internal_api") != "openblas" or \
                         info.get("threading_layer") != "pthreads":
                     found = []

@@ -4,7 +4,9 @@ The network is a ``chainrule.nn.Sequential`` of ``Linear`` layers (weights
 of shape (in, out), as scikit-learn's ``coefs_``), each hidden one followed
 by optional batch normalisation, the activation and optional dropout (book
 §6.1, §7.12, §8.7.1).  Gradients come from chainrule's autodiff, updates
-from ``chainrule.optim``, minibatches from ``chainrule.data.DataLoader``.
+from ``chainrule.optim``; minibatches are drawn as ``chainrule.data.DataLoader``
+draws them (one permutation per epoch from ``chainrule.random``, cut into
+consecutive slices).
 
 Why a loop of its own rather than ``chainrule.training.fit``: scikit-learn's
 semantics are per epoch and per minibatch in ways ``fit`` does not model —
@@ -40,7 +42,6 @@ from sklearn.utils import check_random_state
 from chainrule import nn, optim
 from chainrule import random as cr_random
 from chainrule.autograd.engine import Tensor, no_grad
-from chainrule.data import DataLoader, TensorDataset
 
 from ._params import (
     AnyOf,
@@ -242,13 +243,11 @@ class BaseMLP(BaseEstimator):
         # batch norm cannot use a trailing minibatch of one row: skip it (the
         # row left out changes from epoch to epoch when shuffling)
         drop_last = bool(self.batch_norm) and n % batch_size == 1
-        loader = DataLoader(TensorDataset(X, T), batch_size=batch_size,
-                            shuffle=bool(self.shuffle), drop_last=drop_last)
         self._weights = [layer.weight for layer in self._linears()]
         self._model.train()
         self.n_iter_ = 0
         for _ in range(1 if incremental else self.max_iter):
-            loss = self._run_epoch(loader)
+            loss = self._run_epoch(X, T, batch_size, drop_last)
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = loss
@@ -278,22 +277,32 @@ class BaseMLP(BaseEstimator):
             self._model.load_state_dict(self._best_state)
         self._optimizer.zero_grad()
 
-    def _run_epoch(self, loader: DataLoader) -> float:
+    def _run_epoch(self, X, T, batch_size: int, drop_last: bool) -> float:
         """One pass over the data; returns the mean minibatch objective.
+
+        The rows are permuted once (when shuffling, with the draw
+        ``DataLoader`` makes) and the minibatches are consecutive slices of
+        the permuted copy, i.e. views: the same batches as the loader's,
+        without a gather per minibatch.
 
         For a minibatch of m' rows the objective is the mean loss plus
         sklearn's L2 penalty α/(2m')·Σ‖W‖² over the weight matrices (not
         the biases); its gradient (α/m')W is added to the weight gradients
-        after backward.
+        after backward rather than differentiated through the graph.
         """
-        model, opt = self._model, self._optimizer
+        n = X.shape[0]
+        if self.shuffle:
+            order = cr_random.generator().permutation(n)
+            X, T = X[order], T[order]
+        stop = n - n % batch_size if drop_last else n
+        model, opt, weights = self._model, self._optimizer, self._weights
         alpha = float(self.alpha)
         total = 0.0
-        count = 0
-        for step, (xb, tb) in enumerate(loader, 1):
-            m = xb.shape[0]
+        for step, start in enumerate(range(0, stop, batch_size), 1):
+            end = min(start + batch_size, stop)
+            m = end - start
             opt.zero_grad()
-            loss = self._batch_loss(model(Tensor(xb)), tb)
+            loss = self._batch_loss(model(Tensor(X[start:end])), T[start:end])
             value = float(loss.data)
             if not math.isfinite(value):
                 self._diverged(value, step)
@@ -301,15 +310,14 @@ class BaseMLP(BaseEstimator):
             if alpha:
                 scale = alpha / m
                 squares = 0.0
-                for w in self._weights:
+                for w in weights:
                     flat = w.data.reshape(-1)
                     squares += float(np.dot(flat, flat))
                     w.grad += scale * w.data
                 value += 0.5 * scale * squares
             opt.step()
             total += value * m
-            count += m
-        return total / count
+        return total / stop
 
     def _diverged(self, value: float, step: int) -> None:
         raise FloatingPointError(
