@@ -98,7 +98,11 @@ def unbroadcast(g, shape):
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
-    if extra > 0:
+    if extra == 1 and g.ndim == 2 and g.dtype.kind == "f":
+        # a bias broadcast over rows: column sums as one BLAS product, ~3x
+        # faster than NumPy's axis-0 sum of a float32 matrix (see ops._column_sums)
+        g = xp.ones(g.shape[0], dtype=g.dtype) @ g
+    elif extra > 0:
         g = g.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:

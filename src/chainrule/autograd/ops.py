@@ -436,6 +436,11 @@ def arm_grad_buffer(leaf) -> None:
     _ARMED[id(leaf.data)] = leaf
 
 
+def arm_grad_buffers(leaves) -> None:
+    """:func:`arm_grad_buffer` for each of ``leaves`` (one dict update)."""
+    _ARMED.update({id(leaf.data): leaf for leaf in leaves})
+
+
 def disarm_grad_buffer(leaf) -> None:
     _ARMED.pop(id(leaf.data), None)
 

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..autograd.engine import Tensor, enable_grad
-from ..autograd.ops import arm_grad_buffer
+from ..autograd.ops import arm_grad_buffers
 
 __all__ = ["Optimizer"]
 
@@ -278,8 +278,7 @@ class Optimizer:
     def _arm(self) -> None:
         """Let backward write the next gradients straight into the flat buffer."""
         if self._layout is not None:
-            for p in self._all_params():
-                arm_grad_buffer(p)
+            arm_grad_buffers(self._all_params())
 
     def _new_buffer(self):
         if self._layout is None:
