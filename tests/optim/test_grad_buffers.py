@@ -109,8 +109,7 @@ def test_another_leaf_sharing_the_data_array_gets_its_own_gradient():
 
 def test_every_size_class_of_product_agrees_with_plain_matmul():
     """linear's products go through _blas.matmul: tiny ones as they are,
-    mid-size ones as column blocks (one BLAS thread each), larger small ones
-    on one switched BLAS thread, big ones as they are."""
+    small ones on one switched BLAS thread, big ones as they are."""
     from chainrule import _blas
 
     rng = np.random.default_rng(5)
