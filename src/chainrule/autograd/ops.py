@@ -16,7 +16,6 @@ from .._backend import xp
 from .._blas import matmul as _gemm  # one BLAS thread for small products
 from .engine import primitive
 
-
 # --------------------------------------------------------------------------
 # fast reductions along short rows
 #
