@@ -129,7 +129,7 @@ def batch_norm(x: Tensor, running_mean, running_var, weight=None, bias=None,
             "Received: running_mean or running_var = None"
         )
     shape = _channel_shape(x.ndim, x.shape[1])
-    invstd = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype)
+    invstd = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
     if weight is None:
         scale = invstd
         shift = -running_mean.astype(x.dtype) * invstd
