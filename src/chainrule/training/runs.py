@@ -81,6 +81,17 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adam
 SCHEDULES = ("none", "linear", "step", "cosine")
 
 
+def _split(cfg: dict):
+    """The run's dataset split, exactly as its config describes it."""
+    return load_split(
+        cfg["dataset"],
+        test_size=cfg["test_size"],
+        seed=cfg["split_seed"],
+        target=cfg["target"],
+        task=cfg["task"],
+    )
+
+
 def build_model(config: dict, n_features: int, n_outputs: int) -> nn.Module:
     """Linear → [BatchNorm1d] → activation → [Dropout] per hidden layer, then Linear."""
     act = config["activation"]
@@ -183,13 +194,7 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
     cfg = dict(DEFAULTS)
     cfg.update(config)
     t0 = time.perf_counter()
-    ds = load_split(
-        cfg["dataset"],
-        test_size=cfg["test_size"],
-        seed=cfg["split_seed"],
-        target=cfg["target"],
-        task=cfg["task"],
-    )
+    ds = _split(cfg)
     is_clf = ds.task == "classification"
     y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
     y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
@@ -365,13 +370,7 @@ def evaluate_run(run_dir: str, input_path: str | None = None) -> dict:
     """Test metrics of a saved run: on its own test split, or on ``input_path``."""
     model, cfg, info, extra = load_run(run_dir)
     if input_path is None:
-        ds = load_split(
-            cfg["dataset"],
-            test_size=cfg["test_size"],
-            seed=cfg["split_seed"],
-            target=cfg["target"],
-            task=cfg["task"],
-        )
+        ds = _split(cfg)
         X, y = ds.X_test, ds.y_test
     else:
         X, y = _read_input(input_path, info, need_target=True)
