@@ -25,15 +25,18 @@ class ExportError(ValueError):
 class GraphBuilder:
     """Collects ONNX nodes and initializers under unique names."""
 
-    def __init__(self, onnx_module: Any):
+    def __init__(self, onnx_module: Any, namer: Callable[[str], str] | None = None):
         self.onnx = onnx_module
         self.nodes: list = []
         self.initializers: list = []
         self._used: set[str] = set()
+        self._namer = namer
 
     def name(self, hint: str) -> str:
         """A value name not used before, based on ``hint``."""
-        base = hint.replace("/", "_") or "v"
+        base = hint.replace("/", "_").replace(".", "_") or "v"
+        if self._namer is not None:  # a host graph (skl2onnx) owns the names
+            return self._namer(base)
         name, i = base, 1
         while name in self._used:
             name = f"{base}_{i}"
