@@ -17,6 +17,7 @@ from .checkpoint import (
 from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
+from .tensorboard import TensorBoard
 from .metrics import Metric, get_metric
 from .trainer import NonFiniteLossError, Trainer, fit
 
@@ -31,6 +32,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "TensorBoard",
     "Trainer",
     "evaluate",
     "fit",
