@@ -97,7 +97,7 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
     if _suffix(path) == ".npz":
         from .training.checkpoint import save_checkpoint
 
-        save_checkpoint(os.fspath(path), dict(obj) if isinstance(obj, OrderedDict) else obj)
+        save_checkpoint(os.fspath(path), dict(obj))
         return
     st = _safetensors_numpy()
     arrays = _flat_arrays(obj)

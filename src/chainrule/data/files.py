@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import os
 import zipfile
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def _read_rows(path: str) -> list:
     return [r for r in rows if any(v != "" for v in r)]
 
 
-def _to_float_column(values: list, name: str, first_line: int) -> np.ndarray:
+def _to_float_column(values: Sequence[str], name: str, first_line: int) -> np.ndarray:
     out = np.empty(len(values), np.float64)
     for i, v in enumerate(values):
         try:

@@ -28,7 +28,7 @@ def import_onnx() -> Any:
 def _emit(g: GraphBuilder, module: Module, name: str, x: str, xv: np.ndarray) -> tuple:
     """Add ``module``'s nodes reading value ``x``; return (output name, output array)."""
     if type(module) is Sequential:
-        for child_name, child in module._modules.items():
+        for child_name, child in vars(module)["_modules"].items():
             x, xv = _emit(g, child, f"{name}.{child_name}" if name else child_name, x, xv)
         return x, xv
     convert = converter_for(module)

@@ -112,7 +112,7 @@ def _leaky_relu(g: GraphBuilder, m: Any, x: str, _: np.ndarray, hint: str) -> st
 
 @_converts(nn.PReLU)
 def _prelu(g: GraphBuilder, m: Any, x: str, xv: np.ndarray, hint: str) -> str:
-    slope = _f32(m.weight).reshape(-1)
+    slope: np.ndarray = _f32(m.weight).reshape(-1)
     if slope.size > 1:  # one slope per channel (axis 1): shape (C, 1, ..., 1)
         slope = slope.reshape((slope.size,) + (1,) * (xv.ndim - 2))
     return g.node("PRelu", [x, g.constant(f"{hint}.weight", slope)], hint)
