@@ -6,11 +6,12 @@ API reference comes from the docstrings (autodoc, Google style via napoleon).
 """
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
 
-import chainrule  # noqa: E402
+import chainrule  # noqa: E402 (after the path insert)
 
 project = "chainrule"
 author = "the chainrule authors"
@@ -55,8 +56,6 @@ html_theme_options = {
 # fitted attributes (``coef_``) and * in shapes; in reStructuredText these are
 # substitutions, link targets and emphasis.  Escape them outside ``literals``,
 # :role:`targets` and math, so the text renders as written.
-import re  # noqa: E402
-
 _PROTECTED = re.compile(r"(``.+?``|:[a-z:]+:`[^`]+`|`[^`]+`|\$[^$]+\$)")
 _TRAILING_UNDERSCORE = re.compile(r"(?<=\w)_(?=[\s:,.;)\]]|$)")
 _LONE_STAR = re.compile(r"\*(?=\S)")  # "* item" stays a bullet

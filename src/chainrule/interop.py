@@ -60,7 +60,7 @@ def _as_array(key: str, value: Any) -> np.ndarray:
     return array
 
 
-def _convert(state: Mapping[str, Any]) -> "OrderedDict[str, np.ndarray]":
+def _convert(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
     if not isinstance(state, Mapping):
         raise TypeError(
             f"Expected a state dict (a mapping of names to arrays). Received: "
@@ -76,7 +76,7 @@ def _convert(state: Mapping[str, Any]) -> "OrderedDict[str, np.ndarray]":
     return out
 
 
-def to_torch_state_dict(state: Mapping[str, Any]) -> "OrderedDict[str, np.ndarray]":
+def to_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
     """A chainrule state dict in PyTorch's layout (Linear weights (out, in)).
 
     Args:
@@ -90,7 +90,7 @@ def to_torch_state_dict(state: Mapping[str, Any]) -> "OrderedDict[str, np.ndarra
     return _convert(state)
 
 
-def from_torch_state_dict(state: Mapping[str, Any]) -> "OrderedDict[str, np.ndarray]":
+def from_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
     """A PyTorch state dict in chainrule's layout (Linear weights (in, out)).
 
     Args:

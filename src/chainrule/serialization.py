@@ -56,7 +56,7 @@ def _safetensors_numpy():
     return st
 
 
-def _flat_arrays(obj: Mapping) -> "OrderedDict[str, np.ndarray]":
+def _flat_arrays(obj: Mapping) -> OrderedDict[str, np.ndarray]:
     """The state dict as str -> C-contiguous NumPy array, or a clear error."""
     if not isinstance(obj, Mapping):
         raise TypeError(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 
 onnx = pytest.importorskip("onnx", reason="needs the onnx extra: pip install 'chainrule[onnx]'")
 ort = pytest.importorskip("onnxruntime", reason="needs the onnx extra (onnxruntime)")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 
 st = pytest.importorskip(
     "safetensors.numpy", reason="needs the interop extra: pip install 'chainrule[interop]'"

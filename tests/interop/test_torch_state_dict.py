@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 from chainrule.interop import from_torch_state_dict, to_torch_state_dict
 
 torch = pytest.importorskip("torch", reason="torch is the reference for these checks")
