@@ -89,3 +89,11 @@ def test_large_numeric_file_takes_the_fast_path(tmp_path, monkeypatch):
     out = read_csv(path)
     assert out["X"].shape == (500, 4) and out["y"].dtype == np.int64
     np.testing.assert_allclose(out["X"], data[:, :4], rtol=1e-6)
+
+
+def test_csv_columns_reads_only_the_head(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("\n\na,b,t\n1,2,0\n" + "1,2\n" * 3)  # later lines do not matter
+    assert files.csv_columns(path) == (3, ["a", "b", "t"])
+    path.write_text("1,2,0\n3,4,1\n")
+    assert files.csv_columns(path) == (3, None)

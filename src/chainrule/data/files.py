@@ -93,7 +93,7 @@ def _to_float_column(values: Sequence[str], name: str, first_line: int) -> np.nd
 
 def csv_columns(path: str) -> tuple[int, list | None]:
     """``(number of columns, header names or None)`` of a CSV file."""
-    rows = _read_rows(str(path))
+    rows, _ = _peek_rows(str(path))  # the first two rows decide; no need to read the rest
     if not rows:
         raise ValueError(f"Expected a CSV with at least one data row. Received: {path!r} is empty")
     return len(rows[0]), (rows[0] if _has_header(rows) else None)
