@@ -86,3 +86,14 @@ def test_bad_suffix_and_bad_values_are_named(tmp_path):
         cr.save({"a": {"b": np.ones(2)}}, tmp_path / "m.safetensors")
     with pytest.raises(FileNotFoundError, match="missing"):
         cr.load(tmp_path / "missing.safetensors")
+
+
+def test_load_state_dict_takes_a_saved_run_model(tmp_path):
+    from chainrule.training import save_model
+
+    model = _trained(_model())
+    save_model(tmp_path / "model.npz", model, extra={"epoch": 4})
+    other = _model()
+    other.load_state_dict(cr.load(tmp_path / "model.npz"))
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[key], value)
