@@ -52,12 +52,15 @@ def test_unfitted_estimator_is_refused():
         cr.onnx.export_estimator(cr.sklearn.MLPClassifier(), None)
 
 
-def test_pipeline_with_scaler_through_skl2onnx():
+@pytest.mark.parametrize("labels", [None, ["low", "mid", "high"]])
+def test_pipeline_with_scaler_through_skl2onnx(labels):
     skl2onnx = pytest.importorskip("skl2onnx", reason="needs the onnx extra (skl2onnx)")
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     X, y = _data(3, seed=1)
+    if labels is not None:
+        y = np.asarray(labels)[y]
     pipe = make_pipeline(StandardScaler(),
                          cr.sklearn.MLPClassifier(hidden_layer_sizes=(10,), max_iter=30,
                                                   random_state=0)).fit(X, y)
@@ -66,4 +69,19 @@ def test_pipeline_with_scaler_through_skl2onnx():
     onnx.checker.check_model(proto)
     label, proba = _run(proto, X)
     np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=1e-4, atol=1e-5)
-    assert np.mean(label == pipe.predict(X)) > 0.99
+    assert np.mean(label.astype(str) == pipe.predict(X).astype(str)) > 0.99
+
+
+def test_regressor_pipeline_through_skl2onnx():
+    skl2onnx = pytest.importorskip("skl2onnx", reason="needs the onnx extra (skl2onnx)")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = _data(2)
+    y = X @ np.arange(5.0)
+    pipe = make_pipeline(StandardScaler(),
+                         cr.sklearn.MLPRegressor(hidden_layer_sizes=(6,), max_iter=10,
+                                                 random_state=0)).fit(X, y)
+    cr.onnx.register_skl2onnx()
+    (pred,) = _run(skl2onnx.to_onnx(pipe, X[:1]), X)
+    np.testing.assert_allclose(pred.ravel(), pipe.predict(X), rtol=1e-4, atol=1e-4)
