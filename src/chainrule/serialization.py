@@ -97,6 +97,10 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
     if _suffix(path) == ".npz":
         from .training.checkpoint import save_checkpoint
 
+        if not isinstance(obj, Mapping):
+            raise TypeError(
+                f"Expected a state dict (a mapping) to save. Received: {type(obj).__name__}"
+            )
         save_checkpoint(os.fspath(path), dict(obj))
         return
     st = _safetensors_numpy()

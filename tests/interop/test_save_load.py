@@ -84,6 +84,8 @@ def test_bad_suffix_and_bad_values_are_named(tmp_path):
         cr.save({}, tmp_path / "m.pt")
     with pytest.raises(TypeError, match="nested"):
         cr.save({"a": {"b": np.ones(2)}}, tmp_path / "m.safetensors")
+    with pytest.raises(TypeError, match="Received: list"):
+        cr.save([np.ones(2)], tmp_path / "m.npz")
     with pytest.raises(FileNotFoundError, match="missing"):
         cr.load(tmp_path / "missing.safetensors")
 
