@@ -17,8 +17,8 @@ from .checkpoint import (
 from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
-from .tensorboard import TensorBoard
 from .metrics import Metric, get_metric
+from .tensorboard import TensorBoard
 from .trainer import NonFiniteLossError, Trainer, fit
 
 __all__ = [
