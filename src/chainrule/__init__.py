@@ -7,6 +7,8 @@ tensors with reverse-mode autodiff (``chainrule.autograd``), layers and losses
 estimators (``chainrule.sklearn``).
 """
 
+from typing import Any
+
 from .autograd import (
     Tensor,
     abs,
@@ -26,12 +28,20 @@ from .random import get_rng_state, manual_seed, set_rng_state
 __version__ = "0.1.0"
 
 
-def __getattr__(name):
+_SUBMODULES = (
+    "nn", "optim", "data", "training", "sklearn", "autograd", "random",
+    "interop", "onnx", "serialization",
+)
+
+
+def __getattr__(name: str) -> Any:
     # subpackages load on first use, so `import chainrule` stays light
     import importlib
 
-    if name in ("nn", "optim", "data", "training", "sklearn", "autograd", "random"):
+    if name in _SUBMODULES:
         return importlib.import_module(f"chainrule.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module("chainrule.serialization"), name)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
@@ -43,9 +53,11 @@ __all__ = [
     "exp",
     "get_rng_state",
     "is_grad_enabled",
+    "load",
     "log",
     "manual_seed",
     "no_grad",
+    "save",
     "set_rng_state",
     "sqrt",
     "stack",

@@ -170,12 +170,19 @@ class Module:
         leaves the model unchanged.  Values are written in place
         (``p.data[...] = value``), so optimiser buffers and views stay valid.
 
+        ``state`` may also be what ``cr.load`` returns for a run's
+        ``model.npz`` or ``checkpoint.npz``: a dict whose ``"model"`` entry
+        is the state dict.
+
         Raises:
             KeyError: ``strict`` and keys are missing or unexpected.
             ValueError: an array's shape differs from the model's.
         """
         targets = {name: p.data for name, p in self.named_parameters()}
         targets.update(self.named_buffers())
+        inner = state.get("model") if "model" not in targets else None
+        if isinstance(inner, dict):  # a saved checkpoint: {"model": ..., "extra": ...}
+            state = inner
         if strict:
             missing = [k for k in targets if k not in state]
             unexpected = [k for k in state if k not in targets]

@@ -18,6 +18,7 @@ from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
 from .metrics import Metric, get_metric
+from .tensorboard import TensorBoard
 from .trainer import NonFiniteLossError, Trainer, fit
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "TensorBoard",
     "Trainer",
     "evaluate",
     "fit",

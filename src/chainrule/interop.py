@@ -1,0 +1,102 @@
+"""Exchanging weights with PyTorch: state-dict layout conversion.
+
+chainrule's module tree and key names follow PyTorch's (``"0.weight"``,
+``"1.running_mean"``, ``"1.num_batches_tracked"``), so a ``torch.nn.Sequential``
+of the same layers has the same keys.  One layout differs:
+
+========================  ==========================  ==========================
+entry                     chainrule                   PyTorch
+========================  ==========================  ==========================
+Linear ``weight``         (in, out), ``y = x W + b``  (out, in), ``y = x Wᵀ + b``
+Conv1d/2d ``weight``      (out, in, *kernel)          (out, in, *kernel) (same)
+BatchNorm buffers         running_mean/var (float),   the same; num_batches_tracked
+                          num_batches_tracked int64   int64, 0-d
+PReLU ``weight``          (num_parameters,)           (num_parameters,) (same)
+========================  ==========================  ==========================
+
+The only two-dimensional ``weight`` in ``chainrule.nn`` is Linear's, so the
+conversion transposes every 2-D entry whose name ends in ``weight`` and
+copies the rest.  torch is never imported: the functions take any arrays
+``np.asarray`` accepts (NumPy arrays, CPU torch tensors) and return NumPy
+arrays; ``torch.from_numpy`` turns them into tensors for
+``torch_model.load_state_dict(..., strict=True)``.
+
+Example:
+    >>> sd = cr.interop.to_torch_state_dict(model.state_dict())
+    >>> torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+    >>> model.load_state_dict(cr.interop.from_torch_state_dict(torch_model.state_dict()))
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["from_torch_state_dict", "to_torch_state_dict"]
+
+
+def _is_linear_weight(key: str, array: np.ndarray) -> bool:
+    return array.ndim == 2 and (key == "weight" or key.endswith(".weight"))
+
+
+def _as_array(key: str, value: Any) -> np.ndarray:
+    if hasattr(value, "detach") and not isinstance(value, np.ndarray):
+        value = value.detach()  # a torch tensor: np.asarray needs it off the graph
+    try:
+        array = np.asarray(value)
+    except (TypeError, RuntimeError) as err:
+        raise TypeError(
+            f"Expected arrays (or CPU tensors) in the state dict. Received: {key!r} of "
+            f"type {type(value).__name__} ({err})"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Expected numeric arrays in the state dict. Received: {key!r} with dtype "
+            f"{array.dtype}"
+        )
+    return array
+
+
+def _convert(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            f"Expected a state dict (a mapping of names to arrays). Received: "
+            f"{type(state).__name__}"
+        )
+    out: OrderedDict[str, np.ndarray] = OrderedDict()
+    for key, value in state.items():
+        array = _as_array(key, value)
+        if _is_linear_weight(key, array):
+            out[key] = array.T.copy(order="C")
+        else:
+            out[key] = np.array(array, copy=True)
+    return out
+
+
+def to_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
+    """A chainrule state dict in PyTorch's layout (Linear weights (out, in)).
+
+    Args:
+        state: ``model.state_dict()`` of a chainrule model.
+
+    Returns:
+        New NumPy arrays under the same keys, ready for
+        ``torch.from_numpy`` and ``load_state_dict(strict=True)`` on a torch
+        model of the same layers.
+    """
+    return _convert(state)
+
+
+def from_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
+    """A PyTorch state dict in chainrule's layout (Linear weights (in, out)).
+
+    Args:
+        state: ``torch_model.state_dict()`` (CPU tensors or NumPy arrays).
+
+    Returns:
+        New NumPy arrays under the same keys, for ``model.load_state_dict``.
+    """
+    return _convert(state)
