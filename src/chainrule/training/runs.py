@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import nn, optim
 from .. import random as _random
+from .. import regularization as R
 from ..data.datasets import load_split
 from ..data.files import csv_columns, read_csv, read_npz
 from ..data.validation import check_features, check_targets
@@ -152,8 +153,6 @@ def build_scheduler(config: dict, opt, total_steps: int):
 def _regularizers(config: dict):
     regs, cons = [], []
     if config["l2"] or config["l1"] or config["max_norm"]:
-        from .. import regularization as R
-
         if config["l2"]:
             regs.append(R.L2Penalty(float(config["l2"])))
         if config["l1"]:
@@ -177,8 +176,7 @@ def _write_json(path: str, obj) -> None:
 
 
 def _setup(config: dict, data_info: dict):
-    """Model, optimiser, scheduler, trainer for a config (same RNG use every time)."""
-    _random.manual_seed(int(config["seed"]))
+    """Model and optimiser for a config, initialised from the generator in scope."""
     n_out = data_info["n_classes"] if data_info["task"] == "classification" else 1
     model = build_model(config, data_info["n_features"], n_out)
     opt = build_optimizer(config, model.parameters())
@@ -211,6 +209,16 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
     }
     os.makedirs(out, exist_ok=True)
     _write_json(os.path.join(out, "config.json"), {"config": cfg, "data": info})
+    # the run's own generator (seeded by ``seed``) draws initialisation,
+    # shuffling and dropout; a checkpoint saves and restores its state
+    with _random.use_generator(int(cfg["seed"])):
+        history, model = _train(cfg, info, ds, y_tr, out, resume, verbose)
+    return _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log)
+
+
+def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
+    """Build the model and optimiser and run the Trainer (in the run's generator)."""
+    is_clf = ds.task == "classification"
     model, opt = _setup(cfg, info)
     n_fit = len(y_tr) - (round(len(y_tr) * cfg["val_fraction"]) if cfg["val_fraction"] else 0)
     steps_per_epoch = -(-n_fit // int(cfg["batch_size"]))
@@ -249,6 +257,10 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
         validation_split=float(cfg["val_fraction"]),
         checkpoint=ck_path if resume else None,
     )
+    return history, model
+
+
+def _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log) -> dict:
     ckpt.save_model(
         os.path.join(out, "model.npz"),
         model,
@@ -306,7 +318,10 @@ def load_run(run_dir: str):
     with open(cfg_path, encoding="utf-8") as f:
         saved = json.load(f)
     cfg, info = saved["config"], saved["data"]
-    model, _ = _setup(cfg, info)
+    # a throwaway generator draws the initial weights that the saved ones
+    # replace: loading never touches the caller's generator
+    with _random.use_generator(int(cfg["seed"])):
+        model, _ = _setup(cfg, info)
     state = ckpt.load_model_state(model_path, model)
     model.eval()
     return model, cfg, info, state["extra"]

@@ -20,7 +20,13 @@ Conventions (decided once):
   of outputs in training mode (dropout on), as in Keras.
 * ``lr`` in the logs is group 0's learning rate at the end of the epoch.
 * ``validation_split`` holds out a random share of the rows (its own
-  generator, seed 0), so the global generator stays untouched.
+  generator, seed 0), so the generator in scope stays untouched.
+* Randomness (shuffling, dropout masks, augmentation) comes from
+  ``chainrule.random.generator()``.  ``generator=`` (a ``numpy`` Generator
+  or an int seed) scopes the Trainer's own generator around each
+  :meth:`Trainer.fit` with ``chainrule.random.use_generator``: nothing
+  global is swapped, and two Trainers on two threads draw independently.
+  Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -89,6 +96,7 @@ class Trainer:
         regularizers: Iterable = (),
         constraints: Iterable = (),
         verbose="auto",
+        generator=None,
     ):
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(
@@ -111,6 +119,9 @@ class Trainer:
         # checkpoints last, so they capture the other callbacks' epoch-end state
         self.callbacks = sorted(callbacks, key=lambda c: isinstance(c, ModelCheckpoint))
         self.verbose = verbose
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            generator = _random.new_generator(generator)
+        self.generator = generator
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -139,6 +150,22 @@ class Trainer:
         checkpoint=None,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
+        scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
+        with scope:
+            return self._fit(
+                X,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                validation_split=validation_split,
+                transform=transform,
+                shuffle=shuffle,
+                checkpoint=checkpoint,
+            )
+
+    def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
+             shuffle, checkpoint) -> History:
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
         X, y = self._check_data(X, y, transform=transform)
@@ -376,6 +403,7 @@ def fit(
     verbose="auto",
     checkpoint=None,
     scheduler_interval: str = "step",
+    generator=None,
 ) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
@@ -413,6 +441,10 @@ def fit(
             (or ``Trainer.save_checkpoint``) to resume from: model,
             optimiser, scheduler, RNG, loader position, history and
             callback states are restored and the run continues exactly.
+        generator: a ``numpy.random.Generator`` or an int seed; shuffling,
+            dropout and augmentation then draw from it (scoped to this
+            call and thread with ``chainrule.random.use_generator``)
+            instead of the generator in scope.
 
     Returns:
         The :class:`History` of per-epoch logs.
@@ -438,6 +470,7 @@ def fit(
         regularizers=regularizers,
         constraints=constraints,
         verbose=verbose,
+        generator=generator,
     )
     return trainer.fit(
         X,

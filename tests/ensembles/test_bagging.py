@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
+from chainrule.ensembles import Bagging, combine_predictions, inverse_variance_weights
 from chainrule.optim import SGD
-from chainrule.regularization import Bagging, combine_predictions, inverse_variance_weights
 
 # joblib workers cannot import this test module: ship its functions by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

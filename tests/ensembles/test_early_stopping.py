@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
+from chainrule.ensembles import continue_on_all_data, retrain_on_all_data
 from chainrule.optim import SGD
-from chainrule.regularization import continue_on_all_data, retrain_on_all_data
 from chainrule.training import LambdaCallback, evaluate, fit
 
 
