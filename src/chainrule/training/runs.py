@@ -1,6 +1,8 @@
 """Run folders: train a multilayer perceptron from a config, then reuse it.
 
-This is the engine of the ``chainrule`` command line.  A run folder holds
+This is the engine of the ``chainrule`` command line, and the one owner of
+a run folder (writing, resuming and loading it).  Models, optimisers and
+schedules come from the shared vocabulary, :mod:`chainrule.training.recipes`.  A run folder holds
 
 * ``config.json``: the model/optimiser/data settings and what the data
   looked like (task, classes, feature count and names);
@@ -29,7 +31,7 @@ import time
 
 import numpy as np
 
-from .. import nn, optim
+from .. import nn
 from .. import random as _random
 from .. import regularization as R
 from ..data.datasets import load_split
@@ -37,6 +39,7 @@ from ..data.files import csv_columns, read_csv, read_npz
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
+from . import recipes
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
@@ -70,18 +73,6 @@ DEFAULTS = {
     "checkpoint_every": 0,
 }
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": nn.LeakyReLU,
-    "softplus": nn.Softplus,
-    "abs": nn.Abs,
-}
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-SCHEDULES = ("none", "linear", "step", "cosine")
-
-
 def _split(cfg: dict):
     """The run's dataset split, exactly as its config describes it."""
     return load_split(
@@ -94,60 +85,31 @@ def _split(cfg: dict):
 
 
 def build_model(config: dict, n_features: int, n_outputs: int) -> nn.Module:
-    """Linear → [BatchNorm1d] → activation → [Dropout] per hidden layer, then Linear."""
-    act = config["activation"]
-    if act not in ACTIVATIONS:
-        raise ValueError(f"Expected activation in {sorted(ACTIVATIONS)}. Received: {act!r}")
-    layers = []
-    width = n_features
-    for h in config["hidden"]:
-        layers.append(nn.Linear(width, int(h)))
-        if config["batch_norm"]:
-            layers.append(nn.BatchNorm1d(int(h)))
-        layers.append(ACTIVATIONS[act]())
-        if config["dropout"]:
-            layers.append(nn.Dropout(float(config["dropout"])))
-        width = int(h)
-    layers.append(nn.Linear(width, n_outputs))
-    return nn.Sequential(*layers)
+    """The run's MLP (:func:`~chainrule.training.recipes.build_mlp` from the config)."""
+    return recipes.build_mlp(
+        [n_features, *config["hidden"], n_outputs],
+        config["activation"],
+        dropout=float(config["dropout"] or 0.0),
+        batch_norm=bool(config["batch_norm"]),
+    )
 
 
 def build_optimizer(config: dict, params):
-    name, lr, wd = config["optimizer"], float(config["lr"]), float(config["weight_decay"])
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=wd)
-    if name in ("momentum", "nesterov"):
-        return optim.SGD(
-            params,
-            lr=lr,
-            momentum=float(config["momentum"]),
-            nesterov=name == "nesterov",
-            weight_decay=wd,
-        )
-    if name == "adagrad":
-        return optim.Adagrad(params, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=wd)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd or 1e-2)
-    raise ValueError(f"Expected optimizer in {OPTIMIZERS}. Received: {name!r}")
+    """The run's optimiser (:func:`~chainrule.training.recipes.build_optimizer`)."""
+    return recipes.build_optimizer(
+        config["optimizer"],
+        params,
+        lr=float(config["lr"]),
+        momentum=float(config["momentum"]),
+        weight_decay=float(config["weight_decay"]),
+    )
 
 
 def build_scheduler(config: dict, opt, total_steps: int):
     """Per-iteration schedules over the whole run (``total_steps`` steps)."""
-    name = config["schedule"]
-    sched = optim.lr_scheduler
-    if name == "none":
-        return None
-    if name == "linear":  # book eq. 8.14: down to 1% of ε₀ at the end
-        return sched.LinearDecay(opt, end_lr=float(config["lr"]) * 0.01, tau=total_steps)
-    if name == "step":  # halve three times over the run
-        return sched.StepLR(opt, step_size=max(total_steps // 4, 1), gamma=0.5)
-    if name == "cosine":
-        return sched.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
-    raise ValueError(f"Expected schedule in {SCHEDULES}. Received: {name!r}")
+    return recipes.build_scheduler(
+        config["schedule"], opt, total_steps=total_steps, lr=float(config["lr"])
+    )
 
 
 def _regularizers(config: dict):
