@@ -14,7 +14,7 @@ from .augmentation import Compose, InputNoise, RandomAffine, affine_transform
 from .constraints import MaxNorm
 from .mc_dropout import mc_dropout_predict
 from .noise import WeightNoise, book_to_torch_smoothing, smoothed_targets
-from .penalties import L1Penalty, L2Penalty, exclude, penalized_parameters
+from .penalties import L1Penalty, L2Penalty, MinibatchL2, exclude, penalized_parameters
 
 __all__ = [
     "Compose",
@@ -22,6 +22,7 @@ __all__ = [
     "L1Penalty",
     "L2Penalty",
     "MaxNorm",
+    "MinibatchL2",
     "RandomAffine",
     "WeightNoise",
     "affine_transform",
