@@ -56,8 +56,8 @@ from chainrule.training import (
     NonFiniteLossError,
     ToleranceStopping,
     Trainer,
+    recipes,
 )
-from chainrule.training import recipes
 
 from ._params import (
     AnyOf,

@@ -74,6 +74,11 @@ class NonFiniteLossError(FloatingPointError):
         self.value = value
 
 
+def _reads_batches(cb) -> bool:
+    """Whether a callback does anything in ``on_batch_end`` (overridden or set on it)."""
+    return "on_batch_end" in vars(cb) or type(cb).on_batch_end is not Callback.on_batch_end
+
+
 def _lr(optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
@@ -260,9 +265,7 @@ class Trainer:
         self.model.train()
         bar.epoch_begin(epoch, len(loader), loader.position)
         # the running logs are built per minibatch only for those who read them
-        watchers = [
-            cb for cb in self.callbacks if type(cb).on_batch_end is not Callback.on_batch_end
-        ]
+        watchers = [cb for cb in self.callbacks if _reads_batches(cb)]
         for xb, yb in loader:
             self._train_step(xb, yb, epoch, snapshot)
             if watchers or bar.active:
