@@ -69,8 +69,8 @@ class DataLoader:
             arrays), or a tuple ``(X, y)``.
         batch_size: m', the number of examples per minibatch.
         shuffle: draw a fresh uniform permutation at the start of every
-            epoch from ``cr.random.generator()`` (so ``cr.manual_seed``
-            fixes the order); in order otherwise.
+            epoch from ``cr.random.generator()`` (the generator in scope,
+            else the default one: a seed fixes the order); in order otherwise.
         drop_last: skip the last minibatch if it has fewer than
             ``batch_size`` examples.
         transform: ``transform(xb, yb) -> (xb, yb)`` applied to every
