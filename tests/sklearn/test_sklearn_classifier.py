@@ -301,6 +301,7 @@ def test_verbose_prints_losses(iris, capsys):
     assert "Iteration 1, loss = " in out and "Validation score: " in out
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_fits_on_two_threads_equal_the_same_fits_in_sequence(digits):
     import threading
 

@@ -24,22 +24,18 @@ def _first_and_last_layer(model):
 
     Known for a ``Sequential`` (whose order is the data flow) and for a
     bare Linear/Conv layer: the first layer's ``in_features`` (last axis) or
-    ``in_channels`` (axis 1), the last layer's ``out_features``.  Other
+    ``in_channels`` (axis 1) when it is one, and the ``out_features`` of the
+    last Linear after which only parameter-free layers follow.  Other
     models are checked by their first minibatch (layers name the shapes
     they expect).
     """
     layers = list(model) if isinstance(model, Sequential) else [model]
     first = last = None
-    for layer in layers:
-        if hasattr(layer, "in_features"):
-            first = (-1, int(layer.in_features))
-            break
-        if hasattr(layer, "in_channels"):
-            first = (1, int(layer.in_channels))
-            break
-        if layer.parameters and list(layer.parameters()):
-            break  # a layer with weights of another kind: unknown input
-    for layer in reversed(layers):
+    if layers and hasattr(layers[0], "in_features"):
+        first = (-1, int(layers[0].in_features))
+    elif layers and hasattr(layers[0], "in_channels"):
+        first = (1, int(layers[0].in_channels))
+    for layer in reversed(layers):  # past parameter-free layers (activations)
         if hasattr(layer, "out_features"):
             last = int(layer.out_features)
             break
