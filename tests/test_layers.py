@@ -149,3 +149,19 @@ def test_relative_imports_resolve_to_their_package(tmp_path):
     path = SRC / "training" / "x.py"
     tree = ast.parse("from .. import random\nfrom ..nn import functional\nfrom . import losses\n")
     assert list(_targets(path, tree)) == [(1, "random"), (2, "nn"), (3, "training")]
+
+
+def test_the_estimators_drive_the_trainer_and_have_no_loop_of_their_own():
+    # one training loop: the sklearn package imports chainrule.training and
+    # never calls backward() or an optimiser's step() itself
+    sklearn_dir = SRC / "sklearn"
+    imported, calls = set(), []
+    for path in sorted(sklearn_dir.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported.update(dst for _, dst in _targets(path, tree))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("backward", "step"):
+                    calls.append(f"{path.name}:{node.lineno}: .{node.func.attr}()")
+    assert "training" in imported
+    assert not calls, "a training loop in the estimators:\n" + "\n".join(calls)

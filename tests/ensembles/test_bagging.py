@@ -134,3 +134,14 @@ def test_bad_arguments():
         Bagging(_clf, k=0, loss="cross_entropy", optimizer_fn=_opt).fit(X, y)
     with pytest.raises(RuntimeError, match="not fitted"):
         Bagging(_clf, loss="cross_entropy", optimizer_fn=_opt).predict(X)
+
+
+def test_threading_backend_gives_the_same_ensemble_as_one_job():
+    # members draw from their own scoped generators, so threads do not mix streams
+    X, y = _data(60)
+    kw = dict(loss="cross_entropy", optimizer_fn=_opt, epochs=2, batch_size=16, seed=3)
+    serial = Bagging(_clf, k=3, n_jobs=1, **kw).fit(X, y)
+    threaded = Bagging(_clf, k=3, n_jobs=3, backend="threading", **kw).fit(X, y)
+    for a, b in zip(serial.members_, threaded.members_):
+        for key, value in a.state_dict().items():
+            np.testing.assert_array_equal(value, b.state_dict()[key])
