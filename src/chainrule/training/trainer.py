@@ -84,7 +84,23 @@ def _lr(optimizer) -> float:
 
 
 class Trainer:
-    """Holds what a training run needs and runs it; see :func:`fit`.
+    """Holds what a training run needs and runs it: the one training loop; see :func:`fit`.
+
+    Everything that trains drives this loop (``fit``, the command line, the
+    scikit-learn estimators, the meta-algorithms of
+    :mod:`chainrule.ensembles`).  What varies is plugged in:
+
+    * ``regularizers``: graph penalties ``model -> Tensor`` (``L2Penalty``)
+      or gradient-side ones with ``add_gradient`` (``MinibatchL2``);
+    * ``constraints``: ``model -> None`` after each step (``MaxNorm``);
+    * ``callbacks``: epoch/batch hooks (``EarlyStopping``,
+      ``ToleranceStopping``, ``InverseScalingLR``, ``EpochScore``,
+      ``ModelCheckpoint``...), in the order given;
+    * ``scheduler``: a learning-rate schedule per step or per epoch;
+    * ``generator``: the run's own random generator (or seed).
+
+    Calling :meth:`fit` again continues with the same model and optimiser
+    (its state kept): one epoch at a time is ``fit(X, y, epochs=1)``.
 
     Attributes (read by callbacks): ``model``, ``optimizer``,
     ``scheduler``, ``history``, ``epoch`` (epochs completed, or the
