@@ -183,3 +183,22 @@ def test_tolerance_stopping_rejects_bad_arguments():
         ToleranceStopping(reduce_lr_by=1.0)
     with pytest.raises(TypeError, match="score_fn"):
         EpochScore(3)
+
+
+def test_one_epoch_at_a_time_equals_one_run_with_the_optimiser_kept():
+    # partial_fit's meaning on the Trainer: fit(epochs=1) twice == fit(epochs=2)
+    X, y = _data()
+    weights = []
+    for split in (False, True):
+        model = _net()
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        trainer = Trainer(model, loss="cross_entropy", optimizer=opt, verbose=0, generator=3)
+        if split:
+            trainer.fit(X, y, epochs=1, batch_size=8)
+            trainer.fit(X, y, epochs=1, batch_size=8)
+        else:
+            trainer.fit(X, y, epochs=2, batch_size=8)
+        weights.append([p.data.copy() for p in model.parameters()])
+        assert opt.state[opt.param_groups[0]["params"][0]]["step"] == 10
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
