@@ -160,8 +160,8 @@ def test_the_estimators_drive_the_trainer_and_have_no_loop_of_their_own():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported.update(dst for _, dst in _targets(path, tree))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr in ("backward", "step"):
-                    calls.append(f"{path.name}:{node.lineno}: .{node.func.attr}()")
+            is_method_call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if is_method_call and node.func.attr in ("backward", "step"):
+                calls.append(f"{path.name}:{node.lineno}: .{node.func.attr}()")
     assert "training" in imported
     assert not calls, "a training loop in the estimators:\n" + "\n".join(calls)

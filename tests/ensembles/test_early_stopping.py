@@ -28,7 +28,7 @@ def _opt(params):
     return SGD(params, lr=0.02, momentum=0.9)
 
 
-KW = dict(loss="cross_entropy", optimizer_fn=_opt, max_epochs=40, patience=3, batch_size=16)
+KW = {"loss": "cross_entropy", "optimizer_fn": _opt, "max_epochs": 40, "patience": 3, "batch_size": 16}
 
 
 def test_algorithm_7_2_retrains_from_scratch_for_exactly_i_star_steps():

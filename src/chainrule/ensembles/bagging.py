@@ -100,7 +100,7 @@ def _train_member(model_fn, optimizer_fn, X, y, rows, seed, fit_kwargs):
     with _random.use_generator(rng):
         model = model_fn()
     opt = optimizer_fn(model.parameters())
-    kwargs = dict(verbose=0)
+    kwargs = {"verbose": 0}
     kwargs.update(fit_kwargs)
     fit(model, X[rows], None if y is None else y[rows], optimizer=opt, generator=rng, **kwargs)
     return model.state_dict()

@@ -117,7 +117,7 @@ def _check_counts(**counts):
 
 def _split_kwargs(fit_kwargs):
     """fit arguments without callbacks (quiet by default), and the user's callbacks."""
-    kwargs = dict(verbose=0)
+    kwargs = {"verbose": 0}
     kwargs.update(fit_kwargs or {})
     for name in ("epochs", "validation_data", "validation_split"):
         if name in kwargs:
