@@ -85,9 +85,9 @@ def _escape_line(line: str) -> str:
 # words after it, several argument names on continued lines): shown verbatim
 # until their owners reshape them.
 VERBATIM = {
-    "chainrule.regularization.Bagging",
-    "chainrule.regularization.continue_on_all_data",
-    "chainrule.capacity.training_size_sweep",
+    "chainrule.ensembles.Bagging",
+    "chainrule.ensembles.continue_on_all_data",
+    "chainrule.ensembles.training_size_sweep",
 }
 
 

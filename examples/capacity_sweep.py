@@ -1,6 +1,6 @@
 """Capacity, underfitting and overfitting (book §5.2, figures 5.2-5.4).
 
-Three sweeps with :mod:`chainrule.capacity`:
+Three sweeps with :mod:`chainrule.ensembles.capacity`:
 
 1. polynomial degree — the book's own example: a linear model on
    polynomial features of x (Legendre polynomials, which are well
@@ -27,7 +27,7 @@ import numpy as np
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.capacity import capacity_sweep, mean_squared_error, training_size_sweep
+from chainrule.ensembles.capacity import capacity_sweep, mean_squared_error, training_size_sweep
 
 
 def polynomial_data(n_train: int = 15, n_test: int = 500, noise: float = 0.2, seed: int = 0):

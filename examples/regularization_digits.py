@@ -30,6 +30,7 @@ from sklearn.datasets import load_digits
 
 import chainrule as cr
 import chainrule.nn.functional as F
+from chainrule import ensembles as E
 from chainrule import nn
 from chainrule import regularization as R
 from chainrule.optim import Adam
@@ -131,12 +132,12 @@ def main() -> dict:
         loss=lambda out, yb: F.cross_entropy(out, yb, label_smoothing=0.2))
 
     start = time.perf_counter()
-    bag = R.Bagging(mlp, k=5, loss="cross_entropy", optimizer_fn=adam, epochs=EPOCHS,
+    bag = E.Bagging(mlp, k=5, loss="cross_entropy", optimizer_fn=adam, epochs=EPOCHS,
                     batch_size=32, combine="mean", seed=0, n_jobs=1).fit(X_tr, y_tr)
     outputs = bag.member_outputs(X_te)
     members = [float((p.argmax(1) != y_te).mean()) for p in outputs]
     bag_err = float((bag.predict(X_te) != y_te).mean())
-    vote_err = float((R.combine_predictions(outputs, "vote") != y_te).mean())
+    vote_err = float((E.combine_predictions(outputs, "vote") != y_te).mean())
     print(f"\nbagging, k = 5 ({time.perf_counter() - start:.1f} s): members' test errors "
           + ", ".join(f"{100 * e:.1f}%" for e in members))
     print(f"  average member {100 * np.mean(members):.1f}%   "

@@ -34,7 +34,7 @@ def _default_out(dataset: str) -> str:
 
 
 def _add_train(sub) -> None:
-    from .training.runs import ACTIVATIONS, OPTIMIZERS, SCHEDULES
+    from .training.recipes import ACTIVATIONS, OPTIMIZERS, SCHEDULES
     from .training.runs import DEFAULTS as D
 
     p = sub.add_parser(

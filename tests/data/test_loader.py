@@ -132,3 +132,26 @@ def test_standardize_uses_training_statistics():
         b, (Xte - Xtr.mean(0)) / np.where(Xtr.std(0) > 0, Xtr.std(0), 1), rtol=1e-5, atol=1e-5
     )
     assert a.dtype == np.float32
+
+
+def test_whole_epoch_slices_and_per_batch_gathers_give_the_same_batches(monkeypatch):
+    import chainrule.data.loader as loader_module
+
+    X, y = _data(23)
+    runs = []
+    for limit in (1 << 30, 0):  # permuted once and sliced / gathered per minibatch
+        monkeypatch.setattr(loader_module, "_WHOLE_EPOCH_BYTES", limit)
+        cr.manual_seed(4)
+        loader = DataLoader(TensorDataset(X, y), batch_size=5)
+        runs.append([b for _ in range(2) for b in loader])
+    assert len(runs[0]) == 10
+    for (xa, ya), (xb, yb) in zip(*runs):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_unshuffled_batches_are_copies_not_views_of_the_callers_rows():
+    X, y = _data(10)
+    xb, _ = next(iter(DataLoader(TensorDataset(X, y), batch_size=4, shuffle=False)))
+    xb += 100
+    assert X[0, 0] == 0

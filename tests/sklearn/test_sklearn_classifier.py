@@ -299,3 +299,44 @@ def test_verbose_prints_losses(iris, capsys):
                             validation_fraction=0.2), X, y)
     out = capsys.readouterr().out
     assert "Iteration 1, loss = " in out and "Validation score: " in out
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fits_on_two_threads_equal_the_same_fits_in_sequence(digits):
+    import threading
+
+    X, y = digits[0], digits[1]
+    params = {"hidden_layer_sizes": (16,), "max_iter": 4, "dropout": 0.2, "batch_size": 64}
+    sequential = [quiet_fit(MLPClassifier(**params, random_state=s), X, y) for s in (1, 2)]
+    cr.manual_seed(5)
+    expected_stream = cr.random.generator().standard_normal(3)
+    cr.manual_seed(5)
+    fitted = {}
+
+    def work(seed):
+        fitted[seed] = quiet_fit(MLPClassifier(**params, random_state=seed), X, y)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed, ref in zip((1, 2), sequential):
+        for a, b in zip(fitted[seed].coefs_ + fitted[seed].intercepts_,
+                        ref.coefs_ + ref.intercepts_):
+            np.testing.assert_array_equal(a, b)
+        assert fitted[seed].loss_curve_ == ref.loss_curve_
+    # the fits drew nothing from the default generator
+    np.testing.assert_array_equal(cr.random.generator().standard_normal(3), expected_stream)
+
+
+def test_partial_fit_continues_the_estimators_own_stream(iris):
+    X, y = iris
+    params = {"hidden_layer_sizes": (8,), "dropout": 0.3, "random_state": 0}
+    a = MLPClassifier(**params)
+    b = MLPClassifier(**params)
+    for _ in range(3):
+        a.partial_fit(X, y, classes=[0, 1, 2])
+        cr.manual_seed(99)  # the caller's generator changes between calls
+        b.partial_fit(X, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])

@@ -22,6 +22,9 @@ from .. import random as _random
 
 __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
+#: datasets up to this size are permuted whole at the start of an epoch
+_WHOLE_EPOCH_BYTES = 64 << 20
+
 
 class TensorDataset:
     """Features and (optional) targets held in memory, indexed together.
@@ -66,8 +69,8 @@ class DataLoader:
             arrays), or a tuple ``(X, y)``.
         batch_size: m', the number of examples per minibatch.
         shuffle: draw a fresh uniform permutation at the start of every
-            epoch from ``cr.random.generator()`` (so ``cr.manual_seed``
-            fixes the order); in order otherwise.
+            epoch from ``cr.random.generator()`` (the generator in scope,
+            else the default one: a seed fixes the order); in order otherwise.
         drop_last: skip the last minibatch if it has fewer than
             ``batch_size`` examples.
         transform: ``transform(xb, yb) -> (xb, yb)`` applied to every
@@ -132,10 +135,21 @@ class DataLoader:
         order = self._order
         n_batches = len(self)
         X, y = self.dataset.X, self.dataset.y
+        bs = self.batch_size
+        # a small dataset is permuted once per epoch and cut into slices
+        # (views); a large one is gathered minibatch by minibatch (no copy
+        # of the whole set): the same minibatches either way
+        whole = self.shuffle and X.nbytes <= _WHOLE_EPOCH_BYTES
+        if whole:
+            X = X[order]
+            y = None if y is None else y[order]
         try:
             while self._position < n_batches:
                 k = self._position
-                idx = order[k * self.batch_size : (k + 1) * self.batch_size]
+                if whole:
+                    idx = slice(k * bs, (k + 1) * bs)
+                else:  # a copy, so a transform never edits the caller's rows
+                    idx = order[k * bs : (k + 1) * bs]
                 xb = X[idx]
                 yb = None if y is None else y[idx]
                 if self.transform is not None:

@@ -1,4 +1,8 @@
-"""Input checks shared by the loader, the fit loop and the command line.
+"""Input checks shared by the fit loop, the estimators and the command line.
+
+:func:`check_dataset` is the one check of a training or evaluation set,
+run once before the loop: dtypes, shapes, NaN/inf, targets and labels.
+The smaller checks are its parts, also used alone (``predict``, run files).
 
 Each check raises an error in the form "Expected X. Received: Y", naming
 the offending shape, dtype, row or label, so bad data never reaches the
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_class_labels", "check_features", "check_targets"]
+__all__ = ["check_class_labels", "check_dataset", "check_features", "check_targets"]
 
 
 def _first_bad_row(mask: np.ndarray) -> int:
@@ -104,3 +108,54 @@ def check_class_labels(y: np.ndarray, n_classes: int, name: str = "y") -> None:
             f"Expected class ids in 0..{n_classes - 1} (the model has {n_classes} "
             f"outputs). Received: {int(y[bad][0])} in row {row} of {name}"
         )
+
+
+def check_dataset(
+    X,
+    y=None,
+    *,
+    targets: str = "any",
+    input_size: tuple | None = None,
+    n_classes: int | None = None,
+    name: str = "X",
+):
+    """Check a whole dataset once, before training or scoring; return ``(X, y)`` as arrays.
+
+    X becomes float32 (finite, at least 2-D, non-empty); y becomes int64
+    class ids or float32 targets (``y=None``: X itself, for autoencoders).
+
+    Args:
+        X: features, (n_samples, ...).
+        y: targets with one entry per row, or None.
+        targets: ``"int"`` (class ids), ``"binary"`` (0/1), ``"float"``, or
+            ``"any"`` (integer dtypes stay int64, others float32).
+        input_size: ``(axis, size)`` the model's first layer reads (e.g.
+            ``(-1, 4)`` for a Linear of 4 inputs, ``(1, 3)`` for a Conv2d
+            of 3 channels); None skips the check.
+        n_classes: number of output units for class ids (labels must lie
+            in 0..n_classes-1); None skips the check.
+        name: how X is called in messages (y's name follows it).
+
+    Raises:
+        ValueError / TypeError naming the row, label or shape at fault.
+    """
+    X = check_features(X, name=name)
+    if input_size is not None:
+        axis, size = input_size
+        if X.ndim <= axis or X.shape[axis] != size:
+            raise ValueError(
+                f"The model cannot take {name} of shape {X.shape}: its first layer expects "
+                f"{size} entries on axis {axis}. Received: {X.shape[axis]}"
+            )
+    if y is None:
+        return X, X
+    y_name = name.replace("X", "y")
+    if targets == "any":
+        targets = "int" if np.asarray(y).dtype.kind in "iu" else "float"
+    arr = check_targets(y, X.shape[0], name=y_name, integer=targets == "int")
+    if targets == "binary" and not np.all((arr == 0) | (arr == 1)):
+        bad = arr[(arr != 0) & (arr != 1)][0]
+        raise ValueError(f"Expected 0/1 labels in {y_name}. Received: {bad}")
+    if targets == "int" and n_classes is not None:
+        check_class_labels(arr, n_classes, name=y_name)
+    return X, arr

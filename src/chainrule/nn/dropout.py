@@ -20,8 +20,9 @@ class Dropout(Module):
             training; outputs multiplied by the keep probability 1-p at
             inference.  Both give the same expected activation.
 
-    A new mask is drawn at every forward in training mode, from the
-    generator seeded by ``cr.manual_seed``.
+    A new mask is drawn at every forward in training mode, from
+    ``chainrule.random.generator()`` (the generator in scope, else the
+    default one reset by ``cr.manual_seed``).
     """
 
     def __init__(self, p: float = 0.5, mode: str = "inverted"):

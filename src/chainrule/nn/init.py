@@ -1,4 +1,7 @@
-"""Weight initialisation (book §8.4), all drawing from ``cr.manual_seed``'s generator.
+"""Weight initialisation (book §8.4), all drawing from ``chainrule.random.generator()``.
+
+That is the generator in scope (``chainrule.random.use_generator``), else the
+default one reset by ``cr.manual_seed``.
 
 Fan-in and fan-out: a 2-D weight of a Linear layer has shape (in, out), so
 fan_in = shape[0], fan_out = shape[1].  A convolution kernel has PyTorch's

@@ -4,8 +4,9 @@ Every transform here is a callable ``transform(xb, yb) -> (xb, yb)`` on
 NumPy arrays, the form ``DataLoader(..., transform=...)`` and
 ``training.fit(..., transform=...)`` take; :class:`Compose` chains them.
 Labels pass through unchanged (the transformations are meant to keep the
-class).  Randomness comes from ``cr.random.generator()``, so
-``cr.manual_seed`` makes the augmented stream reproducible.
+class).  Randomness comes from ``cr.random.generator()`` (the generator in
+scope, e.g. ``fit(..., generator=...)``'s, else the default one), so a seed
+makes the augmented stream reproducible.
 
 Image transforms are vectorised over the batch: one inverse affine map
 per image, one coordinate grid for the whole batch, and one gather

@@ -22,7 +22,7 @@ from ..autograd import ops
 from ..autograd.engine import Tensor
 from ..nn.module import Module
 
-__all__ = ["L1Penalty", "L2Penalty", "exclude", "penalized_parameters"]
+__all__ = ["L1Penalty", "L2Penalty", "MinibatchL2", "exclude", "penalized_parameters"]
 
 
 def exclude(*params: Tensor) -> tuple:
@@ -133,3 +133,47 @@ class L1Penalty(_Penalty):
 
     def _term(self, p: Tensor) -> Tensor:
         return ops.sum(ops.abs(p))
+
+
+class MinibatchL2:
+    """scikit-learn's L2 penalty α/(2m')·Σ‖W‖² per minibatch of m' rows (book §7.1.1).
+
+    The penalty is divided by the size m' of each minibatch, as in
+    scikit-learn's MLPs, so ``alpha`` means what it means there.  Its
+    gradient (α/m')·W is added to each weight's gradient in place after
+    ``backward`` (nothing enters the graph): the Trainer calls
+    :meth:`add_gradient` between ``backward`` and ``optimizer.step`` for a
+    regularizer that has one, and logs the returned value as ``penalty``.
+    Weights are :func:`penalized_parameters` (biases are left out).
+
+    Args:
+        alpha: α ≥ 0 (0 adds nothing).
+
+    Example:
+        >>> fit(model, X, y, loss="cross_entropy", optimizer=opt,
+        ...     regularizers=[MinibatchL2(1e-4)])
+    """
+
+    def __init__(self, alpha: float):
+        self.alpha = _check_alpha(alpha)
+        self._model = None
+        self._weights: list = []
+
+    def add_gradient(self, model, batch_rows: int) -> float:
+        """Add (α/m')·W to every ``W.grad``; return the penalty α/(2m')·Σ‖W‖²."""
+        if not self.alpha:
+            return 0.0
+        if model is not self._model:  # the weights of the model last seen
+            self._model = model
+            self._weights = list(penalized_parameters(model))
+        scale = self.alpha / batch_rows
+        squares = 0.0
+        for w in self._weights:
+            flat = w.data.reshape(-1)
+            squares += float(np.dot(flat, flat))
+            if w.grad is not None:
+                w.grad += scale * w.data
+        return 0.5 * scale * squares
+
+    def __repr__(self) -> str:
+        return f"MinibatchL2(alpha={self.alpha})"

@@ -1,36 +1,42 @@
-"""What MLPClassifier and MLPRegressor share: the network, the optimiser, the epoch loop.
+"""What MLPClassifier and MLPRegressor share: parameter translation onto the Trainer.
 
-The network is a ``chainrule.nn.Sequential`` of ``Linear`` layers (weights
-of shape (in, out), as scikit-learn's ``coefs_``), each hidden one followed
-by optional batch normalisation, the activation and optional dropout (book
-§6.1, §7.12, §8.7.1).  Gradients come from chainrule's autodiff, updates
-from ``chainrule.optim``; minibatches are drawn as ``chainrule.data.DataLoader``
-draws them (one permutation per epoch from ``chainrule.random``, cut into
-consecutive slices).
+The estimators have no training loop of their own.  A ``fit`` translates
+scikit-learn's parameters into a :class:`chainrule.training.Trainer` run:
 
-Why a loop of its own rather than ``chainrule.training.fit``: scikit-learn's
-semantics are per epoch and per minibatch in ways ``fit`` does not model —
-the L2 penalty is divided by the size of each minibatch, ``partial_fit``
-runs exactly one epoch with the optimiser state kept, the stopping rule is
-sklearn's ``tol``/``n_iter_no_change`` test on the training loss or on the
-validation *score*, and the SGD learning rate may be divided by 5 instead
-of stopping (``learning_rate="adaptive"``).  The loop is the few lines of
-:meth:`BaseMLP._run_epoch`; everything else is shared pieces.
+* the network and the optimiser come from the shared vocabulary,
+  :mod:`chainrule.training.recipes` (a ``Sequential`` of ``Linear`` layers,
+  weights of shape (in, out) as scikit-learn's ``coefs_``, each hidden one
+  followed by optional batch normalisation, the activation and optional
+  dropout; book §6.1, §7.12, §8.7.1);
+* the L2 term α/(2m')·Σ‖W‖² of each minibatch of m' rows is the
+  gradient-side regulariser :class:`chainrule.regularization.MinibatchL2`;
+* scikit-learn's ``tol``/``n_iter_no_change`` stopping on the training
+  objective or the validation score, and ``learning_rate="adaptive"``
+  (divide by 5 instead of stopping), are a
+  :class:`chainrule.training.ToleranceStopping` callback; the validation
+  score is an :class:`~chainrule.training.EpochScore` on rows held out with
+  ``validation_fraction``; ``learning_rate="invscaling"`` is an
+  :class:`~chainrule.training.InverseScalingLR` callback;
+* ``partial_fit`` is one Trainer epoch with the optimiser (and its state)
+  kept; ``warm_start`` starts from the current weights with a new optimiser;
+* divergence is the Trainer's non-finite loss check.
 
-Randomness: each estimator owns a generator state seeded from
-``random_state`` when a fresh fit starts.  While it trains, that state is
-swapped into ``chainrule.random`` (initialisation, dropout masks and
-shuffling all draw from it) and swapped out again afterwards, so fitting an
-estimator neither depends on nor disturbs the global ``cr.manual_seed``
-state, and ``partial_fit`` continues the estimator's own random stream.
+The callbacks are kept on the estimator, so their counters (samples seen,
+epochs without improvement, best value) continue across ``partial_fit``
+and ``warm_start`` calls, as in scikit-learn.
+
+Randomness: each estimator owns a generator, seeded from ``random_state``
+when a fresh fit starts; initialisation, dropout masks, shuffling and the
+validation split draw from it inside ``chainrule.random.use_generator``
+(scoped to the calling thread).  Nothing global is swapped: fitting neither
+depends on nor disturbs ``cr.manual_seed``'s stream, two estimators fit on
+two threads as they would in sequence, and ``partial_fit`` continues the
+estimator's own stream.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import warnings
-from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -39,9 +45,19 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from chainrule import nn, optim
 from chainrule import random as cr_random
 from chainrule.autograd.engine import Tensor, no_grad
+from chainrule.nn import Linear
+from chainrule.regularization import MinibatchL2
+from chainrule.training import (
+    Callback,
+    EpochScore,
+    InverseScalingLR,
+    NonFiniteLossError,
+    ToleranceStopping,
+    Trainer,
+    recipes,
+)
 
 from ._params import (
     AnyOf,
@@ -55,15 +71,8 @@ from ._params import (
 )
 from ._threads import blas_scope
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "logistic": nn.Sigmoid,
-    "identity": nn.Identity,
-    "leaky_relu": nn.LeakyReLU,
-    "softplus": nn.Softplus,
-    "abs": nn.Abs,
-}
+#: scikit-learn's activation names (a subset of the shared vocabulary)
+ACTIVATIONS = ("relu", "tanh", "logistic", "identity", "leaky_relu", "softplus", "abs")
 
 SOLVERS = ("adam", "sgd", "rmsprop", "rmsprop_nesterov", "adagrad")
 
@@ -96,6 +105,28 @@ PARAMS = {
 }
 
 
+class _Record(Callback):
+    """Copies each epoch's objective (and validation score) into the estimator's attributes."""
+
+    def __init__(self, estimator):
+        super().__init__()
+        self.estimator = estimator
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        est = self.estimator
+        loss = float(logs["objective"])
+        est.n_iter_ += 1
+        est.t_ += len(self.trainer.loader.dataset)
+        est.loss_ = loss
+        est.loss_curve_.append(loss)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+        if "val_score" in logs:
+            est.validation_scores_.append(float(logs["val_score"]))
+            if est.verbose:
+                print(f"Validation score: {logs['val_score']:f}")
+
+
 class BaseMLP(BaseEstimator):
     """Base class of the estimators; not for direct use.
 
@@ -126,40 +157,32 @@ class BaseMLP(BaseEstimator):
         return int(min(self.batch_size, n_samples))
 
     # --- the network and the optimiser ------------------------------------------
-    def _build_model(self, n_in: int, n_out: int) -> nn.Sequential:
-        sizes = self._layer_sizes(n_in, n_out)[:-1]
-        layers = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            layers.append(nn.Linear(fan_in, fan_out))
-            if self.batch_norm:
-                layers.append(nn.BatchNorm1d(fan_out))
-            layers.append(ACTIVATIONS[self.activation]())
-            if self.dropout > 0:
-                layers.append(nn.Dropout(self.dropout, mode=self.dropout_mode))
-        layers.append(nn.Linear(sizes[-1], n_out))
-        return nn.Sequential(*layers)
+    def _build_model(self, n_in: int, n_out: int):
+        return recipes.build_mlp(
+            self._layer_sizes(n_in, n_out),
+            self.activation,
+            dropout=float(self.dropout),
+            dropout_mode=self.dropout_mode,
+            batch_norm=bool(self.batch_norm),
+        )
 
-    def _make_optimizer(self) -> optim.Optimizer:
-        params = list(self._model.parameters())
-        lr = float(self.learning_rate_init)
+    def _make_optimizer(self):
+        """scikit-learn's solver names translated to the shared vocabulary."""
         solver = self.solver
         if solver == "sgd":
-            nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-            return optim.SGD(params, lr=lr, momentum=float(self.momentum), nesterov=nesterov)
-        if solver == "adam":
-            return optim.Adam(params, lr=lr, betas=(self.beta_1, self.beta_2),
-                              eps=float(self.epsilon))
-        if solver == "rmsprop":
-            return optim.RMSprop(params, lr=lr, alpha=float(self.beta_2),
-                                 eps=float(self.epsilon))
-        if solver == "rmsprop_nesterov":
-            return optim.RMSprop(params, lr=lr, alpha=float(self.beta_2),
-                                 eps=float(self.epsilon), momentum=float(self.momentum),
-                                 nesterov=True)
-        return optim.Adagrad(params, lr=lr, eps=float(self.epsilon))
+            solver = "nesterov" if self.nesterovs_momentum else "momentum"
+        return recipes.build_optimizer(
+            solver,
+            self._model.parameters(),
+            lr=float(self.learning_rate_init),
+            momentum=float(self.momentum),
+            betas=(float(self.beta_1), float(self.beta_2)),
+            eps=float(self.epsilon),
+            rho=float(self.beta_2),
+        )
 
     def _linears(self) -> list:
-        return [m for m in self._model if isinstance(m, nn.Linear)]
+        return [m for m in self._model if isinstance(m, Linear)]
 
     @property
     def coefs_(self) -> list:
@@ -170,18 +193,6 @@ class BaseMLP(BaseEstimator):
     def intercepts_(self) -> list:
         """Bias vectors, layer by layer, shape (fan_out,) (live arrays)."""
         return [layer.bias.data for layer in self._linears()]
-
-    # --- randomness ---------------------------------------------------------------
-    @contextmanager
-    def _own_random_state(self):
-        """Swap this estimator's generator state into ``chainrule.random``."""
-        saved = cr_random.get_rng_state()
-        cr_random.set_rng_state(self._rng_state)
-        try:
-            yield
-        finally:
-            self._rng_state = cr_random.get_rng_state()
-            cr_random.set_rng_state(saved)
 
     # --- fitting --------------------------------------------------------------------
     def _fit(self, X, y, incremental: bool, classes=None):
@@ -195,10 +206,10 @@ class BaseMLP(BaseEstimator):
         X, T = self._prepare_targets(X, y, fresh, incremental, classes)
         if fresh:
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            self._rng_state = np.random.PCG64(seed).state
+            self._rng = cr_random.new_generator(int(seed))
         sizes = self._layer_sizes(X.shape[1], self._n_model_outputs())
         rows = min(X.shape[0], 200 if self.batch_size == "auto" else self.batch_size)
-        with self._own_random_state(), blas_scope(rows, sizes):
+        with cr_random.use_generator(self._rng), blas_scope(rows, sizes):
             if fresh:
                 self._initialize(X.shape[1], self._n_model_outputs())
             if not incremental or self._optimizer is None:
@@ -217,22 +228,48 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
-        self._no_improvement_count = 0
-        self._best_state = None
-        if self.early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
+        early = bool(self.early_stopping)
+        self._stopper = ToleranceStopping(
+            monitor="val_score" if early else "objective",
+            mode="max" if early else "min",
+            tol=float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            reduce_lr_by=5.0 if self._adaptive() else None,
+            min_lr=1e-6,
+            restore_best_weights=early,
+            verbose=bool(self.verbose),
+        )
+        self._invscaling = None
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            self._invscaling = InverseScalingLR(self.learning_rate_init, self.power_t)
+        self.validation_scores_ = [] if early else None
+
+    def _adaptive(self) -> bool:
+        return self.solver == "sgd" and self.learning_rate == "adaptive"
+
+    @property
+    def best_loss_(self):
+        """Lowest training objective so far (None with early stopping)."""
+        stopper = self.__dict__.get("_stopper")
+        if stopper is None or self.early_stopping:
+            return None
+        return stopper.best
+
+    @property
+    def best_validation_score_(self):
+        """Best validation score so far (None without early stopping)."""
+        stopper = self.__dict__.get("_stopper")
+        if stopper is None or not self.early_stopping:
+            return None
+        return stopper.best
 
     def _train(self, X, T, incremental: bool) -> None:
-        early = self.early_stopping
-        X_val = T_val = None
-        if early:
+        """One Trainer run: one epoch for ``partial_fit``, else up to ``max_iter``."""
+        callbacks = [_Record(self)]
+        if self.early_stopping:
             X, T, X_val, T_val = self._split_validation(X, T)
+            score = EpochScore(lambda model: self._validation_score(X_val, T_val))
+            callbacks.insert(0, score)
         n = X.shape[0]
         batch_size = self._batch_size(n)
         if self.batch_norm and n < 2:
@@ -240,92 +277,46 @@ class BaseMLP(BaseEstimator):
                 f"{type(self).__name__}: batch_norm=True needs minibatches of at least 2 "
                 f"rows to estimate a variance. Received: n_samples={n}"
             )
-        # batch norm cannot use a trailing minibatch of one row: skip it (the
-        # row left out changes from epoch to epoch when shuffling)
-        drop_last = bool(self.batch_norm) and n % batch_size == 1
-        self._weights = [layer.weight for layer in self._linears()]
-        self._model.train()
-        self.n_iter_ = 0
-        for _ in range(1 if incremental else self.max_iter):
-            loss = self._run_epoch(X, T, batch_size, drop_last)
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_ = loss
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            if early:
-                if self._record_validation(X_val, T_val):
-                    self._best_state = self._model.state_dict()
-            else:
-                self._record_loss(loss)
-            self._schedule_learning_rate()
-            if self._no_improvement_count > self.n_iter_no_change:
-                if self._stop_or_slow_down(early):
-                    break
-                self._no_improvement_count = 0
-            if incremental:
-                break
-            if self.n_iter_ == self.max_iter:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                )
-        if early and self._best_state is not None:
-            # in place, so the optimiser's flat buffers stay shared
-            self._model.load_state_dict(self._best_state)
-        self._optimizer.zero_grad()
-
-    def _run_epoch(self, X, T, batch_size: int, drop_last: bool) -> float:
-        """One pass over the data; returns the mean minibatch objective.
-
-        The rows are permuted once (when shuffling, with the draw
-        ``DataLoader`` makes) and the minibatches are consecutive slices of
-        the permuted copy, i.e. views: the same batches as the loader's,
-        without a gather per minibatch.
-
-        For a minibatch of m' rows the objective is the mean loss plus
-        sklearn's L2 penalty α/(2m')·Σ‖W‖² over the weight matrices (not
-        the biases); its gradient (α/m')W is added to the weight gradients
-        after backward rather than differentiated through the graph.
-        """
-        n = X.shape[0]
-        if self.shuffle:
-            order = cr_random.generator().permutation(n)
-            X, T = X[order], T[order]
-        stop = n - n % batch_size if drop_last else n
-        model, opt, weights = self._model, self._optimizer, self._weights
-        alpha = float(self.alpha)
-        total = 0.0
-        for step, start in enumerate(range(0, stop, batch_size), 1):
-            end = min(start + batch_size, stop)
-            m = end - start
-            opt.zero_grad()
-            loss = self._batch_loss(model(Tensor(X[start:end])), T[start:end])
-            value = float(loss.data)
-            if not math.isfinite(value):
-                self._diverged(value, step)
-            loss.backward()
-            if alpha:
-                scale = alpha / m
-                squares = 0.0
-                for w in weights:
-                    flat = w.data.reshape(-1)
-                    squares += float(np.dot(flat, flat))
-                    w.grad += scale * w.data
-                value += 0.5 * scale * squares
-            opt.step()
-            total += value * m
-        return total / stop
-
-    def _diverged(self, value: float, step: int) -> None:
-        raise FloatingPointError(
-            f"{type(self).__name__}: the training loss became {value} in epoch "
-            f"{self.n_iter_ + 1}, minibatch {step}; training diverged and stopped before "
-            "updating the weights with it. Lower learning_rate_init (now "
-            f"{self.learning_rate_init}) or scale the inputs."
+        if self._invscaling is not None:
+            callbacks.append(self._invscaling)
+        callbacks.append(self._stopper)
+        trainer = Trainer(
+            self._model,
+            loss=self._batch_loss,
+            optimizer=self._optimizer,
+            regularizers=[MinibatchL2(float(self.alpha))],
+            callbacks=callbacks,
+            verbose=0,
         )
+        epochs = 1 if incremental else int(self.max_iter)
+        self.n_iter_ = 0
+        try:
+            trainer.fit(
+                X,
+                T,
+                epochs=epochs,
+                batch_size=batch_size,
+                shuffle=bool(self.shuffle),
+                # batch norm cannot use a trailing minibatch of one row: skip it
+                drop_last=bool(self.batch_norm) and n % batch_size == 1,
+            )
+        except NonFiniteLossError as err:
+            raise FloatingPointError(
+                f"{type(self).__name__}: the training loss became {err.value} in epoch "
+                f"{self.n_iter_ + 1}, minibatch {err.batch}; training diverged and stopped "
+                "before updating the weights with it. Lower learning_rate_init (now "
+                f"{self.learning_rate_init}) or scale the inputs."
+            ) from err
+        finally:
+            for cb in callbacks:  # the estimator keeps no reference to the run
+                cb.trainer = cb.model = None
+            self._optimizer.zero_grad()
+        if not incremental and not trainer.stop_training and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
 
     def _split_validation(self, X, T):
         """Hold out ``validation_fraction`` of the rows (stratified for classes)."""
@@ -345,55 +336,6 @@ class BaseMLP(BaseEstimator):
 
     def _stratify(self, T):
         return None
-
-    def _record_loss(self, loss: float) -> None:
-        """sklearn's stopping rule on the training loss."""
-        if loss > self.best_loss_ - self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        self.best_loss_ = min(self.best_loss_, loss)
-
-    def _record_validation(self, X_val, T_val) -> bool:
-        """sklearn's stopping rule on the validation score; True on a new best."""
-        score = self._validation_score(X_val, T_val)
-        self._model.train()
-        self.validation_scores_.append(score)
-        if self.verbose:
-            print(f"Validation score: {score:f}")
-        if score < self.best_validation_score_ + self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if score > self.best_validation_score_:
-            self.best_validation_score_ = score
-            return True
-        return False
-
-    def _schedule_learning_rate(self) -> None:
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-            for group in self._optimizer.param_groups:
-                group["lr"] = lr
-
-    def _stop_or_slow_down(self, early: bool) -> bool:
-        what = "Validation score" if early else "Training loss"
-        msg = (f"{what} did not improve more than tol={self.tol:f} for "
-               f"{self.n_iter_no_change} consecutive epochs.")
-        groups = self._optimizer.param_groups
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if groups[0]["lr"] <= 1e-6:
-            if self.verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        for group in groups:
-            group["lr"] /= 5.0
-        if self.verbose:
-            print(msg + f" Setting learning rate to {groups[0]['lr']:f}")
-        return False
 
     # --- predicting -----------------------------------------------------------------
     def _forward(self, X: np.ndarray) -> np.ndarray:
@@ -418,7 +360,6 @@ class BaseMLP(BaseEstimator):
         opt = state.pop("_optimizer", None)
         if opt is not None:
             state["_optimizer_state"] = opt.state_dict()
-        state.pop("_weights", None)
         return state
 
     def __setstate__(self, state):

@@ -53,7 +53,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         shuffle: reshuffle the rows every epoch.
         random_state: seeds initialisation, dropout, shuffling and the
             validation split.  Each estimator draws from its own generator,
-            leaving ``cr.manual_seed``'s global state untouched.
+            scoped to the calling thread while it works, so ``cr.manual_seed``'s
+            stream is untouched and fits on several threads are independent.
         tol: improvement below which an epoch counts as no improvement.
         verbose: print the loss (and validation score) every epoch.
         warm_start: a new ``fit`` continues from the current weights.

@@ -1,4 +1,4 @@
-"""Run small matrix products on one BLAS thread.
+"""Run small matrix products on one BLAS thread, inside an estimator's work only.
 
 An MLP on tabular data multiplies small matrices (a 200 x 64 batch by a
 64 x 100 weight is 1.3 million multiply-adds).  For such sizes a second
@@ -6,10 +6,9 @@ BLAS thread costs more in hand-offs than it saves, and on a machine whose
 cores are busy with other work a spinning BLAS thread can make every
 product several times slower.  So the estimators limit BLAS to one thread
 while they train or predict, unless the largest product of a minibatch
-reaches ``SMALL_GEMM`` multiply-adds.  ``chainrule._blas.one_blas_thread``
-does the limiting (through ``threadpoolctl``, a scikit-learn dependency;
-without it nothing changes), and while it is in force chainrule's products
-skip their own thread-count checks.
+reaches ``SMALL_GEMM`` multiply-adds, as scikit-learn's MiniBatchKMeans
+does: ``threadpoolctl``'s limit is scoped to the ``with`` block and the
+previous thread counts are restored on exit.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from __future__ import annotations
 import itertools
 from contextlib import nullcontext
 
-from chainrule._blas import one_blas_thread
+from threadpoolctl import threadpool_limits
 
 #: Below this many multiply-adds per layer and minibatch, use one BLAS thread.
 SMALL_GEMM = 1 << 23
-
 
 def blas_scope(rows: int, layer_sizes) -> object:
     """A context manager: one BLAS thread if ``rows`` x the biggest layer is small."""
@@ -29,4 +27,4 @@ def blas_scope(rows: int, layer_sizes) -> object:
     biggest = max(a * b for a, b in itertools.pairwise(sizes))
     if rows * biggest >= SMALL_GEMM:
         return nullcontext()
-    return one_blas_thread()
+    return threadpool_limits(limits=1, user_api="blas")

@@ -1,4 +1,5 @@
-"""Training: the fit loop, callbacks, history, metrics and safe checkpoints."""
+"""Training: the one fit loop (``Trainer``/``fit``), callbacks, history, metrics,
+safe checkpoints, run folders and the shared recipe vocabulary."""
 
 from .callbacks import (
     Callback,
@@ -19,6 +20,7 @@ from .history import History
 from .losses import LOSSES, get_loss
 from .metrics import Metric, get_metric
 from .tensorboard import TensorBoard
+from .tolerance import EpochScore, InverseScalingLR, ToleranceStopping
 from .trainer import NonFiniteLossError, Trainer, fit
 
 __all__ = [
@@ -26,13 +28,16 @@ __all__ = [
     "Callback",
     "CheckpointError",
     "EarlyStopping",
+    "EpochScore",
     "History",
+    "InverseScalingLR",
     "LambdaCallback",
     "LearningRateSchedulerCallback",
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
     "TensorBoard",
+    "ToleranceStopping",
     "Trainer",
     "evaluate",
     "fit",

@@ -186,8 +186,9 @@ class EarlyStopping(_MonitorMixin, Callback):
 class ModelCheckpoint(_MonitorMixin, Callback):
     """Save the full training state (resumable) during training.
 
-    The file holds the model, optimiser, scheduler, global RNG state,
-    loader position, epoch/step counters, history and callback states
+    The file holds the model, optimiser, scheduler, the state of the
+    generator in scope, loader position, epoch/step counters, history and
+    callback states
     (see :mod:`chainrule.training.checkpoint` for the safe format), so
     ``fit(..., checkpoint=path)`` continues exactly where it was saved.
 

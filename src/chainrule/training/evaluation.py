@@ -11,57 +11,60 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..autograd.engine import Tensor, no_grad
-from ..data.validation import check_class_labels, check_features, check_targets
+from ..data.validation import check_dataset, check_features
+from ..nn.container import Sequential
 from .losses import get_loss, target_kind
 from .metrics import get_metric
 
 __all__ = ["check_data", "evaluate", "predict"]
 
 
-def _targets(X: np.ndarray, y, loss_name: str, name: str) -> np.ndarray:
-    if y is None:
-        return X
-    kind = target_kind(loss_name)
-    if kind == "any":
-        kind = "int" if np.asarray(y).dtype.kind in "iu" else "float"
-    arr = check_targets(y, X.shape[0], name=name, integer=(kind == "int"))
-    if kind == "binary" and not np.all((arr == 0) | (arr == 1)):
-        bad = arr[(arr != 0) & (arr != 1)][0]
-        raise ValueError(f"Expected 0/1 labels in {name} for loss {loss_name!r}. Received: {bad}")
-    return arr
+def _first_and_last_layer(model):
+    """(input axis and size, output units) read from a model's layers, or None each.
+
+    Known for a ``Sequential`` (whose order is the data flow) and for a
+    bare Linear/Conv layer: the first layer's ``in_features`` (last axis) or
+    ``in_channels`` (axis 1) when it is one, and the ``out_features`` of the
+    last Linear after which only parameter-free layers follow.  Other
+    models are checked by their first minibatch (layers name the shapes
+    they expect).
+    """
+    layers = list(model) if isinstance(model, Sequential) else [model]
+    first = last = None
+    if layers and hasattr(layers[0], "in_features"):
+        first = (-1, int(layers[0].in_features))
+    elif layers and hasattr(layers[0], "in_channels"):
+        first = (1, int(layers[0].in_channels))
+    for layer in reversed(layers):  # past parameter-free layers (activations)
+        if hasattr(layer, "out_features"):
+            last = int(layer.out_features)
+            break
+        if list(layer.parameters()):
+            break
+    return first, last
 
 
 def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None):
-    """Validate (X, y) for ``model`` and a loss; return them as arrays.
+    """Validate (X, y) for ``model`` and a loss, once; return them as arrays.
 
-    X becomes float32 (finite, at least 2-D, non-empty); y becomes int64
-    class ids for class losses, float32 otherwise (y=None: X itself).
-    One row is run through the model in eval mode to check the feature
-    count and, for class losses, that every label has an output unit
-    (skipped with a training ``transform``, which may change the width).
+    One call to :func:`chainrule.data.validation.check_dataset`, with the
+    target kind the loss needs and the input size and output units read
+    from the model's layers (no forward pass).  With a training
+    ``transform`` the input size is not checked (it may change the width).
 
     Raises:
         ValueError / TypeError naming the row, label or shape at fault.
     """
-    X = check_features(X, name=name)
-    y_name = name.replace("X", "y")
-    y = _targets(X, y, loss_name, y_name)
-    was_training = model.training
-    model.eval()
-    if transform is not None:
-        # the model sees transformed rows, which may have another width:
-        # the first minibatch checks them (layers name the shapes they expect)
-        return X, y
-    try:
-        with no_grad():
-            out = model(Tensor(X[:1]))
-    except ValueError as err:
-        raise ValueError(f"The model cannot take {name} of shape {X.shape}: {err}") from err
-    finally:
-        model.train(was_training)
-    if target_kind(loss_name) == "int" and out.ndim == 2:
-        check_class_labels(y, out.shape[1], name=y_name)
-    return X, y
+    first, n_out = _first_and_last_layer(model)
+    kind = target_kind(loss_name)
+    return check_dataset(
+        X,
+        y,
+        targets=kind,
+        input_size=None if transform is not None else first,
+        n_classes=n_out if kind == "int" else None,
+        name=name,
+    )
 
 
 def predict(model, X, batch_size: int = 256) -> np.ndarray:

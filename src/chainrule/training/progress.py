@@ -98,6 +98,11 @@ class ProgressBar:
                 dynamic_ncols=True,
             )
 
+    @property
+    def active(self) -> bool:
+        """Whether a per-minibatch bar is showing (it then wants the running logs)."""
+        return self.bar is not None
+
     def batch_end(self, logs: dict) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(_fmt(logs), refresh=False)

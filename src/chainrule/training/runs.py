@@ -1,6 +1,8 @@
 """Run folders: train a multilayer perceptron from a config, then reuse it.
 
-This is the engine of the ``chainrule`` command line.  A run folder holds
+This is the engine of the ``chainrule`` command line, and the one owner of
+a run folder (writing, resuming and loading it).  Models, optimisers and
+schedules come from the shared vocabulary, :mod:`chainrule.training.recipes`.  A run folder holds
 
 * ``config.json``: the model/optimiser/data settings and what the data
   looked like (task, classes, feature count and names);
@@ -29,13 +31,15 @@ import time
 
 import numpy as np
 
-from .. import nn, optim
+from .. import nn
 from .. import random as _random
+from .. import regularization as R
 from ..data.datasets import load_split
 from ..data.files import csv_columns, read_csv, read_npz
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
+from . import recipes
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
@@ -69,18 +73,6 @@ DEFAULTS = {
     "checkpoint_every": 0,
 }
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": nn.LeakyReLU,
-    "softplus": nn.Softplus,
-    "abs": nn.Abs,
-}
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-SCHEDULES = ("none", "linear", "step", "cosine")
-
-
 def _split(cfg: dict):
     """The run's dataset split, exactly as its config describes it."""
     return load_split(
@@ -93,67 +85,36 @@ def _split(cfg: dict):
 
 
 def build_model(config: dict, n_features: int, n_outputs: int) -> nn.Module:
-    """Linear → [BatchNorm1d] → activation → [Dropout] per hidden layer, then Linear."""
-    act = config["activation"]
-    if act not in ACTIVATIONS:
-        raise ValueError(f"Expected activation in {sorted(ACTIVATIONS)}. Received: {act!r}")
-    layers = []
-    width = n_features
-    for h in config["hidden"]:
-        layers.append(nn.Linear(width, int(h)))
-        if config["batch_norm"]:
-            layers.append(nn.BatchNorm1d(int(h)))
-        layers.append(ACTIVATIONS[act]())
-        if config["dropout"]:
-            layers.append(nn.Dropout(float(config["dropout"])))
-        width = int(h)
-    layers.append(nn.Linear(width, n_outputs))
-    return nn.Sequential(*layers)
+    """The run's MLP (:func:`~chainrule.training.recipes.build_mlp` from the config)."""
+    return recipes.build_mlp(
+        [n_features, *config["hidden"], n_outputs],
+        config["activation"],
+        dropout=float(config["dropout"] or 0.0),
+        batch_norm=bool(config["batch_norm"]),
+    )
 
 
 def build_optimizer(config: dict, params):
-    name, lr, wd = config["optimizer"], float(config["lr"]), float(config["weight_decay"])
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=wd)
-    if name in ("momentum", "nesterov"):
-        return optim.SGD(
-            params,
-            lr=lr,
-            momentum=float(config["momentum"]),
-            nesterov=name == "nesterov",
-            weight_decay=wd,
-        )
-    if name == "adagrad":
-        return optim.Adagrad(params, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=wd)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd or 1e-2)
-    raise ValueError(f"Expected optimizer in {OPTIMIZERS}. Received: {name!r}")
+    """The run's optimiser (:func:`~chainrule.training.recipes.build_optimizer`)."""
+    return recipes.build_optimizer(
+        config["optimizer"],
+        params,
+        lr=float(config["lr"]),
+        momentum=float(config["momentum"]),
+        weight_decay=float(config["weight_decay"]),
+    )
 
 
 def build_scheduler(config: dict, opt, total_steps: int):
     """Per-iteration schedules over the whole run (``total_steps`` steps)."""
-    name = config["schedule"]
-    sched = optim.lr_scheduler
-    if name == "none":
-        return None
-    if name == "linear":  # book eq. 8.14: down to 1% of ε₀ at the end
-        return sched.LinearDecay(opt, end_lr=float(config["lr"]) * 0.01, tau=total_steps)
-    if name == "step":  # halve three times over the run
-        return sched.StepLR(opt, step_size=max(total_steps // 4, 1), gamma=0.5)
-    if name == "cosine":
-        return sched.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
-    raise ValueError(f"Expected schedule in {SCHEDULES}. Received: {name!r}")
+    return recipes.build_scheduler(
+        config["schedule"], opt, total_steps=total_steps, lr=float(config["lr"])
+    )
 
 
 def _regularizers(config: dict):
     regs, cons = [], []
     if config["l2"] or config["l1"] or config["max_norm"]:
-        from .. import regularization as R
-
         if config["l2"]:
             regs.append(R.L2Penalty(float(config["l2"])))
         if config["l1"]:
@@ -177,8 +138,7 @@ def _write_json(path: str, obj) -> None:
 
 
 def _setup(config: dict, data_info: dict):
-    """Model, optimiser, scheduler, trainer for a config (same RNG use every time)."""
-    _random.manual_seed(int(config["seed"]))
+    """Model and optimiser for a config, initialised from the generator in scope."""
     n_out = data_info["n_classes"] if data_info["task"] == "classification" else 1
     model = build_model(config, data_info["n_features"], n_out)
     opt = build_optimizer(config, model.parameters())
@@ -211,6 +171,16 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
     }
     os.makedirs(out, exist_ok=True)
     _write_json(os.path.join(out, "config.json"), {"config": cfg, "data": info})
+    # the run's own generator (seeded by ``seed``) draws initialisation,
+    # shuffling and dropout; a checkpoint saves and restores its state
+    with _random.use_generator(int(cfg["seed"])):
+        history, model = _train(cfg, info, ds, y_tr, out, resume, verbose)
+    return _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log)
+
+
+def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
+    """Build the model and optimiser and run the Trainer (in the run's generator)."""
+    is_clf = ds.task == "classification"
     model, opt = _setup(cfg, info)
     n_fit = len(y_tr) - (round(len(y_tr) * cfg["val_fraction"]) if cfg["val_fraction"] else 0)
     steps_per_epoch = -(-n_fit // int(cfg["batch_size"]))
@@ -249,6 +219,10 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
         validation_split=float(cfg["val_fraction"]),
         checkpoint=ck_path if resume else None,
     )
+    return history, model
+
+
+def _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log) -> dict:
     ckpt.save_model(
         os.path.join(out, "model.npz"),
         model,
@@ -306,7 +280,10 @@ def load_run(run_dir: str):
     with open(cfg_path, encoding="utf-8") as f:
         saved = json.load(f)
     cfg, info = saved["config"], saved["data"]
-    model, _ = _setup(cfg, info)
+    # a throwaway generator draws the initial weights that the saved ones
+    # replace: loading never touches the caller's generator
+    with _random.use_generator(int(cfg["seed"])):
+        model, _ = _setup(cfg, info)
     state = ckpt.load_model_state(model_path, model)
     model.eval()
     return model, cfg, info, state["extra"]

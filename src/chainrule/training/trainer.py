@@ -4,7 +4,9 @@ One epoch: for each minibatch (xb, yb) drawn by the shuffling
 :class:`~chainrule.data.DataLoader`::
 
     J = loss(model(xb), yb) + Σ regularizer(model)   # book eq. 7.1
-    optimizer.zero_grad(); J.backward(); optimizer.step()
+    optimizer.zero_grad(); J.backward()
+    for r in gradient regularizers: r.add_gradient(model, m')   # e.g. MinibatchL2
+    optimizer.step()
     for c in constraints: c(model)                    # e.g. max-norm, §7.2
     scheduler.step()                                  # if scheduler_interval="step"
 
@@ -16,11 +18,19 @@ Conventions (decided once):
 
 * ``loss`` and ``val_loss`` are the data term only (the mean NLL), so the
   two curves are comparable; with regularizers the mean penalty is logged
-  as ``penalty``.  Training metrics are running averages over the epoch
+  as ``penalty`` and their sum as ``objective``.
+* A NaN or infinite objective stops training with :class:`NonFiniteLossError`
+  before the step that would use it (the divergence check).  Training metrics are running averages over the epoch
   of outputs in training mode (dropout on), as in Keras.
 * ``lr`` in the logs is group 0's learning rate at the end of the epoch.
 * ``validation_split`` holds out a random share of the rows (its own
-  generator, seed 0), so the global generator stays untouched.
+  generator, seed 0), so the generator in scope stays untouched.
+* Randomness (shuffling, dropout masks, augmentation) comes from
+  ``chainrule.random.generator()``.  ``generator=`` (a ``numpy`` Generator
+  or an int seed) scopes the Trainer's own generator around each
+  :meth:`Trainer.fit` with ``chainrule.random.use_generator``: nothing
+  global is swapped, and two Trainers on two threads draw independently.
+  Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
 """
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -63,12 +74,33 @@ class NonFiniteLossError(FloatingPointError):
         self.value = value
 
 
+def _reads_batches(cb) -> bool:
+    """Whether a callback does anything in ``on_batch_end`` (overridden or set on it)."""
+    return "on_batch_end" in vars(cb) or type(cb).on_batch_end is not Callback.on_batch_end
+
+
 def _lr(optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
 class Trainer:
-    """Holds what a training run needs and runs it; see :func:`fit`.
+    """Holds what a training run needs and runs it: the one training loop; see :func:`fit`.
+
+    Everything that trains drives this loop (``fit``, the command line, the
+    scikit-learn estimators, the meta-algorithms of
+    :mod:`chainrule.ensembles`).  What varies is plugged in:
+
+    * ``regularizers``: graph penalties ``model -> Tensor`` (``L2Penalty``)
+      or gradient-side ones with ``add_gradient`` (``MinibatchL2``);
+    * ``constraints``: ``model -> None`` after each step (``MaxNorm``);
+    * ``callbacks``: epoch/batch hooks (``EarlyStopping``,
+      ``ToleranceStopping``, ``InverseScalingLR``, ``EpochScore``,
+      ``ModelCheckpoint``...), in the order given;
+    * ``scheduler``: a learning-rate schedule per step or per epoch;
+    * ``generator``: the run's own random generator (or seed).
+
+    Calling :meth:`fit` again continues with the same model and optimiser
+    (its state kept): one epoch at a time is ``fit(X, y, epochs=1)``.
 
     Attributes (read by callbacks): ``model``, ``optimizer``,
     ``scheduler``, ``history``, ``epoch`` (epochs completed, or the
@@ -89,6 +121,7 @@ class Trainer:
         regularizers: Iterable = (),
         constraints: Iterable = (),
         verbose="auto",
+        generator=None,
     ):
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(
@@ -102,7 +135,18 @@ class Trainer:
         self.metric_specs = list(metrics)
         for spec in self.metric_specs:
             get_metric(spec)  # validate names early
-        self.regularizers = list(regularizers)
+        self.regularizers = []
+        self.gradient_regularizers = []
+        for reg in regularizers:
+            if hasattr(reg, "add_gradient"):
+                self.gradient_regularizers.append(reg)
+            elif callable(reg):
+                self.regularizers.append(reg)
+            else:
+                raise TypeError(
+                    "Expected regularizers: callables model -> scalar Tensor, or objects "
+                    f"with add_gradient(model, batch_rows). Received: {type(reg).__name__}"
+                )
         self.constraints = list(constraints)
         callbacks = list(callbacks)
         for cb in callbacks:
@@ -111,6 +155,9 @@ class Trainer:
         # checkpoints last, so they capture the other callbacks' epoch-end state
         self.callbacks = sorted(callbacks, key=lambda c: isinstance(c, ModelCheckpoint))
         self.verbose = verbose
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            generator = _random.new_generator(generator)
+        self.generator = generator
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -137,8 +184,26 @@ class Trainer:
         transform: Callable | None = None,
         shuffle: bool = True,
         checkpoint=None,
+        drop_last: bool = False,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
+        scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
+        with scope:
+            return self._fit(
+                X,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                validation_split=validation_split,
+                transform=transform,
+                shuffle=shuffle,
+                checkpoint=checkpoint,
+                drop_last=drop_last,
+            )
+
+    def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
+             shuffle, checkpoint, drop_last) -> History:
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
         X, y = self._check_data(X, y, transform=transform)
@@ -161,7 +226,11 @@ class Trainer:
         self.stop_training = False
         self.history = History()
         self.loader = DataLoader(
-            TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, transform=transform
+            TensorDataset(X, y),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            transform=transform,
         )
         self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
         self._reset_sums()
@@ -189,8 +258,9 @@ class Trainer:
     def _running_logs(self) -> dict:
         n = max(self._sums["count"], 1)
         logs = {"loss": self._sums["loss"] / n}
-        if self.regularizers:
+        if self.regularizers or self.gradient_regularizers:
             logs["penalty"] = self._sums["penalty"] / n
+            logs["objective"] = logs["loss"] + logs["penalty"]
         for m in self._train_metrics:
             logs[m.name] = m.result()
         return logs
@@ -210,11 +280,15 @@ class Trainer:
         snapshot = self.model.state_dict()  # last finite parameters, for NaN recovery
         self.model.train()
         bar.epoch_begin(epoch, len(loader), loader.position)
+        # the running logs are built per minibatch only for those who read them
+        watchers = [cb for cb in self.callbacks if _reads_batches(cb)]
         for xb, yb in loader:
             self._train_step(xb, yb, epoch, snapshot)
-            logs = self._running_logs()
-            bar.batch_end(logs)
-            self._call("on_batch_end", self.global_step, logs)
+            if watchers or bar.active:
+                logs = self._running_logs()
+                bar.batch_end(logs)
+                for cb in watchers:
+                    cb.on_batch_end(self.global_step, logs)
             if self.stop_training:  # set by a callback mid-epoch: end the epoch here
                 break
         if self.stop_training and loader.position:
@@ -246,6 +320,9 @@ class Trainer:
             self._non_finite(value, epoch, snapshot)
         self.optimizer.zero_grad()
         total.backward()
+        n = len(xb)
+        for reg in self.gradient_regularizers:
+            penalty += reg.add_gradient(self.model, n)
         self.optimizer.step()
         if self.constraints:
             with no_grad():
@@ -254,7 +331,6 @@ class Trainer:
         self.global_step += 1
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
-        n = len(xb)
         self._sums["loss"] += float(loss.data) * n
         self._sums["penalty"] += penalty * n
         self._sums["count"] += n
@@ -376,6 +452,8 @@ def fit(
     verbose="auto",
     checkpoint=None,
     scheduler_interval: str = "step",
+    generator=None,
+    drop_last: bool = False,
 ) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
@@ -402,17 +480,25 @@ def fit(
             default; the book's linear decay counts iterations) or after
             every epoch (``scheduler_interval="epoch"``).
         regularizers: callables ``model -> scalar Tensor`` added to the
-            loss (e.g. ``regularization.L2Penalty(1e-4)``).
+            loss (e.g. ``regularization.L2Penalty(1e-4)``), or gradient-side
+            penalties with ``add_gradient(model, batch_rows) -> penalty``
+            that add their gradient in place after ``backward`` (e.g.
+            ``regularization.MinibatchL2(alpha)``, scikit-learn's L2).
         constraints: callables ``model -> None`` applied without gradients
             after every step (e.g. ``regularization.MaxNorm(3.0)``).
         transform: ``(xb, yb) -> (xb, yb)`` per training minibatch
             (augmentation); not applied to validation data.
         shuffle: reshuffle the training rows every epoch.
+        drop_last: skip a last minibatch smaller than ``batch_size``.
         verbose: "auto" (a progress bar only on a terminal), 0, 1 or 2.
         checkpoint: path of a checkpoint written by :class:`ModelCheckpoint`
             (or ``Trainer.save_checkpoint``) to resume from: model,
             optimiser, scheduler, RNG, loader position, history and
             callback states are restored and the run continues exactly.
+        generator: a ``numpy.random.Generator`` or an int seed; shuffling,
+            dropout and augmentation then draw from it (scoped to this
+            call and thread with ``chainrule.random.use_generator``)
+            instead of the generator in scope.
 
     Returns:
         The :class:`History` of per-epoch logs.
@@ -438,6 +524,7 @@ def fit(
         regularizers=regularizers,
         constraints=constraints,
         verbose=verbose,
+        generator=generator,
     )
     return trainer.fit(
         X,
@@ -449,4 +536,5 @@ def fit(
         transform=transform,
         shuffle=shuffle,
         checkpoint=checkpoint,
+        drop_last=drop_last,
     )

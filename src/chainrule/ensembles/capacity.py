@@ -35,10 +35,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..random import use_generator
 
 __all__ = [
     "CapacityResult",
@@ -64,7 +67,7 @@ def mean_squared_error(model, X, y) -> float:
 
 
 def _outputs(model, X) -> np.ndarray:
-    from .autograd import no_grad, tensor
+    from ..autograd import no_grad, tensor
 
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
@@ -304,6 +307,11 @@ def sweep(values: Sequence, trial: Callable[[Any], tuple], *, param_name: str = 
                           verdicts, best, extras)
 
 
+def _scope(seed):
+    """A fresh generator for ``seed`` in scope, or nothing for None."""
+    return nullcontext() if seed is None else use_generator(seed)
+
+
 def _check_split(X_train, y_train, X_test, y_test):
     for a, b, name in ((X_train, y_train, "train"), (X_test, y_test, "test")):
         if y_train is None:
@@ -343,23 +351,22 @@ def capacity_sweep(build: Callable[[Any], Any], values: Sequence, X_train, y_tra
             for integer targets, :func:`mean_squared_error` otherwise.
         param_name: name of the swept quantity.
         underfit_threshold, gap_threshold: see :func:`sweep`.
-        seed: reseed ``chainrule`` before each setting (reproducible,
-            comparable initialisations); ``None`` leaves the state alone.
+        seed: each setting is built and trained with its own generator
+            seeded with ``seed`` in scope (reproducible, comparable
+            initialisations; the caller's generator is untouched);
+            ``None`` draws from the generator in scope.
 
     Returns:
         A :class:`CapacityResult`; ``.summary()`` gives the text,
         ``.plot(path)`` the U-shaped curve.
     """
-    from .random import manual_seed
-
     _check_split(X_train, y_train, X_test, y_test)
     err = error or _default_error(y_train)
 
     def trial(value):
-        if seed is not None:
-            manual_seed(seed)
-        model = build(value)
-        train(model, X_train, y_train)
+        with _scope(seed):
+            model = build(value)
+            train(model, X_train, y_train)
         return err(model, X_train, y_train), err(model, X_test, y_test)
 
     return sweep(values, trial, param_name=param_name,
@@ -387,8 +394,6 @@ def training_size_sweep(build: Callable[[], Any], sizes: Sequence[int], X_train,
         A :class:`CapacityResult` with ``param_name="training examples"``;
         training error is measured on the n examples used.
     """
-    from .random import manual_seed
-
     _check_split(X_train, y_train, X_test, y_test)
     n_max = len(X_train)
     bad = [n for n in sizes if not 1 <= int(n) <= n_max]
@@ -399,12 +404,11 @@ def training_size_sweep(build: Callable[[], Any], sizes: Sequence[int], X_train,
     err = error or _default_error(y_train)
 
     def trial(n):
-        if seed is not None:
-            manual_seed(seed)
         Xn = X_train[:n]
         yn = None if y_train is None else y_train[:n]
-        model = build()
-        train(model, Xn, yn)
+        with _scope(seed):
+            model = build()
+            train(model, Xn, yn)
         return err(model, Xn, yn), err(model, X_test, y_test)
 
     return sweep([int(n) for n in sizes], trial, param_name="training examples",

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
+from chainrule.ensembles import continue_on_all_data, retrain_on_all_data
 from chainrule.optim import SGD
-from chainrule.regularization import continue_on_all_data, retrain_on_all_data
 from chainrule.training import LambdaCallback, evaluate, fit
 
 
@@ -28,7 +28,7 @@ def _opt(params):
     return SGD(params, lr=0.02, momentum=0.9)
 
 
-KW = dict(loss="cross_entropy", optimizer_fn=_opt, max_epochs=40, patience=3, batch_size=16)
+KW = {"loss": "cross_entropy", "optimizer_fn": _opt, "max_epochs": 40, "patience": 3, "batch_size": 16}
 
 
 def test_algorithm_7_2_retrains_from_scratch_for_exactly_i_star_steps():

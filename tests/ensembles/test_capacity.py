@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from chainrule import nn
-from chainrule.capacity import (
+from chainrule.ensembles.capacity import (
     capacity_sweep,
     classification_error,
     mean_squared_error,
@@ -18,7 +18,7 @@ from chainrule.capacity import (
 
 
 def _load_demo():
-    path = Path(__file__).resolve().parents[1] / "examples" / "capacity_sweep.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / "capacity_sweep.py"
     spec = importlib.util.spec_from_file_location("example_capacity_sweep", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
+from chainrule.ensembles import Bagging, combine_predictions, inverse_variance_weights
 from chainrule.optim import SGD
-from chainrule.regularization import Bagging, combine_predictions, inverse_variance_weights
 
 # joblib workers cannot import this test module: ship its functions by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -69,7 +69,7 @@ def test_majority_vote_with_ties_to_lower_class():
 
 def test_members_bootstrap_oob_variances_and_reproducibility():
     X, y = _data()
-    kw = dict(loss="cross_entropy", optimizer_fn=_opt, epochs=3, batch_size=16)
+    kw = {"loss": "cross_entropy", "optimizer_fn": _opt, "epochs": 3, "batch_size": 16}
     state = cr.get_rng_state()
     bag = Bagging(_clf, k=3, combine="inverse_variance", seed=4, **kw).fit(X, y)
     assert cr.get_rng_state() == state  # the caller's random stream is untouched
@@ -106,7 +106,7 @@ def test_regression_mean_and_inverse_variance():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((80, 6)).astype(np.float32)
     y = (X[:, :1] - X[:, 1:2] + 0.1 * rng.standard_normal((80, 1))).astype(np.float32)
-    kw = dict(loss="mse", optimizer_fn=_opt, epochs=3, batch_size=16)
+    kw = {"loss": "mse", "optimizer_fn": _opt, "epochs": 3, "batch_size": 16}
     bag = Bagging(_reg, k=3, **kw).fit(X, y)
     assert bag.task_ == "regression"
     outs = bag.member_outputs(X)
@@ -120,7 +120,7 @@ def test_regression_mean_and_inverse_variance():
 
 def test_n_jobs_2_gives_the_same_ensemble_as_n_jobs_1():
     X, y = _data(60)
-    kw = dict(loss="cross_entropy", optimizer_fn=_opt, epochs=2, batch_size=16, seed=7)
+    kw = {"loss": "cross_entropy", "optimizer_fn": _opt, "epochs": 2, "batch_size": 16, "seed": 7}
     serial = Bagging(_clf, k=2, n_jobs=1, **kw).fit(X, y)
     parallel = Bagging(_clf, k=2, n_jobs=2, **kw).fit(X, y)
     for a, b in zip(serial.members_, parallel.members_):
@@ -134,3 +134,14 @@ def test_bad_arguments():
         Bagging(_clf, k=0, loss="cross_entropy", optimizer_fn=_opt).fit(X, y)
     with pytest.raises(RuntimeError, match="not fitted"):
         Bagging(_clf, loss="cross_entropy", optimizer_fn=_opt).predict(X)
+
+
+def test_threading_backend_gives_the_same_ensemble_as_one_job():
+    # members draw from their own scoped generators, so threads do not mix streams
+    X, y = _data(60)
+    kw = {"loss": "cross_entropy", "optimizer_fn": _opt, "epochs": 2, "batch_size": 16, "seed": 3}
+    serial = Bagging(_clf, k=3, n_jobs=1, **kw).fit(X, y)
+    threaded = Bagging(_clf, k=3, n_jobs=3, backend="threading", **kw).fit(X, y)
+    for a, b in zip(serial.members_, threaded.members_):
+        for key, value in a.state_dict().items():
+            np.testing.assert_array_equal(value, b.state_dict()[key])

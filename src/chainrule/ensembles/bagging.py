@@ -9,11 +9,11 @@ average's expected squared error is v/k + (k−1)c/k).
 Members can be trained in parallel with joblib (``n_jobs``, ``backend``);
 with ``joblib.parallel_config(backend="dask")`` or ``"ray"`` the members
 spread over a cluster.  Every member i gets a deterministic seed derived
-from ``seed`` and i, used both for its bootstrap sample and for
-``cr.manual_seed`` before it is built and trained, so the ensemble is the
-same for any ``n_jobs``.  Use process-based backends (joblib's default
-"loky", Dask, Ray): the seeds go through chainrule's global generator,
-which threads would share.  ``model_fn`` and ``optimizer_fn`` must be
+from ``seed`` and i, used both for its bootstrap sample and for the
+member's own generator (``chainrule.random.use_generator``), from which it
+is initialised and trained; so the ensemble is the same for any ``n_jobs``
+and any joblib backend (threads included: generators are scoped per
+thread), and the caller's generator is never drawn from.  ``model_fn`` and ``optimizer_fn`` must be
 picklable for ``n_jobs != 1`` (joblib uses cloudpickle: lambdas are fine
 when defined in a script or importable module).
 """
@@ -27,6 +27,7 @@ import numpy as np
 from .. import random as _random
 from ..autograd.engine import Tensor, no_grad
 from ..nn.module import Module
+from ..training import fit
 
 __all__ = ["Bagging", "combine_predictions", "inverse_variance_weights"]
 
@@ -95,14 +96,13 @@ def _softmax(z):
 
 def _train_member(model_fn, optimizer_fn, X, y, rows, seed, fit_kwargs):
     """Train one member on X[rows] (runs in a joblib worker); returns its state_dict."""
-    from ..training import fit
-
-    _random.manual_seed(seed)
-    model = model_fn()
+    rng = _random.new_generator(seed)
+    with _random.use_generator(rng):
+        model = model_fn()
     opt = optimizer_fn(model.parameters())
-    kwargs = dict(verbose=0)
+    kwargs = {"verbose": 0}
     kwargs.update(fit_kwargs)
-    fit(model, X[rows], None if y is None else y[rows], optimizer=opt, **kwargs)
+    fit(model, X[rows], None if y is None else y[rows], optimizer=opt, generator=rng, **kwargs)
     return model.state_dict()
 
 
@@ -111,7 +111,7 @@ class Bagging:
 
     Args:
         model_fn: ``() -> Module`` building one (untrained) member; called
-            after ``cr.manual_seed(member_seed)``, so members start from
+            with the member's own generator in scope, so members start from
             different initialisations.
         k: number of members.
         loss: ``training.fit`` loss; "cross_entropy" (or any loss with
@@ -206,21 +206,18 @@ class Bagging:
             [np.random.default_rng(c).integers(0, n, n) for c in children])
         fit_kwargs = dict(self.fit_kwargs or {})
         fit_kwargs.update(loss=self.loss, epochs=self.epochs, batch_size=self.batch_size)
-        state = _random.get_rng_state()
-        try:
-            states = Parallel(n_jobs=self.n_jobs, backend=self.backend)(
-                delayed(_train_member)(self.model_fn, self.optimizer_fn, X, y, rows, s,
-                                       fit_kwargs)
-                for rows, s in zip(self.bootstrap_indices_, self.seeds_))
-        finally:
-            _random.set_rng_state(state)  # training members leaves the caller's stream alone
+        states = Parallel(n_jobs=self.n_jobs, backend=self.backend)(
+            delayed(_train_member)(self.model_fn, self.optimizer_fn, X, y, rows, s, fit_kwargs)
+            for rows, s in zip(self.bootstrap_indices_, self.seeds_))
         self.members_ = []
-        for sd in states:
-            model = self.model_fn()
+        for sd, s in zip(states, self.seeds_):
+            # rebuilt in the member's own generator (the weights are then
+            # replaced): the caller's generator is never drawn from
+            with _random.use_generator(s):
+                model = self.model_fn()
             model.load_state_dict(sd)
             model.eval()
             self.members_.append(model)
-        _random.set_rng_state(state)
         self.oob_variances_ = self._oob_variances(X, y)
         if self.combine == "inverse_variance":
             if np.any(np.isnan(self.oob_variances_)):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +117,7 @@ def _check_counts(**counts):
 
 def _split_kwargs(fit_kwargs):
     """fit arguments without callbacks (quiet by default), and the user's callbacks."""
-    kwargs = dict(verbose=0)
+    kwargs = {"verbose": 0}
     kwargs.update(fit_kwargs or {})
     for name in ("epochs", "validation_data", "validation_split"):
         if name in kwargs:
@@ -124,24 +125,34 @@ def _split_kwargs(fit_kwargs):
     return kwargs, list(kwargs.pop("callbacks", ()))
 
 
+def _run_generator(seed):
+    """A run's own generator for ``seed`` (None: the generator in scope is used)."""
+    return None if seed is None else _random.new_generator(seed)
+
+
+def _scope(rng):
+    """Put a run's own generator in scope (nothing to do for None)."""
+    return nullcontext() if rng is None else _random.use_generator(rng)
+
+
 def _search(model_fn, optimizer_fn, X_train, y_train, X_val, y_val, loss, max_epochs,
             patience, monitor, min_delta, batch_size, seed, kwargs, callbacks):
-    """Algorithm 7.1 on the training subset; returns (model, callback, history, optimiser)."""
-    if seed is not None:
-        _random.manual_seed(seed)
-    model = model_fn()
+    """Algorithm 7.1 on the training subset: (model, callback, history, optimiser, generator)."""
+    rng = _run_generator(seed)
+    with _scope(rng):
+        model = model_fn()
     opt = optimizer_fn(model.parameters())
     stopper = EarlyStopping(monitor=monitor, min_delta=min_delta, patience=patience,
                             restore_best_weights=True)
     history = fit(model, X_train, y_train, loss=loss, optimizer=opt, epochs=max_epochs,
                   batch_size=batch_size, validation_data=(X_val, y_val),
-                  callbacks=callbacks + [stopper], **kwargs)
+                  callbacks=callbacks + [stopper], generator=rng, **kwargs)
     if stopper.best_step is None:
         raise RuntimeError(
             f"Early stopping found no best epoch: {monitor!r} was never finite. "
             f"Received: {history.history.get(monitor)}"
         )
-    return model, stopper, history, opt
+    return model, stopper, history, opt, rng
 
 
 def retrain_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val, y_val, *,
@@ -173,8 +184,10 @@ def retrain_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val,
         patience, monitor, min_delta: passed to ``EarlyStopping``.
         batch_size: minibatch size for both runs.
         count: ``"steps"`` or ``"epochs"``.
-        seed: ``cr.manual_seed(seed)`` before each run (None: leave the
-            global generator alone).
+        seed: each run (initialisation and training) draws from its own
+            generator seeded with ``seed``, in scope only for that run, so
+            the caller's generator is untouched; None: draw from the
+            generator in scope.
         fit_kwargs: more ``training.fit`` arguments for both runs
             (metrics, regularizers, constraints, transform...).
 
@@ -191,7 +204,7 @@ def retrain_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val,
         raise ValueError(f"Expected count 'steps' or 'epochs'. Received: count={count!r}")
     _check_counts(max_epochs=max_epochs, batch_size=batch_size)
     kwargs, callbacks = _split_kwargs(fit_kwargs)
-    _, stopper, search_history, _ = _search(
+    _, stopper, search_history, _, _ = _search(
         model_fn, optimizer_fn, X_train, y_train, X_val, y_val, loss, max_epochs, patience,
         monitor, min_delta, batch_size, seed, kwargs, callbacks)
     best_step = int(stopper.best_step)
@@ -199,9 +212,9 @@ def retrain_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val,
     X_all = np.concatenate([np.asarray(X_train), np.asarray(X_val)])
     y_all = None if y_train is None else np.concatenate([np.asarray(y_train),
                                                          np.asarray(y_val)])
-    if seed is not None:
-        _random.manual_seed(seed)
-    model = model_fn()
+    rng = _run_generator(seed)
+    with _scope(rng):
+        model = model_fn()
     opt = optimizer_fn(model.parameters())
     if count == "steps":
         epochs = math.ceil(best_step / math.ceil(len(X_all) / batch_size))
@@ -210,7 +223,7 @@ def retrain_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val,
     limiter = _StepLimit(best_step if count == "steps" else None)
     try:
         fit(model, X_all, y_all, loss=loss, optimizer=opt, epochs=epochs,
-            batch_size=batch_size, callbacks=callbacks + [limiter], **kwargs)
+            batch_size=batch_size, callbacks=callbacks + [limiter], generator=rng, **kwargs)
     except _StepLimitReached:
         model.eval()  # as fit leaves it
     history = limiter.trainer.history
@@ -256,7 +269,7 @@ def continue_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val
     _check_counts(max_epochs=max_epochs, batch_size=batch_size,
                   max_extra_epochs=max_extra_epochs)
     kwargs, callbacks = _split_kwargs(fit_kwargs)
-    model, stopper, search_history, opt = _search(
+    model, stopper, search_history, opt, rng = _search(
         model_fn, optimizer_fn, X_train, y_train, X_val, y_val, loss, max_epochs, patience,
         monitor, min_delta, batch_size, seed, kwargs, callbacks)
     eval_batch = max(batch_size, 256)
@@ -270,7 +283,8 @@ def continue_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val
     steps = 0
     if start > threshold:
         history = fit(model, X_all, y_all, loss=loss, optimizer=opt, epochs=max_extra_epochs,
-                      batch_size=batch_size, callbacks=callbacks + [watcher], **kwargs)
+                      batch_size=batch_size, callbacks=callbacks + [watcher], generator=rng,
+                      **kwargs)
         steps = watcher.trainer.global_step
     else:
         watcher.reached = True
