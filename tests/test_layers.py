@@ -31,7 +31,7 @@ LAYERS = {
     "diagnostics": 4,
     "interop": 4,
     "onnx": 4,
-    "serialization": 4,
+    "serialization": 5,  # the checksummed .npz format is the checkpoints'
     "training": 5,
     "distributed": 5,
     "sklearn": 6,

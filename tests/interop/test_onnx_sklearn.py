@@ -32,7 +32,7 @@ def test_classifier(n_classes, labels):
         y = np.asarray(labels)[y]
     clf = cr.sklearn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, batch_norm=True,
                                    dropout=0.1, random_state=0).fit(X, y)
-    label, proba = _run(cr.onnx.export_estimator(clf, None), X)
+    label, proba = _run(cr.sklearn.export_onnx(clf, None), X)
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-5, atol=1e-5)
     agree = np.mean(label.astype(str) == clf.predict(X).astype(str))
     assert agree > 0.99  # ties of float32 vs float64 probabilities aside
@@ -42,14 +42,14 @@ def test_regressor():
     X, _ = _data(2)
     y = X @ np.arange(5.0) + 0.5
     reg = cr.sklearn.MLPRegressor(hidden_layer_sizes=(6,), max_iter=10, random_state=0).fit(X, y)
-    (pred,) = _run(cr.onnx.export_estimator(reg, None), X)
+    (pred,) = _run(cr.sklearn.export_onnx(reg, None), X)
     assert pred.shape == (len(X),)
     np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-5, atol=1e-4)
 
 
 def test_unfitted_estimator_is_refused():
     with pytest.raises(ValueError, match="fitted"):
-        cr.onnx.export_estimator(cr.sklearn.MLPClassifier(), None)
+        cr.sklearn.export_onnx(cr.sklearn.MLPClassifier(), None)
 
 
 @pytest.mark.parametrize("labels", [None, ["low", "mid", "high"]])
@@ -64,7 +64,7 @@ def test_pipeline_with_scaler_through_skl2onnx(labels):
     pipe = make_pipeline(StandardScaler(),
                          cr.sklearn.MLPClassifier(hidden_layer_sizes=(10,), max_iter=30,
                                                   random_state=0)).fit(X, y)
-    cr.onnx.register_skl2onnx()
+    cr.sklearn.register_skl2onnx()
     proto = skl2onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
     onnx.checker.check_model(proto)
     label, proba = _run(proto, X)
@@ -82,6 +82,6 @@ def test_regressor_pipeline_through_skl2onnx():
     pipe = make_pipeline(StandardScaler(),
                          cr.sklearn.MLPRegressor(hidden_layer_sizes=(6,), max_iter=10,
                                                  random_state=0)).fit(X, y)
-    cr.onnx.register_skl2onnx()
+    cr.sklearn.register_skl2onnx()
     (pred,) = _run(skl2onnx.to_onnx(pipe, X[:1]), X)
     np.testing.assert_allclose(pred.ravel(), pipe.predict(X), rtol=1e-4, atol=1e-4)

@@ -2,13 +2,13 @@
 
 Needs the optional extra ``pip install "chainrule[onnx]"`` (onnx; onnxruntime
 to run the result; skl2onnx for scikit-learn pipelines).  The estimators of
-:mod:`chainrule.sklearn` export through :func:`export_estimator`, and
-:func:`register_skl2onnx` lets ``skl2onnx.to_onnx`` convert a Pipeline that
-contains one.
+:mod:`chainrule.sklearn` export through ``chainrule.sklearn.export_onnx``,
+and ``chainrule.sklearn.register_skl2onnx()`` lets ``skl2onnx.to_onnx``
+convert a Pipeline that contains one (they live with the estimators, a
+layer above this package).
 """
 
 from ._export import DEFAULT_OPSET, export
 from ._graph import ExportError
-from ._sklearn import export_estimator, register_skl2onnx
 
-__all__ = ["DEFAULT_OPSET", "ExportError", "export", "export_estimator", "register_skl2onnx"]
+__all__ = ["DEFAULT_OPSET", "ExportError", "export"]

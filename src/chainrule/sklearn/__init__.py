@@ -5,7 +5,8 @@ Drop-ins for ``sklearn.neural_network``'s estimators of the same names
 dropout, batch normalisation, label smoothing and more optimisers.  They
 pass scikit-learn's ``check_estimator`` and work in ``Pipeline``,
 ``GridSearchCV`` and ``cross_val_score``.  Needs scikit-learn (the
-``data`` extra).
+``data`` extra).  A fitted estimator exports to ONNX with
+:func:`export_onnx` (the ``onnx`` extra).
 
 Example:
     >>> import chainrule as cr
@@ -14,6 +15,7 @@ Example:
 """
 
 from ._classifier import MLPClassifier
+from ._onnx import export_onnx, register_skl2onnx
 from ._regressor import MLPRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "export_onnx", "register_skl2onnx"]

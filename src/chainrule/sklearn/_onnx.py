@@ -1,4 +1,4 @@
-"""The estimators of ``chainrule.sklearn`` as ONNX graphs, alone or inside skl2onnx.
+"""The estimators as ONNX graphs, alone (:func:`export_onnx`) or inside skl2onnx.
 
 A fitted ``MLPClassifier`` becomes the network followed by its output unit:
 softmax (multiclass), sigmoid with columns [1-p, p] (binary) or sigmoid
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ._export import DEFAULT_OPSET, _emit, import_onnx
-from ._graph import GraphBuilder
+from ..onnx._export import DEFAULT_OPSET, _emit, import_onnx
+from ..onnx._graph import GraphBuilder
 
 
 def _fitted_model(estimator: Any) -> Any:
@@ -83,7 +83,7 @@ def _is_classifier(estimator: Any) -> bool:
     return hasattr(estimator, "classes_")
 
 
-def export_estimator(estimator: Any, path: str | os.PathLike | None,
+def export_onnx(estimator: Any, path: str | os.PathLike | None,
                      opset: int | None = None) -> Any:
     """Write a fitted ``MLPClassifier`` or ``MLPRegressor`` as an ONNX model.
 
@@ -180,7 +180,8 @@ def register_skl2onnx() -> None:
         raise ImportError(
             'Registering with skl2onnx needs it installed: pip install "chainrule[onnx]"'
         ) from None
-    from ..sklearn import MLPClassifier, MLPRegressor
+    from ._classifier import MLPClassifier
+    from ._regressor import MLPRegressor
 
     update_registered_converter(
         MLPClassifier, "ChainruleMLPClassifier", calculate_linear_classifier_output_shapes,
