@@ -5,6 +5,11 @@ tensors with reverse-mode autodiff (``chainrule.autograd``), layers and losses
 (``chainrule.nn``), optimisers (``chainrule.optim``), a training loop
 (``chainrule.training``), data loading (``chainrule.data``) and scikit-learn
 estimators (``chainrule.sklearn``).
+
+Importing chainrule or training with it changes nothing outside chainrule:
+the allocator and BLAS's thread count stay as the process set them.  Thread
+use is explicit: ``cr.set_num_threads(n)`` sets chainrule's own worker count
+and BLAS's (through threadpoolctl), like ``torch.set_num_threads``.
 """
 
 from .autograd import (
@@ -21,6 +26,7 @@ from .autograd import (
     tensor,
     where,
 )
+from ._threads import get_num_threads, set_num_threads
 from .random import get_rng_state, manual_seed, set_rng_state
 
 __version__ = "0.1.0"
@@ -41,11 +47,13 @@ __all__ = [
     "concatenate",
     "enable_grad",
     "exp",
+    "get_num_threads",
     "get_rng_state",
     "is_grad_enabled",
     "log",
     "manual_seed",
     "no_grad",
+    "set_num_threads",
     "set_rng_state",
     "sqrt",
     "stack",

@@ -94,19 +94,19 @@ def test_leaf_grads_are_own_writable_arrays():
     assert parts.grad.flags.writeable
 
 
-def test_flat_gradient_buffer_is_written_in_place():
+def test_gradients_accumulate_into_a_plain_array_of_the_leaf():
     x = _leaf()
-    flat = np.zeros(10, np.float32)
-    x._grad_buf = flat[2:8].reshape(2, 3)
     (x * 2.0).sum().backward()
-    assert x.grad is x._grad_buf
-    np.testing.assert_array_equal(flat[2:8], 2.0)
-    (x * 3.0).sum().backward()  # accumulates into the same buffer
-    np.testing.assert_array_equal(flat[2:8], 5.0)
-    assert flat[0] == 0 and flat[9] == 0
-    x.grad = None  # what zero_grad does: the next backward overwrites
+    first = x.grad
+    assert first.flags.owndata and first.flags.writeable
+    np.testing.assert_array_equal(first, 2.0)
+    (x * 3.0).sum().backward()  # accumulates: 2 + 3
+    np.testing.assert_array_equal(x.grad, 5.0)
+    np.testing.assert_array_equal(first, 2.0)  # an array the caller holds is not changed
+    x.grad = None  # what zero_grad does: the next backward starts afresh
     (x * 1.0).sum().backward()
-    np.testing.assert_array_equal(flat[2:8], 1.0)
+    np.testing.assert_array_equal(x.grad, 1.0)
+    assert not hasattr(x, "_grad_buf")
 
 
 def test_only_leaves_that_need_grad_get_one():

@@ -13,7 +13,6 @@ import builtins
 import functools
 
 from .._backend import xp
-from .._blas import matmul as _gemm  # one BLAS thread for small products
 from .engine import primitive
 
 # --------------------------------------------------------------------------
@@ -421,72 +420,29 @@ def stack(*arrays, axis=0):
 # fused ops for the hot path and for numerical stability
 
 
-# Leaves whose gradient lives in an optimiser's flat buffer and may be
-# written there directly by the next vjp that computes it (the weight GEMM
-# of ``linear``), instead of into a fresh array that the engine would then
-# copy in.  The optimiser *arms* a leaf (after each step); the first vjp
-# that uses the buffer *disarms* it, so a second use of the same weight in
-# one graph gets a fresh array and the engine adds the two as usual.
-_ARMED: dict = {}
-
-
-def arm_grad_buffer(leaf) -> None:
-    """Let the next vjp write ``leaf``'s gradient into ``leaf._grad_buf``."""
-    _ARMED[id(leaf.data)] = leaf
-
-
-def arm_grad_buffers(leaves) -> None:
-    """:func:`arm_grad_buffer` for each of ``leaves`` (one dict update)."""
-    _ARMED.update({id(leaf.data): leaf for leaf in leaves})
-
-
-def disarm_grad_buffer(leaf) -> None:
-    _ARMED.pop(id(leaf.data), None)
-
-
-def _grad_buffer_for(array, like):
-    """The armed flat buffer of the leaf whose data is ``array``, or None.
-
-    Only while that leaf has no gradient yet, and when ``like`` (the
-    gradient about to be computed) has the leaf's dtype.
-    """
-    leaf = _ARMED.pop(id(array), None)
-    if leaf is None:
-        return None
-    buf = leaf._grad_buf
-    if leaf.data is not array or leaf.grad is not None or buf is None:
-        return None
-    if buf.dtype != like.dtype or buf.shape != array.shape:
-        return None
-    return buf
-
-
 @primitive
 def linear(x, weight, bias=None):
     """x @ weight + bias in one step; weight has shape (in, out).
 
     The backward skips the input gradient when the input needs none
-    (e.g. the first layer), which saves one GEMM per step, and writes the
-    weight and bias gradients straight into an optimiser's flat gradient
-    buffer when one is armed (see ``arm_grad_buffer``), saving a copy.
+    (e.g. the first layer), which saves one GEMM per step, and sums the
+    bias gradient as one product with a vector of ones.
     """
-    out = _gemm(x, weight)
+    out = xp.matmul(x, weight)
     if bias is not None:
         out += bias
 
     def vjp(g, need):
-        gx = _gemm(g, weight.T) if need[0] else None
+        gx = xp.matmul(g, weight.T) if need[0] else None
         gw = gb = None
         if x.ndim == 2:
             x2, g2 = x, g
         else:
             x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         if need[1]:
-            buf = _grad_buffer_for(weight, g2)
-            gw = _gemm(x2.T, g2, out=buf)
+            gw = xp.matmul(x2.T, g2)
         if len(need) > 2 and need[2]:  # bias given (linear(x, w) has none)
-            buf = _grad_buffer_for(bias, g2)
-            gb = _column_sums(g2, out=buf)  # g summed over all but the last axis
+            gb = _column_sums(g2)  # g summed over all but the last axis
         return gx, gw, gb
 
     return out, vjp

@@ -7,10 +7,8 @@ Every optimiser here updates parameters with the same machinery:
   a scheduler or the user may change between steps.
 * At construction the optimiser moves all its float parameters into one
   flat, contiguous array (``p.data`` becomes a view into it, each view
-  64-byte aligned), and gives each parameter a view into one flat gradient
-  array (``p._grad_buf``).  Backward writes gradients there: ``linear``'s
-  weight GEMM writes straight into it (see ``ops.arm_grad_buffer``), other
-  gradients are copied in.  The parameters of one group are adjacent, so a
+  64-byte aligned), and keeps one flat gradient array; each step copies
+  the gradients backward produced into it.  The parameters of one group are adjacent, so a
   group is one slice of the flat arrays, and so is each state buffer
   (``momentum_buffer``, ``grad_sum``, ...).
 * ``step()`` applies the update rule of the subclass, ``_update``, written
@@ -39,7 +37,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..autograd.engine import Tensor, enable_grad
-from ..autograd.ops import arm_grad_buffers
 
 __all__ = ["Optimizer"]
 
@@ -137,7 +134,6 @@ class _Layout:
                 gv[...] = p.grad
                 p.grad = gv
             p.data = pv
-            p._grad_buf = gv
             self.views[id(p)] = (pv, gv)
 
 
@@ -273,12 +269,6 @@ class Optimizer:
                         elif key in st:
                             st[key][...] = value
                 self.state[p] = st
-        self._arm()
-
-    def _arm(self) -> None:
-        """Let backward write the next gradients straight into the flat buffer."""
-        if self._layout is not None:
-            arm_grad_buffers(self._all_params())
 
     def _new_buffer(self):
         if self._layout is None:
@@ -302,20 +292,18 @@ class Optimizer:
                 )
             pv[...] = p.data
             p.data = pv
-        p._grad_buf = gv
         if p.grad is not None and p.grad is not gv:
             gv[...] = p.grad
             p.grad = gv
 
     # --- the step -----------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients (backward then writes into the flat buffer)."""
+        """Forget the gradients."""
         for p in self._all_params():
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
                 p.grad[...] = 0
-        self._arm()
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; return closure()'s loss."""
@@ -330,7 +318,6 @@ class Optimizer:
                 self._step_flat(group)
             else:
                 self._step_each(group)
-        self._arm()
         return loss
 
     def _sync(self, group: dict) -> bool:
@@ -344,7 +331,7 @@ class Optimizer:
         for p in params:
             pv, gv = views[id(p)]
             g = p.grad
-            if p.data is not pv or p._grad_buf is not gv or (g is not gv and g is not None):
+            if p.data is not pv or (g is not gv and g is not None):
                 self._adopt(p)
             if g is None or state[p]["step"] != step:
                 uniform = False

@@ -6,10 +6,9 @@ BLAS thread costs more in hand-offs than it saves, and on a machine whose
 cores are busy with other work a spinning BLAS thread can make every
 product several times slower.  So the estimators limit BLAS to one thread
 while they train or predict, unless the largest product of a minibatch
-reaches ``SMALL_GEMM`` multiply-adds.  ``chainrule._blas.one_blas_thread``
-does the limiting (through ``threadpoolctl``, a scikit-learn dependency;
-without it nothing changes), and while it is in force chainrule's products
-skip their own thread-count checks.
+reaches ``SMALL_GEMM`` multiply-adds.  The limit is scoped:
+``threadpoolctl.threadpool_limits`` sets it inside ``fit`` and restores
+the previous thread count on exit.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from __future__ import annotations
 import itertools
 from contextlib import nullcontext
 
-from chainrule._blas import one_blas_thread
+from threadpoolctl import threadpool_limits
 
 #: Below this many multiply-adds per layer and minibatch, use one BLAS thread.
 SMALL_GEMM = 1 << 23
@@ -29,4 +28,4 @@ def blas_scope(rows: int, layer_sizes) -> object:
     biggest = max(a * b for a, b in itertools.pairwise(sizes))
     if rows * biggest >= SMALL_GEMM:
         return nullcontext()
-    return one_blas_thread()
+    return threadpool_limits(limits=1, user_api="blas")
