@@ -12,6 +12,7 @@ use is explicit: ``cr.set_num_threads(n)`` sets chainrule's own worker count
 and BLAS's (through threadpoolctl), like ``torch.set_num_threads``.
 """
 
+from ._threads import get_num_threads, set_num_threads
 from .autograd import (
     Tensor,
     abs,
@@ -26,7 +27,6 @@ from .autograd import (
     tensor,
     where,
 )
-from ._threads import get_num_threads, set_num_threads
 from .random import get_rng_state, manual_seed, set_rng_state
 
 __version__ = "0.1.0"

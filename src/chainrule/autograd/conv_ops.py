@@ -55,7 +55,7 @@ def batch_parts(n: int, work: int) -> list:
     if k <= 1:
         return [slice(0, n)]
     cuts = [n * i // k for i in range(k + 1)]
-    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+    return [slice(a, b) for a, b in itertools.pairwise(cuts)]
 
 
 def _region(start, size, step):
