@@ -299,3 +299,41 @@ def test_primitives_are_registered_by_name():
 
     for name in ("add", "matmul", "getitem", "softmax_cross_entropy", "linear"):
         assert name in PRIMITIVES and PRIMITIVES[name].__name__ == name
+
+
+def test_no_grad_on_one_thread_leaves_another_recording():
+    import threading
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    inside = threading.Event()
+    checked = threading.Event()
+    seen = {}
+
+    def quiet_worker():
+        with cr.no_grad():
+            inside.set()
+            seen["worker records"] = (x * 2.0).requires_grad
+            seen["worker mode"] = is_grad_enabled()
+            checked.wait(timeout=10)
+
+    worker = threading.Thread(target=quiet_worker)
+    worker.start()
+    try:
+        assert inside.wait(timeout=10)
+        # the worker is inside no_grad right now; this thread still records
+        assert is_grad_enabled()
+        y = x * 3.0
+        assert y.requires_grad and not y.is_leaf
+    finally:
+        checked.set()
+        worker.join()
+    assert seen == {"worker records": False, "worker mode": False}
+
+    # and the other way round: a new thread records while this one is in no_grad
+    with cr.no_grad():
+        result = {}
+        t = threading.Thread(target=lambda: result.setdefault("r", (x * 2.0).requires_grad))
+        t.start()
+        t.join()
+        assert not (x * 2.0).requires_grad
+    assert result == {"r": True}
