@@ -32,6 +32,7 @@ import math
 
 from .._backend import xp
 from .._threads import get_num_threads, run_parallel
+from ._gemm import matmul
 from .engine import primitive
 
 _as_strided = xp.lib.stride_tricks.as_strided
@@ -201,10 +202,13 @@ def _weight_matrix(weight, bias):
     return wmat
 
 
-def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out):
-    """Convolve a padded channels-last input into ``out`` (N·P, C_out); return A."""
+def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out, here):
+    """Convolve a padded channels-last input into ``out`` (N·P, C_out); return A.
+
+    ``here``: compute the product on the calling thread (see ``_gemm``).
+    """
     cols = _im2col(xpad, out_size, kernel, stride, dilation, ones=with_bias)
-    xp.matmul(cols, wmat.T, out=out)
+    matmul(cols, wmat.T, out=out, here=here)
     return cols
 
 
@@ -219,7 +223,7 @@ def _transposed_pads(kernel, padding, dilation):
     return pads
 
 
-def _input_grad(gt, weight, out, padding, out_size, stride, dilation):
+def _input_grad(gt, weight, out, padding, out_size, stride, dilation, here):
     """Write the gradient of the channels-last input into ``out`` (N, *S, C).
 
     Stride 1: the input gradient is itself a convolution, of the output
@@ -240,7 +244,7 @@ def _input_grad(gt, weight, out, padding, out_size, stride, dilation):
         flipped = xp.swapaxes(flipped, 0, 1)  # (C, C_out, *k)
         gpad = _pad_last(gt, pads, 0)
         _conv_gemm(gpad, _weight_matrix(flipped, None), kernel, False, out.shape[1:-1],
-                   stride, dilation, out=out.reshape(-1, c))
+                   stride, dilation, out=out.reshape(-1, c), here=here)
         return
     gmat = gt.reshape(-1, gt.shape[-1])
     # (C_out, C, *k) -> (*k, C_out, C): one (C_out, C) matrix per offset
@@ -283,11 +287,13 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
     out = xp.empty((n,) + out_size + (c_out,), dtype=dtype)
     # work: elements of the im2col matrix and of the output
     parts = batch_parts(n, n * math.prod(out_size) * (wmat.shape[1] + c_out))
+    here = len(parts) > 1  # parts run at once: each product on its own thread
 
     def forward(part):
         xpad = _pad_last(xt[part], padding, 0)
         rows = out[part].reshape(-1, c_out)
-        return _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows)
+        return _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows,
+                          here)
 
     cols = run_parallel(forward, parts)
     result = _channels_first(out)
@@ -300,9 +306,11 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
             gpart = xp.ascontiguousarray(gt[parts[i]])
             gfull = None
             if need[1] or need[2]:
-                gfull = xp.matmul(gpart.reshape(-1, c_out).T, cols[i])  # (C_out, k·C [+1])
+                # (C_out, k·C [+1])
+                gfull = matmul(gpart.reshape(-1, c_out).T, cols[i], here=here)
             if need[0]:
-                _input_grad(gpart, weight, gx[parts[i]], padding, out_size, stride, dilation)
+                _input_grad(gpart, weight, gx[parts[i]], padding, out_size, stride, dilation,
+                            here)
             return gfull
 
         partial = run_parallel(backward, range(len(parts)))

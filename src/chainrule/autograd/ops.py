@@ -13,6 +13,7 @@ import builtins
 import functools
 
 from .._backend import xp
+from ._gemm import matmul as _gemm
 from .engine import primitive
 
 # --------------------------------------------------------------------------
@@ -420,27 +421,40 @@ def stack(*arrays, axis=0):
 # fused ops for the hot path and for numerical stability
 
 
+def _product(a, b):
+    """``a @ b`` for ``a`` of any rank and a 2-D ``b``; small products on this
+    thread (``_gemm.matmul``: BLAS's threads would only spin for them)."""
+    if a.ndim == 2:
+        return _gemm(a, b)
+    if a.ndim == 1:
+        return xp.matmul(a, b)
+    return _gemm(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
+
+
 @primitive
 def linear(x, weight, bias=None):
     """x @ weight + bias in one step; weight has shape (in, out).
 
     The backward skips the input gradient when the input needs none
     (e.g. the first layer), which saves one GEMM per step, and sums the
-    bias gradient as one product with a vector of ones.
+    bias gradient as one product with a vector of ones.  Products small
+    enough that BLAS's threads would cost more than they save run on the
+    calling thread, in blocks (``_gemm``); BLAS's thread count is never
+    changed.
     """
-    out = xp.matmul(x, weight)
+    out = _product(x, weight)
     if bias is not None:
         out += bias
 
     def vjp(g, need):
-        gx = xp.matmul(g, weight.T) if need[0] else None
+        gx = _product(g, weight.T) if need[0] else None
         gw = gb = None
         if x.ndim == 2:
             x2, g2 = x, g
         else:
             x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         if need[1]:
-            gw = xp.matmul(x2.T, g2)
+            gw = _gemm(x2.T, g2)
         if len(need) > 2 and need[2]:  # bias given (linear(x, w) has none)
             gb = _column_sums(g2)  # g summed over all but the last axis
         return gx, gw, gb
