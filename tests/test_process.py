@@ -170,12 +170,19 @@ def test_blas_thread_count_seen_from_another_thread_never_changes(kind, two_thre
     assert blas and all(n == 2 for n in blas)
 
 
-def test_no_chainrule_thread_alive_a_second_after_training(two_threads):
-    """A CNN step big enough to be split uses helper threads; they end when idle."""
+@pytest.mark.parametrize("kind", ["cnn", "wide"])
+def test_no_chainrule_thread_alive_a_second_after_training(kind, two_threads):
+    """Steps big enough to run on helper threads (a CNN's batch parts, the
+    update of a group of 2^18+ parameters); the helpers end when idle."""
     cr.manual_seed(0)
-    model = _cnn()
-    opt = cr.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = _batch("cnn", n=64)
+    if kind == "cnn":
+        model = _cnn()
+        x, y = _batch("cnn", n=64)
+    else:
+        model = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                              nn.Linear(512, 10))
+        x, y = _batch("mlp", n=32)
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
 
     def ours():
         return [t for t in threading.enumerate() if t.name.startswith("chainrule")]

@@ -30,12 +30,11 @@ subclass docstring shows how that is the book's algorithm.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._threads import run_parallel
 from ..autograd.engine import Tensor, enable_grad
 
 __all__ = ["Optimizer"]
@@ -49,17 +48,6 @@ CHUNK = 1 << 17
 # Groups at least this large are updated by two threads at once.
 PARALLEL_MIN = 1 << 18
 
-_POOL = []
-
-
-def _pool():
-    """One worker thread (created on first use), or None on a single core."""
-    if not _POOL:
-        if (os.cpu_count() or 1) < 2:
-            _POOL.append(None)
-        else:
-            _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="chainrule-optim"))
-    return _POOL[0]
 
 
 # State that decays geometrically (momentum, moment averages) of a parameter
@@ -378,8 +366,7 @@ class Optimizer:
                     _flush_subnormals(state.values(), s1[:n])
 
         scratch = self._layout.scratch
-        pool = _pool() if len(chunks) * CHUNK >= PARALLEL_MIN else None
-        if pool is None:
+        if len(chunks) * CHUNK < PARALLEL_MIN:
             run(chunks, scratch[0])
         else:
             # NumPy releases the GIL inside each ufunc, so two threads can
@@ -388,9 +375,7 @@ class Optimizer:
             # no core (BLAS threads spin for a while after each GEMM), the
             # main thread simply does more of the chunks.
             shared = iter(chunks)
-            job = pool.submit(run, shared, scratch[1])
-            run(shared, scratch[0])
-            job.result()
+            run_parallel(lambda own: run(shared, own), scratch[:2])
         for p in params:
             self.state[p]["step"] = step
 
