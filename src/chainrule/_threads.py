@@ -8,7 +8,7 @@ Two things run in parallel in chainrule:
   Scikit-learn style estimators may limit BLAS inside their ``fit`` and
   restore it on exit (``threadpoolctl.threadpool_limits``).
 * chainrule's own parallel loops (:func:`run_parallel`): a few large
-  independent pieces of work (batch halves of a convolution, chunks of an
+  independent pieces of work (batch parts of a convolution, chunks of an
   optimiser update).  Each call returns only when all its parts are done;
   the helper threads that ran them end themselves after a short idle
   time (:data:`IDLE_SECONDS`), so no thread outlives the work it was made
@@ -73,7 +73,7 @@ IDLE_SECONDS = 0.5
 class _Helpers:
     """Helper threads that end themselves after :data:`IDLE_SECONDS` without work.
 
-    Starting a thread per call costs ~100 µs, more than a small parallel
+    Starting a thread per call costs more than a small parallel
     step saves, so helpers wait for the next task for a moment; once the
     work stops they end, and a program that trains and then does something
     else has no chainrule thread left.
@@ -122,7 +122,7 @@ def run_parallel(fn, parts) -> list:
     the others; the call returns only when every part is done (also when
     ``fn`` raises: the first error is re-raised).  ``fn`` must only write
     to its own part of any shared output.  Worth it only for work of a
-    fraction of a millisecond or more per part: a hand-off costs ~10-20 µs.
+    fraction of a millisecond or more per part (a hand-off has a cost).
     Helpers end themselves after :data:`IDLE_SECONDS` without work.
     """
     parts = list(parts)

@@ -109,7 +109,7 @@ def unbroadcast(g, shape):
         return g
     extra = g.ndim - len(shape)
     if extra == 1 and g.ndim == 2 and g.dtype.kind == "f":
-        # a bias broadcast over rows: column sums as one BLAS product, ~3x
+        # a bias broadcast over rows: column sums as one BLAS product, much
         # faster than NumPy's axis-0 sum of a float32 matrix (see ops._column_sums)
         g = xp.ones(g.shape[0], dtype=g.dtype) @ g
     elif extra > 0:

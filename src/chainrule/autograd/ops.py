@@ -20,13 +20,12 @@ from .engine import primitive
 # fast reductions along short rows
 #
 # NumPy's float32 reductions along the last axis of an (N, C) array are slow
-# when C is small: on a (200, 10) array ``z.max(axis=1)`` takes ~11 µs and
-# ``z.sum(axis=1)`` ~4 µs, more than the rest of a softmax.  The helpers
-# below give the same values faster (figures for (200, 10) float32): the
-# max of a transposed copy reduced down its columns, vectorised across
-# rows (~2 µs), or for long rows the entries argmax picks (about half the
-# time of max); sums as products with a vector of ones, one BLAS call
-# (~1 µs; BLAS accumulates as accurately as NumPy's pairwise sum here).
+# when C is small (a row max costs more than the rest of a softmax).  The
+# helpers below give the same values faster: the max of a transposed copy
+# reduced down its columns, vectorised across rows, or for long rows the
+# entries argmax picks; sums as products with a vector of ones, one BLAS
+# call (BLAS accumulates as accurately as NumPy's pairwise sum here).
+# BENCHMARKS.md has the measurements.
 
 
 @functools.lru_cache(maxsize=64)
@@ -202,7 +201,7 @@ def abs(a):
 def relu(a):
     """max(0, a); gradient 0 at 0."""
     out = xp.maximum(a, 0)
-    # g * (out > 0), a third faster with the mask as floats than as booleans
+    # g * (out > 0), faster with the mask as floats than as booleans
     return out, lambda g, need: (g * (out > 0).astype(g.dtype),)
 
 
