@@ -368,7 +368,7 @@ def primitive(fwd):
         t = _new_tensor(Tensor)
         t.data = out
         t.grad = None
-        if True in need and _mode.enabled:
+        if _mode.enabled and True in need:
             t.requires_grad = True
             t._ctx = (vjp, args, tuple(need))
             t._seq = _next_seq()
