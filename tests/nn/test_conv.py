@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 GRID = list(itertools.product((1, 2), (0, 1, 2), (1, 2)))  # stride, padding, dilation
 #: (batch, in_channels, out_channels, spatial size): odd/even sizes, 1/3/6 channels
