@@ -5,10 +5,16 @@ tensors with reverse-mode autodiff (``chainrule.autograd``), layers and losses
 (``chainrule.nn``), optimisers (``chainrule.optim``), a training loop
 (``chainrule.training``), data loading (``chainrule.data``) and scikit-learn
 estimators (``chainrule.sklearn``).
+
+Importing chainrule or training with it changes nothing outside chainrule:
+the allocator and BLAS's thread count stay as the process set them.  Thread
+use is explicit: ``cr.set_num_threads(n)`` sets chainrule's own worker count
+and BLAS's (through threadpoolctl), like ``torch.set_num_threads``.
 """
 
 from typing import Any
 
+from ._threads import get_num_threads, set_num_threads
 from .autograd import (
     Tensor,
     abs,
@@ -51,6 +57,7 @@ __all__ = [
     "concatenate",
     "enable_grad",
     "exp",
+    "get_num_threads",
     "get_rng_state",
     "is_grad_enabled",
     "load",
@@ -58,6 +65,7 @@ __all__ = [
     "manual_seed",
     "no_grad",
     "save",
+    "set_num_threads",
     "set_rng_state",
     "sqrt",
     "stack",

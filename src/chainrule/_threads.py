@@ -6,9 +6,9 @@ Two things run in parallel in chainrule:
   thread count on its own; :func:`set_num_threads` does, because the user
   asks for it (like ``torch.set_num_threads``), through ``threadpoolctl``.
   Scikit-learn style estimators may limit BLAS inside their ``fit`` and
-  restore it on exit (``threadpoolctl.threadpool_limits``).
+  restore it on exit (:func:`one_blas_thread`).
 * chainrule's own parallel loops (:func:`run_parallel`): a few large
-  independent pieces of work (batch halves of a convolution, chunks of an
+  independent pieces of work (batch parts of a convolution, chunks of an
   optimiser update).  Each call returns only when all its parts are done;
   the helper threads that ran them end themselves after a short idle
   time (:data:`IDLE_SECONDS`), so no thread outlives the work it was made
@@ -24,8 +24,9 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from contextlib import contextmanager
 
-__all__ = ["get_num_threads", "run_parallel", "set_num_threads"]
+__all__ = ["get_num_threads", "one_blas_thread", "run_parallel", "set_num_threads"]
 
 _num_threads: list = []  # [n] once set or looked up
 
@@ -73,7 +74,7 @@ IDLE_SECONDS = 0.5
 class _Helpers:
     """Helper threads that end themselves after :data:`IDLE_SECONDS` without work.
 
-    Starting a thread per call costs ~100 µs, more than a small parallel
+    Starting a thread per call costs more than a small parallel
     step saves, so helpers wait for the next task for a moment; once the
     work stops they end, and a program that trains and then does something
     else has no chainrule thread left.
@@ -122,7 +123,7 @@ def run_parallel(fn, parts) -> list:
     the others; the call returns only when every part is done (also when
     ``fn`` raises: the first error is re-raised).  ``fn`` must only write
     to its own part of any shared output.  Worth it only for work of a
-    fraction of a millisecond or more per part: a hand-off costs ~10-20 µs.
+    fraction of a millisecond or more per part (a hand-off has a cost).
     Helpers end themselves after :data:`IDLE_SECONDS` without work.
     """
     parts = list(parts)
@@ -162,3 +163,33 @@ def run_parallel(fn, parts) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+_limit_lock = threading.Lock()
+_limit_holders = [0, None]  # [blocks inside one_blas_thread, threadpoolctl limiter]
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS on one thread inside the block; the previous setting is restored after.
+
+    Overlapping blocks (two estimators fitting on two threads) share one
+    limit: the first block to enter sets it and the last one to leave
+    restores what was there before, so the process never ends up with the
+    limit of a block that has finished.  Nesting ``threadpoolctl``'s own
+    ``threadpool_limits`` from two threads would not guarantee that.
+    """
+    with _limit_lock:
+        if _limit_holders[0] == 0:
+            from threadpoolctl import threadpool_limits
+
+            _limit_holders[1] = threadpool_limits(limits=1, user_api="blas")
+        _limit_holders[0] += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_holders[0] -= 1
+            if _limit_holders[0] == 0:
+                _limit_holders[1].restore_original_limits()
+                _limit_holders[1] = None

@@ -115,8 +115,10 @@ case("pow", op("pow"), P((2, 3)), (2, 3), id="pow-tensor-exponent")
 case("pow", op("pow"), P((3, 1)), (1, 4), id="pow-broadcast")
 case("pow", lambda b: 2.0**b, (3,), id="pow-rpow")
 
-# matmul: 2-D, batched, broadcast batches, 1-D on either side
-for _sa, _sb in [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)),
+# matmul: 2-D, batched, broadcast batches, 1-D on either side; square
+# operands too, where a vjp with its operands swapped or untransposed gives
+# gradients of the right shape and wrong values
+for _sa, _sb in [((3, 4), (4, 5)), ((4, 4), (4, 4)), ((2, 4, 4), (4, 4)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)),
                  ((2, 1, 3, 4), (5, 4, 2)), ((4,), (4, 5)), ((3, 4), (4,)),
                  ((4,), (4,)), ((4,), (2, 4, 5)), ((2, 3, 4), (4,))]:
     case("matmul", op("matmul"), _sa, _sb, id=f"matmul{_sa}@{_sb}")
@@ -177,6 +179,8 @@ case("stack", lambda a, b: cr.stack([a, b], axis=-1), (3,), (3,), id="stack-last
 case("linear", op("linear"), (5, 3), (3, 4), (4,))
 case("linear", op("linear"), (2, 5, 3), (3, 4), (4,), id="linear-3d")
 case("linear", lambda x, w: op("linear")(x, w), (5, 3), (3, 4), id="linear-nobias")
+case("linear", op("linear"), (4, 4), (4, 4), (4,), id="linear-square")
+case("linear", op("linear"), (2, 4, 4), (4, 4), (4,), id="linear-3d-square")
 for _axis in (0, -1):
     case("softmax", lambda a, ax=_axis: op("softmax")(a, axis=ax), (3, 4),
          id=f"softmax-axis{_axis}")

@@ -94,19 +94,19 @@ def test_leaf_grads_are_own_writable_arrays():
     assert parts.grad.flags.writeable
 
 
-def test_flat_gradient_buffer_is_written_in_place():
+def test_gradients_accumulate_into_a_plain_array_of_the_leaf():
     x = _leaf()
-    flat = np.zeros(10, np.float32)
-    x._grad_buf = flat[2:8].reshape(2, 3)
     (x * 2.0).sum().backward()
-    assert x.grad is x._grad_buf
-    np.testing.assert_array_equal(flat[2:8], 2.0)
-    (x * 3.0).sum().backward()  # accumulates into the same buffer
-    np.testing.assert_array_equal(flat[2:8], 5.0)
-    assert flat[0] == 0 and flat[9] == 0
-    x.grad = None  # what zero_grad does: the next backward overwrites
+    first = x.grad
+    assert first.flags.owndata and first.flags.writeable
+    np.testing.assert_array_equal(first, 2.0)
+    (x * 3.0).sum().backward()  # accumulates: 2 + 3
+    np.testing.assert_array_equal(x.grad, 5.0)
+    np.testing.assert_array_equal(first, 2.0)  # an array the caller holds is not changed
+    x.grad = None  # what zero_grad does: the next backward starts afresh
     (x * 1.0).sum().backward()
-    np.testing.assert_array_equal(flat[2:8], 1.0)
+    np.testing.assert_array_equal(x.grad, 1.0)
+    assert not hasattr(x, "_grad_buf")
 
 
 def test_only_leaves_that_need_grad_get_one():
@@ -299,3 +299,41 @@ def test_primitives_are_registered_by_name():
 
     for name in ("add", "matmul", "getitem", "softmax_cross_entropy", "linear"):
         assert name in PRIMITIVES and PRIMITIVES[name].__name__ == name
+
+
+def test_no_grad_on_one_thread_leaves_another_recording():
+    import threading
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    inside = threading.Event()
+    checked = threading.Event()
+    seen = {}
+
+    def quiet_worker():
+        with cr.no_grad():
+            inside.set()
+            seen["worker records"] = (x * 2.0).requires_grad
+            seen["worker mode"] = is_grad_enabled()
+            checked.wait(timeout=10)
+
+    worker = threading.Thread(target=quiet_worker)
+    worker.start()
+    try:
+        assert inside.wait(timeout=10)
+        # the worker is inside no_grad right now; this thread still records
+        assert is_grad_enabled()
+        y = x * 3.0
+        assert y.requires_grad and not y.is_leaf
+    finally:
+        checked.set()
+        worker.join()
+    assert seen == {"worker records": False, "worker mode": False}
+
+    # and the other way round: a new thread records while this one is in no_grad
+    with cr.no_grad():
+        result = {}
+        t = threading.Thread(target=lambda: result.setdefault("r", (x * 2.0).requires_grad))
+        t.start()
+        t.join()
+        assert not (x * 2.0).requires_grad
+    assert result == {"r": True}

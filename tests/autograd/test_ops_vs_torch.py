@@ -105,6 +105,8 @@ UNARY_SHAPES = [(), (3,), (2, 3), (2, 3, 4)]
 
 MATMUL = [
     ((3, 4), (4, 5)),
+    ((4, 4), (4, 4)),  # square: a swapped-operand vjp shows as a wrong value
+    ((2, 4, 4), (4, 4)),
     ((4,), (4, 5)),
     ((3, 4), (4,)),
     ((4,), (4,)),
@@ -318,6 +320,8 @@ CASES += [
 CASES += [
     C("linear", F.linear, lambda x, w, b: TF.linear(x, w.T, b), (5, 3), (3, 4), (4,)),
     C("linear no bias", F.linear, lambda x, w: TF.linear(x, w.T), (5, 3), (3, 4)),
+    C("linear square", F.linear, lambda x, w, b: TF.linear(x, w.T, b), (4, 4), (4, 4), (4,)),
+    C("linear square no bias", F.linear, lambda x, w: TF.linear(x, w.T), (4, 4), (4, 4)),
     C("linear 3-D input", F.linear, lambda x, w, b: TF.linear(x, w.T, b),
       (2, 5, 3), (3, 4), (4,)),
     C("linear 1-D input", F.linear, lambda x, w, b: TF.linear(x, w.T, b), (3,), (3, 4), (4,)),

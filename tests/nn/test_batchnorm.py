@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
+from chainrule import nn
 
 CASES = [
     (nn.BatchNorm1d, torch.nn.BatchNorm1d, (16, 5)),

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 GRID = list(itertools.product((1, 2), (0, 1, 2), (1, 2)))  # stride, padding, dilation
 #: (batch, in_channels, out_channels, spatial size): odd/even sizes, 1/3/6 channels
@@ -247,9 +247,9 @@ def test_clear_errors(call, match):
         call()
 
 
-def test_large_batches_split_in_two_halves_match_torch():
-    """Big steps run as two batch halves on two threads; the numbers are torch's."""
-    from chainrule import _blas
+def test_large_batches_split_in_parts_match_torch():
+    """Big steps run as one batch part per thread; the numbers are torch's."""
+    from chainrule.autograd.conv_ops import batch_parts
 
     rng = np.random.default_rng(7)
     x = rng.standard_normal((10, 16, 24, 24)).astype(np.float32)
@@ -259,8 +259,9 @@ def test_large_batches_split_in_two_halves_match_torch():
         tconv.weight.copy_(torch.from_numpy(conv.weight.data))
         tconv.bias.copy_(torch.from_numpy(conv.bias.data))
     work = 10 * 24 * 24 * (16 * 9 + 1 + 16)  # im2col and output elements
-    if _blas._worker() is not None:  # two cores and a switchable BLAS: the split is taken
-        assert len(_blas.halves(10, work)) == 2
+    parts = batch_parts(10, work)
+    assert len(parts) == min(cr.get_num_threads(), 10)
+    assert [i for part in parts for i in range(10)[part]] == list(range(10))
     X = cr.tensor(x, requires_grad=True)
     tx = torch.tensor(x, requires_grad=True)
     y = F.max_pool2d(F.relu(conv(X)), 2)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.optim import Adam
 from chainrule.regularization import mc_dropout_predict
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 TF = torch.nn.functional
 #: kernel, stride (None: = kernel), padding, dilation (max pooling only)

@@ -19,8 +19,10 @@ gradient per offset.  Pooling (``pool_ops.py``) uses the same slabs.
 Layout: inputs and outputs are channels-first as in PyTorch, but results
 are channels-last arrays *viewed* as channels-first (a transposed view).
 Elementwise ops keep that memory order, so a following conv or pool gets
-its channels-last input for free, without a copy.  Large batches are
-processed as two halves on two threads (``chainrule._blas.run_split``).
+its channels-last input for free, without a copy.  Large batches are cut
+along the batch axis into one part per thread (:func:`batch_parts`), run
+at once by ``chainrule._threads.run_parallel``; BLAS keeps whatever thread
+count the process has (chainrule never changes it here).
 """
 from __future__ import annotations
 
@@ -29,14 +31,32 @@ import itertools
 import math
 
 from .._backend import xp
-from .._blas import halves, matmul, run_split
-from .._memory import keep_freed_memory
+from .._threads import get_num_threads, run_parallel
+from ._gemm import matmul
 from .engine import primitive
 
 _as_strided = xp.lib.stride_tricks.as_strided
 
-# conv nets churn through megabyte-sized arrays: reuse freed memory (see _memory)
-keep_freed_memory()
+#: Steps touching fewer array elements than this are not cut into parts
+#: (a hand-off to a helper thread costs more than it saves).
+SPLIT_MIN = 1 << 19
+
+
+def batch_parts(n: int, work: int) -> list:
+    """Slices of the batch axis to process at once: one per thread, or all of it.
+
+    Args:
+        n: batch size.
+        work: array elements the step touches (its inputs and outputs).
+
+    The parts depend only on the sizes and :func:`~chainrule.get_num_threads`,
+    never on timing, so results are the same from run to run.
+    """
+    k = min(get_num_threads(), n) if work >= SPLIT_MIN else 1
+    if k <= 1:
+        return [slice(0, n)]
+    cuts = [n * i // k for i in range(k + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(cuts)]
 
 
 def _region(start, size, step):
@@ -182,10 +202,13 @@ def _weight_matrix(weight, bias):
     return wmat
 
 
-def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out):
-    """Convolve a padded channels-last input into ``out`` (N·P, C_out); return A."""
+def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out, here):
+    """Convolve a padded channels-last input into ``out`` (N·P, C_out); return A.
+
+    ``here``: compute the product on the calling thread (see ``_gemm``).
+    """
     cols = _im2col(xpad, out_size, kernel, stride, dilation, ones=with_bias)
-    matmul(cols, wmat.T, out=out)
+    matmul(cols, wmat.T, out=out, here=here)
     return cols
 
 
@@ -200,7 +223,7 @@ def _transposed_pads(kernel, padding, dilation):
     return pads
 
 
-def _input_grad(gt, weight, out, padding, out_size, stride, dilation):
+def _input_grad(gt, weight, out, padding, out_size, stride, dilation, here):
     """Write the gradient of the channels-last input into ``out`` (N, *S, C).
 
     Stride 1: the input gradient is itself a convolution, of the output
@@ -221,12 +244,12 @@ def _input_grad(gt, weight, out, padding, out_size, stride, dilation):
         flipped = xp.swapaxes(flipped, 0, 1)  # (C, C_out, *k)
         gpad = _pad_last(gt, pads, 0)
         _conv_gemm(gpad, _weight_matrix(flipped, None), kernel, False, out.shape[1:-1],
-                   stride, dilation, out=out.reshape(-1, c))
+                   stride, dilation, out=out.reshape(-1, c), here=here)
         return
     gmat = gt.reshape(-1, gt.shape[-1])
     # (C_out, C, *k) -> (*k, C_out, C): one (C_out, C) matrix per offset
     per_offset = xp.moveaxis(weight.reshape(weight.shape[0], c, -1), 2, 0)
-    slabs = matmul(gmat, per_offset)  # (k, N·P, C)
+    slabs = xp.matmul(gmat, per_offset)  # (k, N·P, C)
     slabs = slabs.reshape((len(slabs), gt.shape[0]) + tuple(out_size) + (c,))
     shape = out.shape[:1]
     shape += tuple(s + lo + hi for s, (lo, hi) in zip(out.shape[1:-1], padding))
@@ -251,7 +274,7 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
     Forward: im2col (one copy of the windows into a matrix A), one GEMM.
     Backward: weight and bias gradients one GEMM against A; input gradient
     a convolution of the output gradient (stride 1) or col2im.  Large
-    batches are done as two halves at once (``_blas.run_split``).
+    batches are cut into parts done at once (:func:`batch_parts`).
     """
     n = x.shape[0]
     c_out = weight.shape[0]
@@ -263,14 +286,16 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
     dtype = xp.result_type(x, wmat)
     out = xp.empty((n,) + out_size + (c_out,), dtype=dtype)
     # work: elements of the im2col matrix and of the output
-    parts = halves(n, n * math.prod(out_size) * (wmat.shape[1] + c_out))
+    parts = batch_parts(n, n * math.prod(out_size) * (wmat.shape[1] + c_out))
+    here = len(parts) > 1  # parts run at once: each product on its own thread
 
     def forward(part):
         xpad = _pad_last(xt[part], padding, 0)
         rows = out[part].reshape(-1, c_out)
-        return _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows)
+        return _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows,
+                          here)
 
-    cols = run_split(forward, parts)
+    cols = run_parallel(forward, parts)
     result = _channels_first(out)
 
     def vjp(g, need):
@@ -281,15 +306,19 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
             gpart = xp.ascontiguousarray(gt[parts[i]])
             gfull = None
             if need[1] or need[2]:
-                gfull = matmul(gpart.reshape(-1, c_out).T, cols[i])  # (C_out, k·C [+1])
+                # (C_out, k·C [+1])
+                gfull = matmul(gpart.reshape(-1, c_out).T, cols[i], here=here)
             if need[0]:
-                _input_grad(gpart, weight, gx[parts[i]], padding, out_size, stride, dilation)
+                _input_grad(gpart, weight, gx[parts[i]], padding, out_size, stride, dilation,
+                            here)
             return gfull
 
-        partial = run_split(backward, list(range(len(parts))))
+        partial = run_parallel(backward, range(len(parts)))
         gw = gb = None
         if need[1] or need[2]:
-            gfull = partial[0] if len(partial) == 1 else partial[0] + partial[1]
+            gfull = partial[0]
+            for more in partial[1:]:
+                gfull = gfull + more
             if need[1]:
                 gw = gfull[:, : gfull.shape[1] - with_bias]
                 gw = gw.reshape((c_out,) + tuple(kernel) + (x.shape[1],))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import threading
 
 from .._backend import as_float_array, xp
 
@@ -39,33 +40,42 @@ __all__ = [
 #: name -> op, for every primitive; tests drive the gradient checks from it.
 PRIMITIVES: dict = {}
 
-_grad_enabled = True
+
+class _GradModeState(threading.local):
+    """Whether ops are recorded, one flag per thread (True on a new thread)."""
+
+    enabled = True
+
+
+_mode = _GradModeState()
 _ndarray = xp.ndarray
 _new_tensor = object.__new__
 _next_seq = itertools.count().__next__  # creation numbers of recorded op results
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations are being recorded for backward."""
-    return _grad_enabled
+    """Whether operations on the calling thread are being recorded for backward."""
+    return _mode.enabled
 
 
 class _GradMode:
-    """Context manager / decorator that sets whether ops are recorded."""
+    """Context manager / decorator that sets whether ops are recorded.
+
+    The setting is per thread (like PyTorch's): ``no_grad()`` on one thread
+    leaves every other thread recording.  A new thread starts recording.
+    """
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.prev = []
 
     def __enter__(self):
-        global _grad_enabled
-        self.prev.append(_grad_enabled)
-        _grad_enabled = self.enabled
+        self.prev.append(_mode.enabled)
+        _mode.enabled = self.enabled
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev.pop()
+        _mode.enabled = self.prev.pop()
         return False
 
     def __call__(self, fn):
@@ -78,7 +88,7 @@ class _GradMode:
 
 
 def no_grad(fn=None):
-    """Record nothing inside: ``with cr.no_grad(): ...``.
+    """Record nothing inside: ``with cr.no_grad(): ...`` (on this thread only).
 
     Also a decorator, written ``@cr.no_grad()`` or ``@cr.no_grad``.  Results
     computed inside have ``requires_grad=False`` and no graph.
@@ -99,7 +109,7 @@ def unbroadcast(g, shape):
         return g
     extra = g.ndim - len(shape)
     if extra == 1 and g.ndim == 2 and g.dtype.kind == "f":
-        # a bias broadcast over rows: column sums as one BLAS product, ~3x
+        # a bias broadcast over rows: column sums as one BLAS product, much
         # faster than NumPy's axis-0 sum of a float32 matrix (see ops._column_sums)
         g = xp.ones(g.shape[0], dtype=g.dtype) @ g
     elif extra > 0:
@@ -130,7 +140,7 @@ class Tensor:
         array([2., 4.], dtype=float32)
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_grad_buf", "_seq", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_ctx", "_seq", "data", "grad", "requires_grad")
     # Make NumPy defer to our reflected operators (ndarray + Tensor).
     __array_ufunc__ = None
 
@@ -146,7 +156,6 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
-        self._grad_buf = None
 
     @classmethod
     def _result(cls, data, ctx):
@@ -155,7 +164,6 @@ class Tensor:
         t.grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
-        t._grad_buf = None
         return t
 
     # --- array-like facts -------------------------------------------------
@@ -253,26 +261,18 @@ def _accumulate_leaf(leaf, g, handed_out):
     reduction's vjp gives a read-only broadcast view.  A leaf's ``.grad``
     must be its own writable array (optimisers update it in place), so such
     arrays are copied; fresh ones (a matmul result) are taken as they are.
+    A second backward adds into a new array: ``.grad`` may be held by the
+    caller, so it is never changed in place.
     """
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     current = leaf.grad
     if current is None:
-        buf = leaf._grad_buf
-        if buf is not None:
-            # an optimiser keeps this gradient in a flat buffer: write into
-            # it (unless the vjp already did, see ops.arm_grad_buffer)
-            if g is not buf:
-                xp.copyto(buf, g)
-            leaf.grad = buf
-            return
         flags = g.flags
         if id(g) in handed_out or not (flags.owndata and flags.writeable):
             g = xp.array(g)  # a copy (and an ndarray, never a NumPy scalar)
         handed_out.add(id(g))
         leaf.grad = g
-    elif current is leaf._grad_buf:
-        current += g  # owned buffer: in place
     else:
         leaf.grad = current + g  # never mutate an array the caller may hold
 
@@ -368,8 +368,7 @@ def primitive(fwd):
         t = _new_tensor(Tensor)
         t.data = out
         t.grad = None
-        t._grad_buf = None
-        if _grad_enabled and True in need:
+        if _mode.enabled and True in need:
             t.requires_grad = True
             t._ctx = (vjp, args, tuple(need))
             t._seq = _next_seq()

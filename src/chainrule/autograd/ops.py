@@ -13,20 +13,19 @@ import builtins
 import functools
 
 from .._backend import xp
-from .._blas import matmul as _gemm  # one BLAS thread for small products
+from ._gemm import matmul as _gemm
 from .engine import primitive
 
 # --------------------------------------------------------------------------
 # fast reductions along short rows
 #
 # NumPy's float32 reductions along the last axis of an (N, C) array are slow
-# when C is small: on a (200, 10) array ``z.max(axis=1)`` takes ~11 µs and
-# ``z.sum(axis=1)`` ~4 µs, more than the rest of a softmax.  The helpers
-# below give the same values faster (figures for (200, 10) float32): the
-# max of a transposed copy reduced down its columns, vectorised across
-# rows (~2 µs), or for long rows the entries argmax picks (about half the
-# time of max); sums as products with a vector of ones, one BLAS call
-# (~1 µs; BLAS accumulates as accurately as NumPy's pairwise sum here).
+# when C is small (a row max costs more than the rest of a softmax).  The
+# helpers below give the same values faster: the max of a transposed copy
+# reduced down its columns, vectorised across rows, or for long rows the
+# entries argmax picks; sums as products with a vector of ones, one BLAS
+# call (BLAS accumulates as accurately as NumPy's pairwise sum here).
+# BENCHMARKS.md has the measurements.
 
 
 @functools.lru_cache(maxsize=64)
@@ -202,7 +201,7 @@ def abs(a):
 def relu(a):
     """max(0, a); gradient 0 at 0."""
     out = xp.maximum(a, 0)
-    # g * (out > 0), a third faster with the mask as floats than as booleans
+    # g * (out > 0), faster with the mask as floats than as booleans
     return out, lambda g, need: (g * (out > 0).astype(g.dtype),)
 
 
@@ -421,44 +420,14 @@ def stack(*arrays, axis=0):
 # fused ops for the hot path and for numerical stability
 
 
-# Leaves whose gradient lives in an optimiser's flat buffer and may be
-# written there directly by the next vjp that computes it (the weight GEMM
-# of ``linear``), instead of into a fresh array that the engine would then
-# copy in.  The optimiser *arms* a leaf (after each step); the first vjp
-# that uses the buffer *disarms* it, so a second use of the same weight in
-# one graph gets a fresh array and the engine adds the two as usual.
-_ARMED: dict = {}
-
-
-def arm_grad_buffer(leaf) -> None:
-    """Let the next vjp write ``leaf``'s gradient into ``leaf._grad_buf``."""
-    _ARMED[id(leaf.data)] = leaf
-
-
-def arm_grad_buffers(leaves) -> None:
-    """:func:`arm_grad_buffer` for each of ``leaves`` (one dict update)."""
-    _ARMED.update({id(leaf.data): leaf for leaf in leaves})
-
-
-def disarm_grad_buffer(leaf) -> None:
-    _ARMED.pop(id(leaf.data), None)
-
-
-def _grad_buffer_for(array, like):
-    """The armed flat buffer of the leaf whose data is ``array``, or None.
-
-    Only while that leaf has no gradient yet, and when ``like`` (the
-    gradient about to be computed) has the leaf's dtype.
-    """
-    leaf = _ARMED.pop(id(array), None)
-    if leaf is None:
-        return None
-    buf = leaf._grad_buf
-    if leaf.data is not array or leaf.grad is not None or buf is None:
-        return None
-    if buf.dtype != like.dtype or buf.shape != array.shape:
-        return None
-    return buf
+def _product(a, b):
+    """``a @ b`` for ``a`` of any rank and a 2-D ``b``; small products on this
+    thread (``_gemm.matmul``: BLAS's threads would only spin for them)."""
+    if a.ndim == 2:
+        return _gemm(a, b)
+    if a.ndim == 1:
+        return xp.matmul(a, b)
+    return _gemm(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
 
 @primitive
@@ -466,27 +435,27 @@ def linear(x, weight, bias=None):
     """x @ weight + bias in one step; weight has shape (in, out).
 
     The backward skips the input gradient when the input needs none
-    (e.g. the first layer), which saves one GEMM per step, and writes the
-    weight and bias gradients straight into an optimiser's flat gradient
-    buffer when one is armed (see ``arm_grad_buffer``), saving a copy.
+    (e.g. the first layer), which saves one GEMM per step, and sums the
+    bias gradient as one product with a vector of ones.  Products small
+    enough that BLAS's threads would cost more than they save run on the
+    calling thread, in blocks (``_gemm``); BLAS's thread count is never
+    changed.
     """
-    out = _gemm(x, weight)
+    out = _product(x, weight)
     if bias is not None:
         out += bias
 
     def vjp(g, need):
-        gx = _gemm(g, weight.T) if need[0] else None
+        gx = _product(g, weight.T) if need[0] else None
         gw = gb = None
         if x.ndim == 2:
             x2, g2 = x, g
         else:
             x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         if need[1]:
-            buf = _grad_buffer_for(weight, g2)
-            gw = _gemm(x2.T, g2, out=buf)
+            gw = _gemm(x2.T, g2)
         if len(need) > 2 and need[2]:  # bias given (linear(x, w) has none)
-            buf = _grad_buffer_for(bias, g2)
-            gb = _column_sums(g2, out=buf)  # g summed over all but the last axis
+            gb = _column_sums(g2)  # g summed over all but the last axis
         return gx, gw, gb
 
     return out, vjp

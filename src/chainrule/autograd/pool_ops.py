@@ -4,7 +4,8 @@ Both work for any number of spatial dimensions on channels-first input
 (N, C, *S), stored channels-last inside like ``conv_ops``.  A window
 reduction is a running ``maximum`` (or sum) over the ``prod(kernel)``
 strided slabs of the padded input, one per kernel offset; the backward
-passes loop over the same offsets, never over positions or images.
+passes loop over the same offsets, never over positions or images.  Max
+pooling cuts large batches into parts done at once, like ``conv_ops``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 
 from .._backend import xp
-from .._blas import halves, run_split
+from .._threads import run_parallel
 from .conv_ops import (
     _channels_first,
     _channels_last,
@@ -22,6 +23,7 @@ from .conv_ops import (
     _pad_last,
     _padded_size,
     _slab,
+    batch_parts,
 )
 from .engine import primitive
 
@@ -42,7 +44,7 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     Forward: a running ``maximum`` over the prod(k) strided slabs, one per
     kernel offset.  Backward: one pass per offset, routing the gradient to
     the slab entries equal to the max and not yet claimed.  Large batches
-    are done as two halves at once.
+    are cut into parts done at once (``conv_ops.batch_parts``).
     """
     kernel = tuple(kernel_size)
     n = x.shape[0]
@@ -51,7 +53,7 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     out_size = _out_size(padded, kernel, stride, dilation)
     slabs = [_slab(o, out_size, stride, dilation) for o in _offsets(kernel)]
     out = xp.empty((n,) + out_size + xt.shape[-1:], dtype=x.dtype)
-    parts = halves(n, x.size + out.size)
+    parts = batch_parts(n, x.size + out.size)
 
     def forward(part):
         xpad = _pad_last(xt[part], padding, -xp.inf)
@@ -64,7 +66,7 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
             xp.maximum(best, xpad[slab], out=best)
         return xpad
 
-    xpads = run_split(forward, parts)
+    xpads = run_parallel(forward, parts)
     disjoint = _disjoint(kernel, stride, dilation)
     # windows side by side, covering every input once: each is written once
     tiled = disjoint and all(
@@ -102,7 +104,7 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
                 else:
                     dest[slab] += gpart * hit
 
-        run_split(backward, list(range(len(parts))))
+        run_parallel(backward, range(len(parts)))
         return (_channels_first(_crop(dpad, xt.shape, padding)),)
 
     return _channels_first(out), vjp

@@ -21,10 +21,24 @@ from ..autograd import ops
 from ..autograd.engine import Tensor
 
 __all__ = [
-    "relu", "leaky_relu", "prelu", "abs_rectification", "sigmoid", "tanh",
-    "softplus", "softmax", "log_softmax", "logsumexp", "linear", "dropout",
-    "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
-    "mse_loss", "l1_loss", "gaussian_nll_loss",
+    "abs_rectification",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "gaussian_nll_loss",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsumexp",
+    "mse_loss",
+    "nll_loss",
+    "prelu",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -299,6 +313,11 @@ def gaussian_nll_loss(mean: Tensor, var, target, full: bool = False,
     return _reduce(loss, reduction)
 
 
-from .functional_conv import (  # noqa: E402,F401  (conv and pooling: F.conv2d, F.max_pool2d, ...)
-    avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d,
+from .functional_conv import (  # noqa: F401  (conv and pooling: F.conv2d, F.max_pool2d, ...)
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
 )

@@ -8,12 +8,10 @@ from ..autograd.engine import Tensor
 class Parameter(Tensor):
     """A trainable leaf tensor (``requires_grad=True`` by default).
 
-    An optimiser may move ``data`` and the gradient into flat contiguous
-    buffers shared by all parameters of a model: ``data`` then becomes a
-    view into the flat parameter buffer, and ``_grad_buf`` a view into the
-    flat gradient buffer that backward writes into.  Code that changes a
-    parameter should write *into* ``data`` (``p.data[...] = x``) so the
-    view stays shared; :meth:`Module.load_state_dict` does.
+    Backward puts the gradient in ``grad``, a plain array that belongs to
+    this parameter alone.  Code that changes a parameter should write
+    *into* ``data`` (``p.data[...] = x``), so that arrays taken from it
+    earlier see the change; :meth:`Module.load_state_dict` does.
     """
 
     # ``regularize``: False opts this parameter out of weight penalties and

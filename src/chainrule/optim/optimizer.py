@@ -7,10 +7,8 @@ Every optimiser here updates parameters with the same machinery:
   a scheduler or the user may change between steps.
 * At construction the optimiser moves all its float parameters into one
   flat, contiguous array (``p.data`` becomes a view into it, each view
-  64-byte aligned), and gives each parameter a view into one flat gradient
-  array (``p._grad_buf``).  Backward writes gradients there: ``linear``'s
-  weight GEMM writes straight into it (see ``ops.arm_grad_buffer``), other
-  gradients are copied in.  The parameters of one group are adjacent, so a
+  64-byte aligned), and keeps one flat gradient array; each step copies
+  the gradients backward produced into it.  The parameters of one group are adjacent, so a
   group is one slice of the flat arrays, and so is each state buffer
   (``momentum_buffer``, ``grad_sum``, ...).
 * ``step()`` applies the update rule of the subclass, ``_update``, written
@@ -32,14 +30,12 @@ subclass docstring shows how that is the book's algorithm.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._threads import run_parallel
 from ..autograd.engine import Tensor, enable_grad
-from ..autograd.ops import arm_grad_buffers
 
 __all__ = ["Optimizer"]
 
@@ -52,17 +48,6 @@ CHUNK = 1 << 17
 # Groups at least this large are updated by two threads at once.
 PARALLEL_MIN = 1 << 18
 
-_POOL = []
-
-
-def _pool():
-    """One worker thread (created on first use), or None on a single core."""
-    if not _POOL:
-        if (os.cpu_count() or 1) < 2:
-            _POOL.append(None)
-        else:
-            _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="chainrule-optim"))
-    return _POOL[0]
 
 
 # State that decays geometrically (momentum, moment averages) of a parameter
@@ -137,7 +122,6 @@ class _Layout:
                 gv[...] = p.grad
                 p.grad = gv
             p.data = pv
-            p._grad_buf = gv
             self.views[id(p)] = (pv, gv)
 
 
@@ -273,12 +257,6 @@ class Optimizer:
                         elif key in st:
                             st[key][...] = value
                 self.state[p] = st
-        self._arm()
-
-    def _arm(self) -> None:
-        """Let backward write the next gradients straight into the flat buffer."""
-        if self._layout is not None:
-            arm_grad_buffers(self._all_params())
 
     def _new_buffer(self):
         if self._layout is None:
@@ -302,20 +280,18 @@ class Optimizer:
                 )
             pv[...] = p.data
             p.data = pv
-        p._grad_buf = gv
         if p.grad is not None and p.grad is not gv:
             gv[...] = p.grad
             p.grad = gv
 
     # --- the step -----------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients (backward then writes into the flat buffer)."""
+        """Forget the gradients."""
         for p in self._all_params():
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
                 p.grad[...] = 0
-        self._arm()
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; return closure()'s loss."""
@@ -330,7 +306,6 @@ class Optimizer:
                 self._step_flat(group)
             else:
                 self._step_each(group)
-        self._arm()
         return loss
 
     def _sync(self, group: dict) -> bool:
@@ -344,7 +319,7 @@ class Optimizer:
         for p in params:
             pv, gv = views[id(p)]
             g = p.grad
-            if p.data is not pv or p._grad_buf is not gv or (g is not gv and g is not None):
+            if p.data is not pv or (g is not gv and g is not None):
                 self._adopt(p)
             if g is None or state[p]["step"] != step:
                 uniform = False
@@ -391,8 +366,7 @@ class Optimizer:
                     _flush_subnormals(state.values(), s1[:n])
 
         scratch = self._layout.scratch
-        pool = _pool() if len(chunks) * CHUNK >= PARALLEL_MIN else None
-        if pool is None:
+        if len(chunks) * CHUNK < PARALLEL_MIN:
             run(chunks, scratch[0])
         else:
             # NumPy releases the GIL inside each ufunc, so two threads can
@@ -401,9 +375,7 @@ class Optimizer:
             # no core (BLAS threads spin for a while after each GEMM), the
             # main thread simply does more of the chunks.
             shared = iter(chunks)
-            job = pool.submit(run, shared, scratch[1])
-            run(shared, scratch[0])
-            job.result()
+            run_parallel(lambda own: run(shared, own), scratch[:2])
         for p in params:
             self.state[p]["step"] = step
 

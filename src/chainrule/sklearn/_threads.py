@@ -7,8 +7,9 @@ cores are busy with other work a spinning BLAS thread can make every
 product several times slower.  So the estimators limit BLAS to one thread
 while they train or predict, unless the largest product of a minibatch
 reaches ``SMALL_GEMM`` multiply-adds, as scikit-learn's MiniBatchKMeans
-does: ``threadpoolctl``'s limit is scoped to the ``with`` block and the
-previous thread counts are restored on exit.
+does: the limit is scoped to the ``with`` block and the previous thread
+count is restored on exit (``chainrule._threads.one_blas_thread``, which
+also stays right when several estimators fit on several threads at once).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import itertools
 from contextlib import nullcontext
 
-from threadpoolctl import threadpool_limits
+from .._threads import one_blas_thread
 
 #: Below this many multiply-adds per layer and minibatch, use one BLAS thread.
 SMALL_GEMM = 1 << 23
+
 
 def blas_scope(rows: int, layer_sizes) -> object:
     """A context manager: one BLAS thread if ``rows`` x the biggest layer is small."""
@@ -27,4 +29,4 @@ def blas_scope(rows: int, layer_sizes) -> object:
     biggest = max(a * b for a, b in itertools.pairwise(sizes))
     if rows * biggest >= SMALL_GEMM:
         return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return one_blas_thread()
