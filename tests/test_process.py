@@ -237,38 +237,44 @@ def test_set_num_threads_rejects_bad_counts(bad):
         cr.set_num_threads(bad)
 
 
-def test_overlapping_estimator_limits_restore_blas_threads():
-    """Two fits on two threads: the limit holds until the last one ends, then restores."""
-    import threading
+def test_overlapping_estimator_limits_restore_blas_threads(monkeypatch):
+    """Two fits on two threads: the first to start limits BLAS, the last to end restores.
 
-    from threadpoolctl import threadpool_info
+    threadpoolctl is replaced by a recorder: what is checked is the order of
+    limit and restore, not OpenBLAS's own (per-thread) bookkeeping.
+    """
+    import threadpoolctl
 
-    from chainrule._threads import one_blas_thread
+    calls = []
 
-    def blas_threads():
-        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    class Recorder:
+        def __init__(self, limits, user_api):
+            calls.append(("limit", limits, user_api))
 
-    before = blas_threads()
+        def restore_original_limits(self):
+            calls.append(("restore",))
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", Recorder)
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
     def first():
-        with one_blas_thread():
+        with _threads.one_blas_thread():
             a_in.set()
-            b_in.wait(5)
-        seen["after_a"] = blas_threads()  # b still inside
+            assert b_in.wait(5)
+        seen["after_a"] = list(calls)  # b is still inside
         a_out.set()
 
     def second():
-        a_in.wait(5)
-        with one_blas_thread():
+        assert a_in.wait(5)
+        with _threads.one_blas_thread():
             b_in.set()
-            a_out.wait(5)
+            assert a_out.wait(5)
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(10)
-    assert all(n == 1 for n in seen["after_a"])
-    assert blas_threads() == before
+    assert seen["after_a"] == [("limit", 1, "blas")]
+    assert calls == [("limit", 1, "blas"), ("restore",)]
