@@ -49,3 +49,11 @@ with cr.random.use_generator(123):  # the same global batches on every rank
             opt.step()
 
 np.savez(f"{out}.rank{r}.npz", **model.state_dict())
+
+# collectives keep shapes and dtypes
+s = dist.all_reduce(np.array(float(r)), op="sum")
+assert s.shape == () and float(s) == sum(range(world)), s
+m = dist.all_reduce(np.full((2, 3), r, dtype=np.float32))
+assert m.shape == (2, 3) and m.dtype == np.float32 and np.all(m == (world - 1) / 2), m
+mx = dist.all_reduce(np.array([r, -r]), op="max")
+assert mx.tolist() == [world - 1, 0], mx

@@ -144,16 +144,16 @@ def all_reduce(array, op: str = "mean") -> np.ndarray:
     comm = _comm()
     if comm is None:
         return out
-    buf = np.ascontiguousarray(out)
     from mpi4py import MPI
 
+    buf = out.reshape(-1)  # a fresh copy is contiguous: a view of out
     comm.Allreduce(MPI.IN_PLACE, buf, op=_mpi_op(op))
     if op == "mean":
-        if buf.dtype.kind in "fc":
-            buf /= comm.Get_size()
+        if out.dtype.kind in "fc":
+            out /= comm.Get_size()
         else:
-            buf = buf / comm.Get_size()
-    return buf
+            out = out / comm.Get_size()
+    return out
 
 
 def broadcast_object(obj, root: int = 0):
