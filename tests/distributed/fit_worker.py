@@ -25,7 +25,7 @@ history = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_
               validation_split=0.2, metrics=["accuracy"], verbose=2, generator=7,
               callbacks=[ModelCheckpoint(prefix + ".ckpt.npz")])
 
-import chainrule.distributed as dist  # noqa: E402
+import chainrule.distributed as dist
 
 r = dist.rank()
 np.savez(f"{prefix}.rank{r}.npz", **model.state_dict())

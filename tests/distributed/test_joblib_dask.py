@@ -11,10 +11,10 @@ import pytest
 pytest.importorskip("dask.distributed", reason='needs the extra: pip install "chainrule[dask]"')
 joblib = pytest.importorskip("joblib")
 
-import chainrule as cr  # noqa: E402
-from chainrule import nn  # noqa: E402
-from chainrule.ensembles import Bagging, capacity_sweep, training_size_sweep  # noqa: E402
-from chainrule.training import fit  # noqa: E402
+import chainrule as cr
+from chainrule import nn
+from chainrule.ensembles import Bagging, capacity_sweep, training_size_sweep
+from chainrule.training import fit
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,8 @@ def test_capacity_and_training_size_sweeps_on_dask_equal_one_job(dask_client):
 
 def test_bagging_on_dask_equals_one_job(dask_client):
     X_tr, y_tr, X_te, _ = _data()
-    kwargs = dict(k=3, loss="cross_entropy", optimizer_fn=lambda ps: cr.optim.SGD(ps, lr=0.1),
-                  epochs=3, batch_size=32, seed=5)
+    kwargs = {"k": 3, "loss": "cross_entropy", "epochs": 3, "batch_size": 32, "seed": 5,
+              "optimizer_fn": lambda ps: cr.optim.SGD(ps, lr=0.1)}
     one = Bagging(lambda: _build(8), n_jobs=1, **kwargs).fit(X_tr, y_tr)
     with joblib.parallel_config(backend="dask"):
         many = Bagging(lambda: _build(8), n_jobs=2, **kwargs).fit(X_tr, y_tr)
