@@ -87,7 +87,6 @@ def _escape_line(line: str) -> str:
 VERBATIM = {
     "chainrule.ensembles.Bagging",
     "chainrule.ensembles.continue_on_all_data",
-    "chainrule.ensembles.training_size_sweep",
 }
 
 

@@ -31,7 +31,8 @@ def _env():
 
 def _mpi(n, *args, timeout=120):
     cmd = [MPIEXEC, "-n", str(n), sys.executable, WORKER, *args]
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def _load(path):
@@ -48,7 +49,7 @@ def test_two_ranks_equal_replicas_and_one_process(tmp_path):
         np.testing.assert_array_equal(w0[k], w1[k])
     # one process, no MPI launcher: the same global minibatches
     single = subprocess.run([sys.executable, WORKER, str(tmp_path / "one"), "train"],
-                            env=_env(), capture_output=True, text=True, timeout=120)
+                            env=_env(), capture_output=True, text=True, timeout=120, check=False)
     assert single.returncode == 0, single.stderr
     w = _load(f"{tmp_path}/one.rank0.npz")
     diff = max(float(np.max(np.abs(w[k] - w0[k]))) for k in w)
@@ -66,3 +67,32 @@ def test_failure_on_one_rank_ends_the_job(tmp_path, mode):
     if mode == "raise":
         assert "rank 1 failed on purpose" in done.stderr
     assert not (tmp_path / "x.rank0.npz").exists()
+
+
+FIT_WORKER = str(Path(__file__).with_name("fit_worker.py"))
+
+
+def test_fit_under_mpiexec_is_data_parallel_and_matches_one_process(tmp_path):
+    """fit() detects the MPI world: the global batch is sharded, logs are reduced,
+    only rank 0 prints and writes; the model equals the one-process run."""
+    import json
+
+    cmd = [MPIEXEC, "-n", "2", sys.executable, FIT_WORKER, str(tmp_path / "two")]
+    two = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=180,
+                         check=False)
+    assert two.returncode == 0, two.stderr
+    one = subprocess.run([sys.executable, FIT_WORKER, str(tmp_path / "one")], env=_env(),
+                         capture_output=True, text=True, timeout=180, check=False)
+    assert one.returncode == 0, one.stderr
+    w0, w1 = _load(f"{tmp_path}/two.rank0.npz"), _load(f"{tmp_path}/two.rank1.npz")
+    w = _load(f"{tmp_path}/one.rank0.npz")
+    for k in w:
+        np.testing.assert_array_equal(w0[k], w1[k])  # replicas equal
+        assert np.max(np.abs(w0[k] - w[k])) <= 1e-4, k  # equal to one process
+    h2 = json.loads((tmp_path / "two.rank0.json").read_text())
+    h1 = json.loads((tmp_path / "one.rank0.json").read_text())
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(h2[key], h1[key], rtol=1e-4, atol=1e-5)
+    # only rank 0 prints its epoch lines (verbose=2), and one checkpoint exists
+    assert two.stderr.count("Epoch 3/3") == one.stderr.count("Epoch 3/3") == 1
+    assert (tmp_path / "two.ckpt.npz").exists()

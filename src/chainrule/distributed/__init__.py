@@ -33,6 +33,7 @@ from ._comm import (
     broadcast_parameters,
     init,
     is_distributed,
+    launched_with_several_ranks,
     rank,
     world_size,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "broadcast_parameters",
     "init",
     "is_distributed",
+    "launched_with_several_ranks",
     "rank",
     "shard",
     "world_size",

@@ -57,6 +57,19 @@ def _abort_on_error(comm):
     sys.excepthook = hook
 
 
+def launched_with_several_ranks() -> bool:
+    """Whether an MPI launcher started this process as one of several ranks.
+
+    Read from the launcher's environment variables, without importing MPI,
+    so a plain ``python train.py`` pays nothing for the check.
+    """
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 1:
+            return True
+    return False
+
+
 def init(comm=None):
     """Join the MPI world (idempotent) and return the communicator, or None.
 

@@ -259,7 +259,8 @@ def _verdict(train: float, test: float, under: float, gap: float) -> str:
 
 def sweep(values: Sequence, trial: Callable[[Any], tuple], *, param_name: str = "capacity",
           underfit_threshold: float | None = None,
-          gap_threshold: float | None = None) -> CapacityResult:
+          gap_threshold: float | None = None, n_jobs: int | None = 1,
+          backend: str | None = None) -> CapacityResult:
     """Run ``trial(value) -> (train_error, test_error[, extra])`` per setting.
 
     The general form behind :func:`capacity_sweep` and
@@ -275,6 +276,11 @@ def sweep(values: Sequence, trial: Callable[[Any], tuple], *, param_name: str = 
             default: the lowest test error in the sweep.
         gap_threshold: test - train gap above which it overfits; default:
             the lowest test error in the sweep.
+        n_jobs: trials run at once through joblib (1: one after another in
+            this process; -1: all cores).  ``joblib.parallel_config(
+            backend="dask")`` (or ``"ray"``) sends them to a cluster.
+        backend: joblib backend name (None: joblib's default, or the one
+            set by ``joblib.parallel_config``).
 
     Returns:
         A :class:`CapacityResult`.
@@ -283,8 +289,7 @@ def sweep(values: Sequence, trial: Callable[[Any], tuple], *, param_name: str = 
     if not values:
         raise ValueError("Expected at least one setting to sweep. Received: values=[]")
     train_err, test_err, extras = [], [], []
-    for v in values:
-        res = trial(v)
+    for v, res in zip(values, _run_trials(trial, values, n_jobs, backend)):
         if not isinstance(res, tuple) or len(res) not in (2, 3):
             raise ValueError(
                 "Expected trial(value) to return (train_error, test_error) or "
@@ -305,6 +310,27 @@ def sweep(values: Sequence, trial: Callable[[Any], tuple], *, param_name: str = 
     verdicts = [_verdict(tr, te, under, gap) for tr, te in zip(train_err, test_err)]
     return CapacityResult(param_name, values, train_err, test_err, under, gap,
                           verdicts, best, extras)
+
+
+def _run_trials(trial: Callable, values: list, n_jobs, backend) -> list:
+    """``[trial(v) for v in values]``, on joblib workers unless ``n_jobs == 1``."""
+    if n_jobs == 1:
+        return [trial(v) for v in values]
+    try:
+        from joblib import Parallel, delayed
+    except ImportError:  # pragma: no cover - joblib comes with the data extra
+        raise ImportError(
+            'Parallel sweeps need joblib: pip install "chainrule[data]"'
+        ) from None
+    return Parallel(n_jobs=n_jobs, backend=backend)(delayed(trial)(v) for v in values)
+
+
+def _check_jobs(n_jobs, seed) -> None:
+    if n_jobs != 1 and seed is None:
+        raise ValueError(
+            "Expected seed= (an int) with n_jobs != 1: each trial then draws from its own "
+            "generator, so the results equal n_jobs=1's. Received: seed=None"
+        )
 
 
 def _scope(seed):
@@ -332,8 +358,8 @@ def _default_error(y):
 def capacity_sweep(build: Callable[[Any], Any], values: Sequence, X_train, y_train,
                    X_test, y_test, *, train: Callable, error: Callable | None = None,
                    param_name: str = "capacity", underfit_threshold: float | None = None,
-                   gap_threshold: float | None = None, seed: int | None = 0
-                   ) -> CapacityResult:
+                   gap_threshold: float | None = None, seed: int | None = 0,
+                   n_jobs: int | None = 1, backend: str | None = None) -> CapacityResult:
     """Train one model per capacity setting; record training and test error.
 
     For each value: ``model = build(value)``; ``train(model, X_train,
@@ -355,12 +381,17 @@ def capacity_sweep(build: Callable[[Any], Any], values: Sequence, X_train, y_tra
             seeded with ``seed`` in scope (reproducible, comparable
             initialisations; the caller's generator is untouched);
             ``None`` draws from the generator in scope.
+        n_jobs, backend: settings trained at once through joblib (see
+            :func:`sweep`); the results equal ``n_jobs=1``'s.  ``build``,
+            ``train`` and ``error`` must then be picklable (joblib uses
+            cloudpickle, so lambdas and local functions are fine).
 
     Returns:
         A :class:`CapacityResult`; ``.summary()`` gives the text,
         ``.plot(path)`` the U-shaped curve.
     """
     _check_split(X_train, y_train, X_test, y_test)
+    _check_jobs(n_jobs, seed)
     err = error or _default_error(y_train)
 
     def trial(value):
@@ -370,13 +401,15 @@ def capacity_sweep(build: Callable[[Any], Any], values: Sequence, X_train, y_tra
         return err(model, X_train, y_train), err(model, X_test, y_test)
 
     return sweep(values, trial, param_name=param_name,
-                 underfit_threshold=underfit_threshold, gap_threshold=gap_threshold)
+                 underfit_threshold=underfit_threshold, gap_threshold=gap_threshold,
+                 n_jobs=n_jobs, backend=backend)
 
 
 def training_size_sweep(build: Callable[[], Any], sizes: Sequence[int], X_train, y_train,
                         X_test, y_test, *, train: Callable, error: Callable | None = None,
                         underfit_threshold: float | None = None,
-                        gap_threshold: float | None = None, seed: int | None = 0
+                        gap_threshold: float | None = None, seed: int | None = 0,
+                        n_jobs: int | None = 1, backend: str | None = None
                         ) -> CapacityResult:
     """Train the same model on the first n training examples, for each n.
 
@@ -388,13 +421,24 @@ def training_size_sweep(build: Callable[[], Any], sizes: Sequence[int], X_train,
     Args:
         build: ``() -> model``, called afresh for each size.
         sizes: numbers of training examples, each <= ``len(X_train)``.
-        Others as in :func:`capacity_sweep`.
+        X_train: training inputs, used in their given order.
+        y_train: training targets (or None).
+        X_test: test inputs.
+        y_test: test targets (or None).
+        train: ``(model, X, y) -> None`` trains the model in place.
+        error: ``(model, X, y) -> float``, as in :func:`capacity_sweep`.
+        underfit_threshold: see :func:`sweep`.
+        gap_threshold: see :func:`sweep`.
+        seed: each size trains in its own generator seeded with ``seed``.
+        n_jobs: sizes trained at once through joblib (see :func:`sweep`).
+        backend: joblib backend name (see :func:`sweep`).
 
     Returns:
         A :class:`CapacityResult` with ``param_name="training examples"``;
         training error is measured on the n examples used.
     """
     _check_split(X_train, y_train, X_test, y_test)
+    _check_jobs(n_jobs, seed)
     n_max = len(X_train)
     bad = [n for n in sizes if not 1 <= int(n) <= n_max]
     if bad:
@@ -412,4 +456,5 @@ def training_size_sweep(build: Callable[[], Any], sizes: Sequence[int], X_train,
         return err(model, Xn, yn), err(model, X_test, y_test)
 
     return sweep([int(n) for n in sizes], trial, param_name="training examples",
-                 underfit_threshold=underfit_threshold, gap_threshold=gap_threshold)
+                 underfit_threshold=underfit_threshold, gap_threshold=gap_threshold,
+                 n_jobs=n_jobs, backend=backend)

@@ -68,13 +68,19 @@ class TensorBoard(Callback):
         self.writer = writer
         self._owns_writer = writer is None
 
+    def _writes(self) -> bool:
+        # data-parallel runs: only rank 0 writes (the logs are reduced over ranks)
+        return getattr(self.trainer, "is_main_process", True)
+
     def _write(self, prefix: str, logs: dict, step: int) -> None:
+        if not self._writes():
+            return
         for name, value in logs.items():
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
                 self.writer.add_scalar(f"{prefix}/{name}", float(value), step)
 
     def on_train_begin(self, logs: dict) -> None:
-        if self.writer is None:
+        if self.writer is None and self._writes():
             os.makedirs(self.log_dir, exist_ok=True)
             self.writer = _summary_writer_class()(logdir=self.log_dir)
 
@@ -84,7 +90,7 @@ class TensorBoard(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self._write("epoch", logs, epoch)
-        flush = getattr(self.writer, "flush", None)
+        flush = getattr(self.writer, "flush", None) if self.writer is not None else None
         if callable(flush):
             flush()
 

@@ -97,7 +97,14 @@ class Trainer:
       ``ToleranceStopping``, ``InverseScalingLR``, ``EpochScore``,
       ``ModelCheckpoint``...), in the order given;
     * ``scheduler``: a learning-rate schedule per step or per epoch;
-    * ``generator``: the run's own random generator (or seed).
+    * ``generator``: the run's own random generator (or seed);
+    * ``distributed``: data-parallel over MPI (:mod:`chainrule.distributed`):
+      None (the default) turns it on when the process was started by an MPI
+      launcher with several ranks (``mpiexec -n 4 python train.py``).  Then
+      ``batch_size`` is the *global* minibatch, each rank computes its shard,
+      gradients are averaged with one all-reduce before each step, epoch
+      logs and validation scores are reduced over the ranks, and only rank 0
+      prints and writes checkpoints.
 
     Calling :meth:`fit` again continues with the same model and optimiser
     (its state kept): one epoch at a time is ``fit(X, y, epochs=1)``.
@@ -105,7 +112,8 @@ class Trainer:
     Attributes (read by callbacks): ``model``, ``optimizer``,
     ``scheduler``, ``history``, ``epoch`` (epochs completed, or the
     current 0-based epoch while it runs), ``global_step`` (optimiser steps
-    taken), ``epochs`` (target), ``loader``, ``stop_training``.
+    taken), ``epochs`` (target), ``loader``, ``stop_training``,
+    ``is_main_process`` (False on MPI ranks other than 0: they write nothing).
     """
 
     def __init__(
@@ -122,6 +130,7 @@ class Trainer:
         constraints: Iterable = (),
         verbose="auto",
         generator=None,
+        distributed: bool | None = None,
     ):
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(
@@ -158,6 +167,11 @@ class Trainer:
         if generator is not None and not isinstance(generator, np.random.Generator):
             generator = _random.new_generator(generator)
         self.generator = generator
+        if distributed not in (None, True, False):
+            raise ValueError(f"Expected distributed None, True or False. Received: {distributed!r}")
+        self.distributed = distributed
+        self.is_main_process = True
+        self._averager = None  # a DistributedOptimizer while data-parallel
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -234,11 +248,14 @@ class Trainer:
         )
         self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
         self._reset_sums()
+        self._start_data_parallel()
         if checkpoint is not None:
             self.load_checkpoint(checkpoint)
+        if self._averager is not None:
+            self._sync_replicas()
         for cb in self.callbacks:
             cb.set_trainer(self)
-        bar = ProgressBar(self.verbose, self.epochs)
+        bar = ProgressBar(self.verbose if self.is_main_process else 0, self.epochs)
         self._call("on_train_begin", {})
         try:
             while self.epoch < self.epochs and not self.stop_training:
@@ -249,6 +266,54 @@ class Trainer:
         self._call("on_train_end", logs)
         self.model.eval()
         return self.history
+
+    # --- data parallelism (MPI) -----------------------------------------------------
+    def _start_data_parallel(self) -> None:
+        from .. import distributed as dist
+
+        on = self.distributed
+        if on is None:
+            on = dist.launched_with_several_ranks()
+        self._averager = None
+        self.is_main_process = True
+        if on:
+            dist.init()
+            if dist.is_distributed():
+                self._averager = dist.DistributedOptimizer(self.optimizer)
+                self.is_main_process = dist.rank() == 0
+
+    def _sync_replicas(self) -> None:
+        """Every rank starts from rank 0's parameters and random state."""
+        from .. import distributed as dist
+
+        dist.broadcast_parameters(self.model, root=0)
+        _random.set_rng_state(dist.broadcast_object(_random.get_rng_state(), root=0))
+
+    def _reduce_sums(self) -> None:
+        """Add up the epoch's loss and metric sums over all ranks (in place)."""
+        from .. import distributed as dist
+
+        values = [self._sums["loss"], self._sums["penalty"], float(self._sums["count"])]
+        for m in self._train_metrics:
+            values += [m.total, float(m.count), float(getattr(m, "sq", 0.0))]
+        total = dist.all_reduce(np.array(values, dtype=np.float64), op="sum")
+        self._sums = {"loss": total[0], "penalty": total[1], "count": int(total[2])}
+        for i, m in enumerate(self._train_metrics):
+            m.total, m.count = float(total[3 + 3 * i]), int(total[4 + 3 * i])
+            if hasattr(m, "sq"):
+                m.sq = float(total[5 + 3 * i])
+
+    def _evaluate_shards(self, X, y, batch_size: int) -> dict:
+        """Validation scores: each rank scores its shard; example-weighted means."""
+        from .. import distributed as dist
+
+        part = dist.shard(len(X))
+        n = part.stop - part.start
+        scores = self.evaluate(X[part], y[part], batch_size=batch_size) if n else {}
+        names = sorted(dist.broadcast_object(sorted(scores), root=0))
+        local = np.array([scores.get(k, 0.0) * n for k in names] + [n], dtype=np.float64)
+        total = dist.all_reduce(local, op="sum")
+        return {k: float(v / total[-1]) for k, v in zip(names, total[:-1])}
 
     def _reset_sums(self) -> None:
         self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
@@ -293,10 +358,16 @@ class Trainer:
                 break
         if self.stop_training and loader.position:
             loader.load_state_dict({"order": None, "position": 0})
+        if self._averager is not None:
+            self._reduce_sums()
         logs = self._running_logs()
         logs["lr"] = _lr(self.optimizer)
         if validation_data is not None:
-            val = self.evaluate(*validation_data, batch_size=max(loader.batch_size, 256))
+            size = max(loader.batch_size, 256)
+            if self._averager is not None:
+                val = self._evaluate_shards(*validation_data, batch_size=size)
+            else:
+                val = self.evaluate(*validation_data, batch_size=size)
             logs.update({f"val_{k}": v for k, v in val.items()})
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             self.scheduler.step()
@@ -307,6 +378,15 @@ class Trainer:
         bar.epoch_end(epoch, logs)
 
     def _train_step(self, xb, yb, epoch: int, snapshot: dict) -> None:
+        n_global = len(xb)
+        if self._averager is not None:
+            from ..distributed import shard
+
+            part = shard(n_global)
+            xb, yb = xb[part], (None if yb is None else yb[part])
+            if len(xb) == 0:  # fewer rows than ranks: contribute no gradient
+                self._empty_step()
+                return
         out = self.model(Tensor(xb))
         loss = self.loss_fn(out, yb)
         total = loss
@@ -322,7 +402,11 @@ class Trainer:
         total.backward()
         n = len(xb)
         for reg in self.gradient_regularizers:
-            penalty += reg.add_gradient(self.model, n)
+            # per-minibatch terms scale with the global minibatch (alpha / m')
+            penalty += reg.add_gradient(self.model, n_global)
+        if self._averager is not None:
+            self._averager.set_share(n, n_global)
+            self._averager.synchronize()
         self.optimizer.step()
         if self.constraints:
             with no_grad():
@@ -338,6 +422,20 @@ class Trainer:
             o = out.data
             for m in self._train_metrics:
                 m.update(o, yb)
+
+    def _empty_step(self) -> None:
+        """A step on a rank whose shard is empty: join the all-reduce with no gradient."""
+        self.optimizer.zero_grad()
+        self._averager.set_share(0, 1)
+        self._averager.synchronize()
+        self.optimizer.step()
+        if self.constraints:
+            with no_grad():
+                for c in self.constraints:
+                    c(self.model)
+        self.global_step += 1
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
 
     def _non_finite(self, value: float, epoch: int, snapshot: dict) -> None:
         finite = all(np.all(np.isfinite(a)) for a in self.model.state_dict().values())
@@ -392,8 +490,12 @@ class Trainer:
         }
 
     def save_checkpoint(self, path) -> None:
-        """Write :meth:`state_dict` atomically to ``path`` (safe npz format)."""
-        ckpt.save_checkpoint(path, self.state_dict())
+        """Write :meth:`state_dict` atomically to ``path`` (safe npz format).
+
+        Data-parallel, only rank 0 writes (the replicas are equal).
+        """
+        if self.is_main_process:
+            ckpt.save_checkpoint(path, self.state_dict())
 
     def load_checkpoint(self, path) -> None:
         """Restore a run saved by :meth:`save_checkpoint` (call before the loop)."""
