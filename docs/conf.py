@@ -81,24 +81,7 @@ def _escape_line(line: str) -> str:
     return "".join(p if i % 2 else _escape_plain(p) for i, p in enumerate(parts))
 
 
-# Docstrings whose layout reStructuredText cannot parse (a section header with
-# words after it, several argument names on continued lines): shown verbatim
-# until their owners reshape them.
-VERBATIM = {
-    "chainrule.ensembles.Bagging",
-    "chainrule.ensembles.continue_on_all_data",
-}
-
-
-def _verbatim(app, what, name, obj, options, lines):
-    if name in VERBATIM and lines:
-        text = [line for line in lines]
-        lines[:] = ["::", ""] + ["    " + line for line in text]
-
-
 def _process_docstring(app, what, name, obj, options, lines):
-    if name in VERBATIM:
-        return
     in_literal_block = False
     block_indent = 0
     for i, line in enumerate(lines):
@@ -122,6 +105,5 @@ def _skip_foreign(app, what, name, obj, skip, options):
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _verbatim, priority=400)  # before napoleon
     app.connect("autodoc-process-docstring", _process_docstring)
     app.connect("autodoc-skip-member", _skip_foreign)

@@ -132,7 +132,7 @@ class Bagging:
         seed: base seed of the member seeds.
         fit_kwargs: more ``training.fit`` arguments (metrics, regularizers...).
 
-    Attributes (after :meth:`fit`):
+    Attributes:
         members_: the k trained models.
         seeds_: the member seeds.
         bootstrap_indices_: (k, n) rows of each resample.

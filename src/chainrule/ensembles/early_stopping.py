@@ -257,10 +257,21 @@ def continue_on_all_data(model_fn: Callable[[], Module], X_train, y_train, X_val
     penalty terms.
 
     Args:
-        model_fn, X_train, y_train, X_val, y_val, loss, optimizer_fn,
-        max_epochs, patience, monitor, min_delta, batch_size, seed,
-        fit_kwargs: as in :func:`retrain_on_all_data`.
+        model_fn: ``() -> Module``, as in :func:`retrain_on_all_data`.
+        X_train: training inputs.
+        y_train: training targets.
+        X_val: validation inputs (joined to the training rows in step 3).
+        y_val: validation targets.
+        loss: the ``fit`` loss.
+        optimizer_fn: ``parameters -> optimiser``.
+        max_epochs: cap on the epochs of step 1.
+        patience: early-stopping patience of step 1.
+        monitor: the logged value early stopping watches.
+        min_delta: smallest change that counts as an improvement.
+        batch_size: minibatch size.
         max_extra_epochs: cap on the epochs of step 3.
+        seed: the run's own generator (None: the generator in scope).
+        fit_kwargs: more ``fit`` arguments.
 
     Returns:
         An :class:`EarlyStoppingResult` with ``threshold`` = ε and
