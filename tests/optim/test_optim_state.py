@@ -146,16 +146,23 @@ def test_non_contiguous_parameter_is_updated_in_place(monkeypatch):
 
 
 def test_add_param_group_keeps_existing_state():
-    a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))
+    a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(50))  # b's scratch is larger
     opt = cr.optim.Adam([a], lr=0.1)
     a.grad = np.ones(3, np.float32)
     opt.step()
     m = opt.state[a]["exp_avg"].copy()
     opt.add_param_group({"params": [b], "lr": 0.01})
     np.testing.assert_array_equal(opt.state[a]["exp_avg"], m)
-    b.grad = np.ones(2, np.float32)
+    b.grad = np.ones(50, np.float32)
     opt.step()
     assert opt.state[a]["step"] == 2 and opt.state[b]["step"] == 1
+    np.testing.assert_allclose(b.data, 1 - 0.01, rtol=1e-6)  # Adam's first step: -lr·sign(g)
+    alone = nn.Parameter(np.ones(3))
+    ref = cr.optim.Adam([alone], lr=0.1)
+    for _ in range(2):
+        alone.grad = np.ones(3, np.float32)
+        ref.step()
+    np.testing.assert_array_equal(a.data, alone.data)
     assert opt.param_groups[1]["betas"] == (0.9, 0.999)
     with pytest.raises(ValueError, match="at most one group"):
         opt.add_param_group({"params": [a]})

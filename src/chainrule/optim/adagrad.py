@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adagrad"]
 
@@ -80,7 +80,7 @@ class Adagrad(Optimizer):
 
     def _init_state(self, group: dict, p, state: dict) -> None:
         state["step"] = 0
-        state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+        state["sum"] = state_like(p, group["initial_accumulator_value"])
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adam", "AdamW"]
 
@@ -94,10 +94,10 @@ class Adam(Optimizer):
 
     def _init_state(self, group: dict, p, state: dict) -> None:
         state["step"] = 0
-        state["exp_avg"] = np.zeros_like(p.data)
-        state["exp_avg_sq"] = np.zeros_like(p.data)
+        state["exp_avg"] = state_like(p)
+        state["exp_avg_sq"] = state_like(p)
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            state["max_exp_avg_sq"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch

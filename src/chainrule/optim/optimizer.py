@@ -72,6 +72,26 @@ def _flush_subnormals(arrays, scratch) -> None:
         a *= scratch
 
 
+def _aligned_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary.
+
+    NumPy's arrays start 16 bytes past one; with every array of an update
+    aligned, SIMD loads never straddle cache lines.
+    """
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    raw = np.empty(n + 64 // dtype.itemsize, dtype)
+    skip = (-raw.ctypes.data % 64) // dtype.itemsize
+    return raw[skip : skip + n].reshape(shape)
+
+
+def state_like(p, fill: float = 0.0) -> np.ndarray:
+    """A new state array for parameter ``p``: its shape and dtype, filled with ``fill``."""
+    a = _aligned_empty(p.data.shape, p.data.dtype)
+    a.fill(fill)
+    return a
+
+
 class _Workspace:
     """Scratch arrays for the updates, reused from step to step.
 
@@ -85,14 +105,16 @@ class _Workspace:
     def __init__(self):
         self._whole: dict = {}
         self._pool: dict = {}
+        self.views: dict = {}  # parameter -> its pair of views, reused every step
 
     def pair(self, like: np.ndarray) -> tuple:
         """Two scratch arrays of ``like``'s shape and dtype (views)."""
         n = like.size
         bufs = self._whole.get(like.dtype)
         if bufs is None or bufs[0].size < n:
-            bufs = (np.empty(n, like.dtype), np.empty(n, like.dtype))
+            bufs = (_aligned_empty(n, like.dtype), _aligned_empty(n, like.dtype))
             self._whole[like.dtype] = bufs
+            self.views.clear()  # views of the old, smaller arrays
         shape = like.shape
         return bufs[0][:n].reshape(shape), bufs[1][:n].reshape(shape)
 
@@ -104,7 +126,7 @@ class _Workspace:
         except IndexError:
             pair = None
         if pair is None or pair[0].size < n:
-            pair = (np.empty(n, dtype), np.empty(n, dtype))
+            pair = (_aligned_empty(n, dtype), _aligned_empty(n, dtype))
         return pair
 
     def give(self, dtype, pair) -> None:
@@ -227,6 +249,10 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         self._calls += 1
+        later = max(2, self._calls)
+        counts_steps = self._counts_steps
+        may_chunk = self.chunked is not False
+        update = self._update
         big = []
         for group in self.param_groups:
             for p in group["params"]:
@@ -240,24 +266,32 @@ class Optimizer:
                 fresh = not state
                 if fresh:
                     self._init_state(group, p, state)
-                if self._counts_steps:
+                if counts_steps:
                     state["step"] += 1
                     step = state["step"]
                 else:
                     # torch's SGD counts no steps: 1 marks a parameter's
                     # first step; later, the number of step() calls (at
                     # least 2) times the flush
-                    step = 1 if fresh else max(2, self._calls)
-                if theta.size > CHUNK and self.chunked is not False and _contiguous(theta, state):
+                    step = 1 if fresh else later
+                if may_chunk and theta.size > CHUNK and _contiguous(theta, state):
                     big.append((group, theta, g, state, step))
                     continue
-                scratch = self._workspace.pair(theta)
-                self._update(group, theta, g, state, step, scratch)
+                scratch = self._scratch(p, theta)
+                update(group, theta, g, state, step, scratch)
                 if step % FLUSH_EVERY == 0:
                     self._flush(state, scratch[0])
         if big:
             self._step_chunked(big)
         return loss
+
+    def _scratch(self, p: Tensor, theta: np.ndarray) -> tuple:
+        """The workspace views that ``p``'s updates use (looked up once per shape)."""
+        ws = self._workspace
+        views = ws.views.get(p)
+        if views is None or views[0].shape != theta.shape or views[0].dtype != theta.dtype:
+            views = ws.views[p] = ws.pair(theta)
+        return views
 
     @staticmethod
     def _as_grad(p: Tensor, g) -> np.ndarray:
@@ -365,7 +399,8 @@ class Optimizer:
                             f"Expected state '{k}' of shape {p.data.shape}. "
                             f"Received: shape {v.shape}"
                         )
-                    mine[k] = np.array(v, dtype=p.data.dtype, order="C")
+                    mine[k] = _aligned_empty(v.shape, p.data.dtype)
+                    mine[k][...] = v
                 else:
                     mine[k] = v
             new_state[p] = mine

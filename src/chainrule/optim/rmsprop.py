@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["RMSprop"]
 
@@ -107,11 +107,11 @@ class RMSprop(Optimizer):
 
     def _init_state(self, group: dict, p, state: dict) -> None:
         state["step"] = 0
-        state["square_avg"] = np.zeros_like(p.data)
+        state["square_avg"] = state_like(p)
         if group["momentum"]:
-            state["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = state_like(p)
         if group["centered"]:
-            state["grad_avg"] = np.zeros_like(p.data)
+            state["grad_avg"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch

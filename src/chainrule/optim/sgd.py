@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["SGD"]
 
@@ -97,7 +97,7 @@ class SGD(Optimizer):
 
     def _init_state(self, group: dict, p, state: dict) -> None:
         if group["momentum"]:
-            state["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch
