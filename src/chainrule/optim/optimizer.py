@@ -13,7 +13,10 @@ Every optimiser here is organised as ``torch.optim``'s:
   state arrays in place (ufuncs with ``out=``), so an array taken from
   ``p.data`` at any time sees every update; the optimiser never rebinds a
   parameter's array and never touches the autograd engine.  Temporaries
-  come from a small per-optimiser workspace, not from fresh allocations.
+  come from a small per-optimiser workspace (two arrays, whose views each
+  parameter reuses step after step), not from fresh allocations; state
+  and workspace arrays start on 64-byte boundaries, so that SIMD loads do
+  not straddle cache lines.
 
 Large parameters (more than :data:`CHUNK` elements) are updated in chunks
 of :data:`CHUNK` elements by default: the ~10 elementwise passes of an
@@ -31,6 +34,10 @@ subnormal range, and every multiply that reads or writes a subnormal
 takes a slow microcode path.  So every :data:`FLUSH_EVERY` steps such
 entries are set to zero; they cannot move a parameter anyway (ε times
 1e-38 is far below the rounding of any parameter not itself that tiny).
+The clock is the parameter's ``step``; torch's SGD keeps no step count,
+so SGD flushes on the count of ``step()`` calls, which restarts at zero
+in an optimiser built anew (after ``load_state_dict`` too): only entries
+below float32's smallest normal number can differ.
 """
 
 from __future__ import annotations
