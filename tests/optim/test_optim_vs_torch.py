@@ -210,7 +210,7 @@ CHANGED = [
 
 
 @pytest.mark.parametrize("name,kwargs", CHANGED, ids=[n for n, _ in CHANGED])
-def test_hyperparameters_changed_between_steps_match_torch(name, kwargs, path):
+def test_hyperparameters_changed_mid_run_match_torch(name, kwargs, path):
     """A schedule may change lr (and betas, weight decay) between steps, as in torch."""
     init, curv, noise = _problem(3)
     ours = [nn.Parameter(a.copy()) for a in init]
