@@ -1,4 +1,7 @@
-"""Saving and resuming, flat buffers, and refusal of bad hyperparameters."""
+"""Saving and resuming, state that stays the user's arrays, and bad hyperparameters."""
+
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -6,6 +9,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
+from chainrule.optim import optimizer
 
 OPTIMISERS = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
@@ -62,75 +66,116 @@ def test_state_dict_is_a_copy():
     p.grad = np.ones(3, np.float32)
     opt.step()
     sd = opt.state_dict()
-    before = sd["state"][0]["grad_sum"].copy()
+    before = sd["state"][0]["exp_avg"].copy()
     opt.step()
-    np.testing.assert_array_equal(sd["state"][0]["grad_sum"], before)
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], before)
     assert sd["state"][0]["step"] == 1 and opt.state[p]["step"] == 2
 
 
 def test_load_state_dict_rejects_other_shapes():
-    opt = cr.optim.Adam([nn.Parameter(np.ones(3))])
-    other = cr.optim.Adam([nn.Parameter(np.ones(4))])
-    with pytest.raises(ValueError, match="Expected state 'grad_sum'"):
+    p = nn.Parameter(np.ones(3))
+    opt = cr.optim.Adam([p])
+    q = nn.Parameter(np.ones(4))
+    other = cr.optim.Adam([q])
+    q.grad = np.ones(4, np.float32)
+    other.step()
+    with pytest.raises(ValueError, match="Expected state 'exp_avg' of shape"):
         opt.load_state_dict(other.state_dict())
     with pytest.raises(ValueError, match="parameter groups"):
         opt.load_state_dict({"state": {}, "param_groups": []})
 
 
-def test_parameters_and_gradients_live_in_flat_buffers():
+def test_loaded_state_is_not_shared_with_the_state_dict():
+    p = nn.Parameter(np.ones(3))
+    opt = cr.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = np.ones(3, np.float32)
+    opt.step()
+    sd = opt.state_dict()
+    opt2 = cr.optim.SGD([p], lr=0.1, momentum=0.9)
+    opt2.load_state_dict(sd)
+    opt2.step()
+    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"], np.ones(3))
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMISERS, ids=[n for n, _ in OPTIMISERS])
+def test_data_alias_taken_before_the_optimiser_sees_every_update(name, kwargs):
     model = _model()
-    opt = cr.optim.SGD(model.parameters(), lr=0.1)
-    params = list(model.parameters())
-    base = params[0].data.base
-    assert base is not None and base.ndim == 1
-    assert all(p.data.base is base for p in params)
-    flat = opt._layout.param_buf
-    assert flat.base is base and flat.ctypes.data % 64 == 0
-    assert sum(p.size for p in params) <= flat.size < sum(p.size + 16 for p in params)
-    for p in params:  # each parameter aligned to 64 bytes, inside the buffer
-        assert p.data.ctypes.data % 64 == 0 and np.shares_memory(p.data, flat)
-    _train(model, opt, _batches(1, 0))
-    x, y = _batches(1, 5)[0]
-    F.cross_entropy(model(cr.tensor(x)), y).backward()
-    opt.zero_grad()
-    assert all(p.grad is None for p in params)
+    aliases = [p.data for p in model.parameters()]
+    before = [a.copy() for a in aliases]
+    opt = getattr(cr.optim, name)(model.parameters(), **kwargs)
+    _train(model, opt, _batches(3, 0))
+    for p, a, b in zip(model.parameters(), aliases, before):
+        assert p.data is a  # never rebound
+        assert not np.array_equal(a, b)  # and the alias moved with it
 
 
-def test_replaced_data_and_foreign_grad_are_adopted():
+def test_large_parameter_is_updated_in_place_when_chunked(monkeypatch):
+    monkeypatch.setattr(optimizer, "CHUNK", 16)
+    p = nn.Parameter(np.ones((10, 10)))
+    alias = p.data
+    opt = cr.optim.Adam([p], lr=0.1)
+    p.grad = np.ones((10, 10), np.float32)
+    opt.step()
+    assert p.data is alias and opt.state[p]["exp_avg"].shape == (10, 10)
+    np.testing.assert_allclose(alias, 0.9, rtol=1e-6)
+
+
+def test_user_rebinding_data_or_setting_grad_by_hand_is_followed():
     p = nn.Parameter(np.zeros(4))
     opt = cr.optim.SGD([p], lr=0.5)
-    p.data = np.full(4, 2.0, np.float32)  # user rebinds the array
+    mine = np.full(4, 2.0, np.float32)
+    p.data = mine  # the user rebinds the array
     p.grad = np.ones(4, np.float32)  # and sets a gradient by hand
     opt.step()
-    np.testing.assert_array_equal(p.data, np.full(4, 1.5))
-    assert p.data.base is not None
-    p.data = np.zeros(5, np.float32)
+    assert p.data is mine
+    np.testing.assert_array_equal(mine, np.full(4, 1.5))
     p.grad = np.ones(5, np.float32)
-    with pytest.raises(ValueError, match="Expected parameter data of shape"):
+    with pytest.raises(ValueError, match="Expected a gradient of shape"):
         opt.step()
 
 
+def test_non_contiguous_parameter_is_updated_in_place(monkeypatch):
+    monkeypatch.setattr(optimizer, "CHUNK", 4)
+    base = np.ones((6, 8), np.float32)
+    p = nn.Parameter(base)
+    p.data = base[:, ::2]  # a strided view, e.g. a tied half of a weight
+    opt = cr.optim.SGD([p], lr=0.5, momentum=0.5)
+    p.grad = np.ones((6, 4), np.float32)
+    opt.step()
+    assert np.all(base[:, ::2] == 0.5) and np.all(base[:, 1::2] == 1)
+
+
 def test_add_param_group_keeps_existing_state():
-    a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))
+    a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(50))  # b's scratch is larger
     opt = cr.optim.Adam([a], lr=0.1)
     a.grad = np.ones(3, np.float32)
     opt.step()
-    m = opt.state[a]["grad_sum"].copy()
+    m = opt.state[a]["exp_avg"].copy()
     opt.add_param_group({"params": [b], "lr": 0.01})
-    np.testing.assert_array_equal(opt.state[a]["grad_sum"], m)
-    assert opt.state[a]["step"] == 1 and opt.state[b]["step"] == 0
+    np.testing.assert_array_equal(opt.state[a]["exp_avg"], m)
+    b.grad = np.ones(50, np.float32)
+    opt.step()
+    assert opt.state[a]["step"] == 2 and opt.state[b]["step"] == 1
+    np.testing.assert_allclose(b.data, 1 - 0.01, rtol=1e-6)  # Adam's first step: -lr·sign(g)
+    alone = nn.Parameter(np.ones(3))
+    ref = cr.optim.Adam([alone], lr=0.1)
+    for _ in range(2):
+        alone.grad = np.ones(3, np.float32)
+        ref.step()
+    np.testing.assert_array_equal(a.data, alone.data)
     assert opt.param_groups[1]["betas"] == (0.9, 0.999)
     with pytest.raises(ValueError, match="at most one group"):
         opt.add_param_group({"params": [a]})
 
 
-def test_mixed_dtypes_fall_back_to_per_parameter_state():
+def test_mixed_dtypes_keep_their_own_state_dtype():
     a = nn.Parameter(np.ones(3), dtype=np.float64)
     b = nn.Parameter(np.ones(2))
     opt = cr.optim.Adam([a, b], lr=0.1)
     a.grad, b.grad = np.ones(3), np.ones(2, np.float32)
     opt.step()
-    assert a.data.dtype == np.float64 and opt.state[a]["grad_sum"].dtype == np.float64
+    assert a.data.dtype == np.float64 and opt.state[a]["exp_avg"].dtype == np.float64
+    assert b.data.dtype == np.float32 and opt.state[b]["exp_avg"].dtype == np.float32
     np.testing.assert_allclose(a.data, 0.9)
     np.testing.assert_allclose(b.data, 0.9)
 
@@ -194,43 +239,44 @@ def test_bad_group_hyperparameter_and_params_are_refused():
 
 
 @pytest.mark.parametrize("name,kwargs", OPTIMISERS, ids=[n for n, _ in OPTIMISERS])
-def test_padding_between_parameters_stays_zero(name, kwargs):
-    params = [nn.Parameter(np.ones(s)) for s in [(3, 5), (7,), (2, 3)]]
-    opt = getattr(cr.optim, name)(params, **kwargs)
-    covered = np.zeros(opt._layout.size, bool)
-    for p in params:
-        a, b = opt._layout.offsets[id(p)]
-        covered[a:b] = True
-    assert not covered.all()  # sizes 15, 7, 6: there is padding
-    for _ in range(5):
-        for p in params:
-            p.grad = np.full(p.shape, 0.5, np.float32)
-        opt.step()
-    flat = opt._layout.param_buf
-    assert np.all(flat[~covered] == 0) and np.all(np.isfinite(flat))
-    assert np.all(flat[covered] != 1)
-
-
-@pytest.mark.parametrize("name,kwargs", OPTIMISERS, ids=[n for n, _ in OPTIMISERS])
-def test_chunked_two_thread_path_equals_per_parameter_path(name, kwargs):
-    """Large groups are cut into chunks and shared by two threads: the
-    numbers must be exactly those of the plain per-parameter loop."""
-    from chainrule.optim import optimizer
-
+def test_chunked_path_equals_whole_parameter_path(name, kwargs):
+    """Large parameters are cut into chunks shared by threads: the numbers
+    (parameters and every state array) must be exactly those of updating
+    each parameter as one array."""
     rng = np.random.default_rng(0)
     shapes = [(800, 600), (600,), (77, 3)]
-    assert sum(np.prod(s) for s in shapes) > max(optimizer.PARALLEL_MIN, 3 * optimizer.CHUNK)
+    assert max(np.prod(s) for s in shapes) > 3 * optimizer.CHUNK
     init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(20)]
     results = []
-    for flat in (True, False):
+    for chunked in (True, False):
         params = [nn.Parameter(a.copy()) for a in init]
-        opt = getattr(cr.optim, name)(params, **kwargs)
-        opt._use_flat = flat
-        for gs in grads:
+        opt = getattr(cr.optim, name)(params, chunked=chunked, **kwargs)
+        for k, gs in enumerate(grads):
             for p, g in zip(params, gs):
-                p.grad = g
+                p.grad = g * (k % 5 != 3)  # zero gradients now and then
             opt.step()
-        results.append([p.data.copy() for p in params])
-    for a, b in zip(*results):
+        results.append(([p.data for p in params], opt.state_dict()["state"]))
+    (pa, sa), (pb, sb) = results
+    for a, b in zip(pa, pb):
         np.testing.assert_array_equal(a, b)
+    assert sa.keys() == sb.keys()
+    for i in sa:
+        assert sa[i].keys() == sb[i].keys()
+        for k in sa[i]:
+            np.testing.assert_array_equal(sa[i][k], sb[i][k], err_msg=k)
+
+
+def test_chunked_flag_is_checked():
+    with pytest.raises(ValueError, match="Expected chunked to be None, True or False"):
+        cr.optim.SGD([nn.Parameter(np.ones(2))], lr=0.1, chunked="yes")
+
+
+def test_deleted_model_and_optimiser_are_collected():
+    model = _model()
+    opt = cr.optim.Adam(model.parameters(), lr=0.01)
+    _train(model, opt, _batches(2, 0))
+    refs = [weakref.ref(model), weakref.ref(opt), weakref.ref(next(model.parameters()))]
+    del model, opt
+    gc.collect()
+    assert all(r() is None for r in refs)

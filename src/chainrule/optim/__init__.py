@@ -3,8 +3,10 @@
 ``SGD`` (momentum, Nesterov), ``Adagrad``, ``RMSprop`` (momentum, centred,
 and the book's RMSProp with Nesterov momentum), ``Adam`` and ``AdamW``;
 learning-rate schedules in :mod:`chainrule.optim.lr_scheduler`.
-All of them keep a model's parameters and gradients in flat float32
-buffers and update them in place (see :mod:`chainrule.optim.optimizer`).
+Like torch.optim, each keeps ``param_groups`` and a state dict per
+parameter (``step``, ``exp_avg``, ``momentum_buffer``, ...) and updates
+``p.data`` in place, so arrays taken from a parameter stay its data (see
+:mod:`chainrule.optim.optimizer`).
 """
 
 from . import lr_scheduler

@@ -7,43 +7,40 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    r"""Adam: bias-corrected first and second moment estimates (algorithm 8.7).
+    r"""Adam: bias-corrected first and second moment estimates (book §8.5.3).
 
-    The update at step t, gradient g (PyTorch's form)::
+    The update at step t for the gradient g (the book's algorithm 8.7 with
+    torch.optim's names: ``exp_avg`` m is the book's s, ``exp_avg_sq`` v its
+    r, β₁, β₂ its ρ₁, ρ₂, ``eps`` its δ, ``lr`` its ε)::
 
-        g ← g + λθ                                   (weight_decay λ: L2)
-        s ← β₁s + (1 − β₁)g            r ← β₂r + (1 − β₂)g ⊙ g
-        ŝ = s / (1 − β₁ᵗ)              r̂ = r / (1 − β₂ᵗ)
-        θ ← θ − ε ŝ / (√r̂ + δ)
+        g ← g + λθ                          (weight_decay λ: L2 penalty)
+        m ← β₁m + (1 − β₁)g                 (first moment, biased)
+        v ← β₂v + (1 − β₂)g ⊙ g             (second moment, biased)
+        m̂ = m / (1 − β₁ᵗ)                   (bias corrections)
+        v̂ = v / (1 − β₂ᵗ)
+        θ ← θ − ε m̂ / (√v̂ + δ)
 
-    This is the book's algorithm 8.7 with ρ₁ = β₁, ρ₂ = β₂, step size ε and
-    δ = ``eps``: the update is Δθ = −ε ŝ/(δ + √r̂), with δ *outside* the
-    square root of the bias-corrected r̂ (as in the book and in PyTorch).
-    Defaults are the book's: ε = 0.001, ρ₁ = 0.9, ρ₂ = 0.999, δ = 1e−8.
+    δ sits *outside* the square root of the bias-corrected second moment,
+    as in the book and in torch.  The code folds the two bias corrections
+    into scalars, ε m̂/(√v̂ + δ) = ε (√c₂/c₁) m / (√v + δ√c₂) with
+    c₁ = 1 − β₁ᵗ and c₂ = 1 − β₂ᵗ, which is the same number without two
+    passes over the parameters.  Defaults are the book's: ε = 0.001,
+    β₁ = 0.9, β₂ = 0.999, δ = 1e−8.
 
     ``weight_decay`` adds λθ to the gradient (the L2 penalty ½λ‖θ‖², as
-    PyTorch's Adam does), which then passes through the adaptive scaling;
-    :class:`AdamW` decays the weights directly instead.  ``amsgrad`` uses
-    the running maximum of r̂'s numerator (Reddi et al., 2018).
+    torch's Adam does), which then passes through the adaptive scaling;
+    :class:`AdamW` decays the weights directly instead.  ``amsgrad``
+    (Reddi et al., 2018) divides by the running maximum of v instead:
+    v_max ← max(v_max, v), v̂ = v_max / (1 − β₂ᵗ).
 
-    Implementation: instead of the averages s and r the state holds the
-    exponentially weighted *sums* M = Σₖ β₁ᵏ g₍ₜ₋ₖ₎ and V = Σₖ β₂ᵏ g²₍ₜ₋ₖ₎
-    (``grad_sum``, ``grad_sq_sum``), so s = (1 − β₁)M and r = (1 − β₂)V.
-    The update becomes M ← β₁M + g, V ← β₂V + g², which saves two of the
-    twelve passes over all parameters per step; ŝ = M / Σₖ₍ₖ₌₀..ₜ₋₁₎ β₁ᵏ is then
-    plainly the weighted *average* of past gradients, which is what bias
-    correction means.  Results equal PyTorch's to float32 rounding.
-
-    State per parameter: ``step``, ``grad_sum`` (M), ``grad_sq_sum`` (V),
-    ``sum_betas`` (the betas of the sums: if the betas change, the sums are
-    rescaled so that s and r carry on) and, with amsgrad,
-    ``max_grad_sq_sum``.
+    State per parameter: ``step`` (t), ``exp_avg`` (m), ``exp_avg_sq`` (v)
+    and, with amsgrad, ``max_exp_avg_sq`` (v_max).
 
     Args:
         params: parameters, or parameter groups (dicts).
@@ -52,12 +49,15 @@ class Adam(Optimizer):
         eps: δ > 0, for numerical stability.
         weight_decay: λ of the L2 penalty.
         amsgrad: normalise by the largest second moment seen so far.
+        chunked: update large parameters in cache-sized chunks on several
+            threads (see :class:`~chainrule.optim.Optimizer`; same numbers).
 
     Example:
         >>> opt = cr.optim.Adam(model.parameters(), lr=1e-3)
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
+    _decaying = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
 
     def __init__(
@@ -68,6 +68,8 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        chunked: bool | None = None,
     ):
         defaults = {
             "lr": lr,
@@ -76,7 +78,7 @@ class Adam(Optimizer):
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, chunked=chunked)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -90,56 +92,44 @@ class Adam(Optimizer):
         eps = group["eps"]
         _check(eps > 0, "eps > 0", f"eps={eps}")
 
-    def _state_names(self, group: dict) -> tuple:
+    def _init_state(self, group: dict, p, state: dict) -> None:
+        state["step"] = 0
+        state["exp_avg"] = state_like(p)
+        state["exp_avg_sq"] = state_like(p)
         if group["amsgrad"]:
-            return ("grad_sum", "grad_sq_sum", "max_grad_sq_sum")
-        return ("grad_sum", "grad_sq_sum")
-
-    def _init_state(self, group: dict, state: dict) -> None:
-        state["sum_betas"] = group["betas"]
-
-    def _prepare(self, group: dict) -> None:
-        # the sums are kept for the betas they were made with; if the betas
-        # change, rescale them so that s and r continue unchanged
-        betas = group["betas"]
-        for p in group["params"]:
-            st = self.state[p]
-            old = st["sum_betas"]
-            if old != betas:
-                st["grad_sum"] *= (1 - old[0]) / (1 - betas[0])
-                st["grad_sq_sum"] *= (1 - old[1]) / (1 - betas[1])
-                if "max_grad_sq_sum" in st:
-                    st["max_grad_sq_sum"] *= (1 - old[1]) / (1 - betas[1])
-                st["sum_betas"] = betas
+            state["max_exp_avg_sq"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch
-        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+        lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
-        m, v = state["grad_sum"], state["grad_sq_sum"]
-        if wd:
-            if self._decoupled:
-                theta *= 1 - lr * wd
-            else:
-                np.multiply(theta, wd, out=t1)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if lam:
+            if self._decoupled:  # θ ← (1 − ελ)θ
+                theta *= 1 - lr * lam
+            else:  # g ← g + λθ
+                np.multiply(theta, lam, out=t1)
                 t1 += g
                 g = t1
-        # M ← β₁M + g,  V ← β₂V + g²   (s = (1 − β₁)M, r = (1 − β₂)V)
+        # m ← β₁m + (1 − β₁)g
         m *= beta1
-        m += g
-        np.square(g, out=t2)
+        np.multiply(g, 1 - beta1, out=t2)
+        m += t2
+        # v ← β₂v + (1 − β₂)g ⊙ g
         v *= beta2
+        np.multiply(g, g, out=t2)
+        t2 *= 1 - beta2
         v += t2
-        if group["amsgrad"]:
-            np.maximum(state["max_grad_sq_sum"], v, out=state["max_grad_sq_sum"])
-            v = state["max_grad_sq_sum"]
-        # ŝ = c₁M and √r̂ = c₂√V, so θ ← θ − ε(c₁/c₂) M / (√V + δ/c₂)
-        c1 = (1 - beta1) / (1 - beta1**step)
-        c2 = math.sqrt((1 - beta2) / (1 - beta2**step))
+        if group["amsgrad"]:  # v_max ← max(v_max, v)
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        # θ ← θ − ε m̂ / (√v̂ + δ) with m̂ = m / c₁, √v̂ = √v / √c₂
+        c1 = 1 - beta1**step
+        root_c2 = math.sqrt(1 - beta2**step)
         np.sqrt(v, out=t2)
-        t2 += eps / c2
+        t2 += eps * root_c2
         np.divide(m, t2, out=t2)
-        t2 *= lr * c1 / c2
+        t2 *= lr * root_c2 / c1
         theta -= t2
 
 
@@ -153,7 +143,9 @@ class AdamW(Adam):
 
     With plain SGD the two are the same (book §7.1.1: w ← (1 − ελ)w − εg);
     with Adam they differ, because an L2 gradient would be rescaled by
-    1/(√r̂ + δ).  Default λ = 0.01 as in PyTorch.
+    1/(√v̂ + δ).  Default λ = 0.01 as in torch.
+
+    State per parameter: as for :class:`Adam`.
 
     Args:
         params: parameters, or parameter groups (dicts).
@@ -162,6 +154,7 @@ class AdamW(Adam):
         eps: δ > 0.
         weight_decay: λ, the decay per unit learning rate.
         amsgrad: normalise by the largest second moment seen so far.
+        chunked: as for :class:`Adam`.
     """
 
     _decoupled = True
@@ -174,7 +167,15 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        chunked: bool | None = None,
     ):
         super().__init__(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            chunked=chunked,
         )

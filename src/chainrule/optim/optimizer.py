@@ -1,64 +1,70 @@
-"""The optimiser base class: parameter groups, flat buffers, state_dict.
+"""The optimiser base class: parameter groups, per-parameter state, state_dict.
 
-Every optimiser here updates parameters with the same machinery:
+Every optimiser here is organised as ``torch.optim``'s:
 
-* ``param_groups`` is a list of dicts, as in PyTorch: ``'params'`` (a list
-  of tensors) plus the hyperparameters of that group (``'lr'``, ...), which
-  a scheduler or the user may change between steps.
-* At construction the optimiser moves all its float parameters into one
-  flat, contiguous array (``p.data`` becomes a view into it, each view
-  64-byte aligned), and keeps one flat gradient array; each step copies
-  the gradients backward produced into it.  The parameters of one group are adjacent, so a
-  group is one slice of the flat arrays, and so is each state buffer
-  (``momentum_buffer``, ``grad_sum``, ...).
-* ``step()`` applies the update rule of the subclass, ``_update``, written
-  once on plain arrays with preallocated scratch (no temporaries).  The
-  *fast path* calls it on a whole group slice, cut into chunks that fit the
-  L2 cache so that the ~10 elementwise passes of an update reuse it; large
-  groups are shared by two threads (NumPy releases the GIL inside each
-  ufunc).  The *per-parameter path* calls it on each parameter's views,
-  for groups where some gradient is missing (PyTorch skips such parameters
-  and so do we) or whose parameters have taken different numbers of steps.
-  Both paths compute exactly the same numbers.
-* If user code rebinds ``p.data`` or sets ``p.grad`` to another array, the
-  next step copies it back into the flat buffers ("adopts" it).
+* ``param_groups`` is a list of dicts: ``'params'`` (a list of tensors) and
+  the hyperparameters of that group (``'lr'``, ...), which a scheduler or
+  the user may change between steps.
+* ``state[p]`` is a dict per parameter with torch.optim's names (``step``,
+  ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``sum``, ...), created
+  on the parameter's first step (Adagrad's at construction, as in torch).
+* ``step()`` applies the subclass's update rule, ``_update``, to each
+  parameter that has a gradient.  The rule writes into ``p.data`` and the
+  state arrays in place (ufuncs with ``out=``), so an array taken from
+  ``p.data`` at any time sees every update; the optimiser never rebinds a
+  parameter's array and never touches the autograd engine.  Temporaries
+  come from a small per-optimiser workspace (two arrays, whose views each
+  parameter reuses step after step), not from fresh allocations; state
+  and workspace arrays start on 64-byte boundaries, so that SIMD loads do
+  not straddle cache lines.
 
-Conventions (decided once): the update rules and argument names follow
-``torch.optim``, so a trajectory matches PyTorch's step for step; each
-subclass docstring shows how that is the book's algorithm.
+Large parameters (more than :data:`CHUNK` elements) are updated in chunks
+of :data:`CHUNK` elements by default: the ~10 elementwise passes of an
+update then reuse the L2 cache instead of streaming the whole parameter
+through memory each time, and the chunks are shared among chainrule's
+threads (:func:`chainrule._threads.run_parallel`; NumPy releases the GIL
+inside each ufunc).  Every update is elementwise, so chunking changes no
+number: ``chunked=False`` gives exactly the same results (tests compare
+the two bit for bit).
+
+Subnormal state: a state entry that decays geometrically (momentum,
+moment averages) for a parameter whose gradient stays zero, e.g. the
+weights of an input pixel that is always blank, sinks into float32's
+subnormal range, and every multiply that reads or writes a subnormal
+takes a slow microcode path.  So every :data:`FLUSH_EVERY` steps such
+entries are set to zero; they cannot move a parameter anyway (ε times
+1e-38 is far below the rounding of any parameter not itself that tiny).
+The clock is the parameter's ``step``; torch's SGD keeps no step count,
+so SGD flushes on the count of ``step()`` calls, which restarts at zero
+in an optimiser built anew (after ``load_state_dict`` too): only entries
+below float32's smallest normal number can differ.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .._threads import run_parallel
+from .._threads import get_num_threads, run_parallel
 from ..autograd.engine import Tensor, enable_grad
 
 __all__ = ["Optimizer"]
 
-# Elements per chunk of the fast path.  The ~5 float32 arrays one chunk of
-# an update touches should mostly stay in the L2 cache (2 MiB per core on
-# the benchmark machine) between its passes; and each ufunc call should be
-# long enough that two threads rarely wait for the GIL.  Measured: 2^16 to
-# 2^17 are best with one thread, 2^17 with two (BENCHMARKS.md).
+#: Elements per chunk of a large parameter: the few float32 arrays one
+#: chunk of an update touches should stay in a core's L2 cache between the
+#: passes of the update, and each ufunc call should be long enough that two
+#: threads rarely wait for each other (chosen by measurement, BENCHMARKS.md).
 CHUNK = 1 << 17
-# Groups at least this large are updated by two threads at once.
-PARALLEL_MIN = 1 << 18
 
-
-
-# State that decays geometrically (momentum, moment averages) of a parameter
-# whose gradient stays zero, e.g. the weights of an input pixel that is
-# always blank, sinks into float32's subnormal range (|x| < 1.2e-38), and
-# every multiply that reads or writes a subnormal takes a slow microcode
-# path: 900 such entries made SGD's step of a 26 K-parameter MLP five times
-# slower (62 instead of 12 µs).  So every FLUSH_EVERY steps such entries are
-# set to zero.  They cannot move a parameter anyway (ε times 1e-38 is far
-# below the rounding of any parameter that is not itself that tiny).
+#: Flush subnormal state entries to zero every this many steps.
 FLUSH_EVERY = 16
+
+
+def _check(ok: bool, expected: str, received: str) -> None:
+    if not ok:
+        raise ValueError(f"Expected {expected}. Received: {received}")
 
 
 def _flush_subnormals(arrays, scratch) -> None:
@@ -73,88 +79,101 @@ def _flush_subnormals(arrays, scratch) -> None:
         a *= scratch
 
 
-# Each parameter starts on a 64-byte boundary (16 float32), so that the
-# per-parameter views are as well aligned for BLAS and SIMD as fresh arrays.
-ALIGN = 16
+def _aligned_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary.
 
-
-def _aligned_zeros(n: int, dtype) -> np.ndarray:
-    """A zeroed 1-D array of n elements whose first element is 64-byte aligned."""
+    NumPy's arrays start 16 bytes past one; with every array of an update
+    aligned, SIMD loads never straddle cache lines.
+    """
     dtype = np.dtype(dtype)
-    pad = 64 // dtype.itemsize
-    raw = np.zeros(n + pad, dtype=dtype)
+    n = int(np.prod(shape))
+    raw = np.empty(n + 64 // dtype.itemsize, dtype)
     skip = (-raw.ctypes.data % 64) // dtype.itemsize
-    return raw[skip : skip + n]
+    return raw[skip : skip + n].reshape(shape)
 
 
-class _Layout:
-    """Where each parameter lives in the flat buffers of one optimiser.
+def state_like(p, fill: float = 0.0) -> np.ndarray:
+    """A new state array for parameter ``p``: its shape and dtype, filled with ``fill``."""
+    a = _aligned_empty(p.data.shape, p.data.dtype)
+    a.fill(fill)
+    return a
 
-    Parameters are laid out in group order, each at an aligned offset; the
-    few elements between them stay zero in every buffer (zero parameter,
-    gradient and state), so an update over a whole group leaves them zero.
+
+class _Workspace:
+    """Scratch arrays for the updates, reused from step to step.
+
+    An update needs two arrays of its parameter's size for intermediate
+    results.  The workspace keeps two 1-D arrays per dtype, grown to the
+    largest size asked for, and hands out reshaped views of them.  For the
+    chunked path it keeps a small pool of chunk-sized pairs, one per thread
+    working at a time.
     """
 
-    def __init__(self, params: list, dtype):
-        self.dtype = np.dtype(dtype)
-        self.offsets = {}
-        start = 0
-        for p in params:
-            self.offsets[id(p)] = (start, start + p.data.size)
-            start += -(-p.data.size // ALIGN) * ALIGN
-        self.size = start
-        self.param_buf = _aligned_zeros(start, self.dtype)
-        self.grad_buf = _aligned_zeros(start, self.dtype)
-        # scratch for the updates (so they never allocate temporaries): two
-        # chunk-sized arrays per thread, reused for every chunk so that they
-        # stay in that core's cache instead of streaming through memory
-        n = min(CHUNK, start)
-        self.scratch = [
-            (_aligned_zeros(n, self.dtype), _aligned_zeros(n, self.dtype)) for _ in range(2)
-        ]
-        self.views = {}
-        for p in params:
-            a, b = self.offsets[id(p)]
-            pv = self.param_buf[a:b].reshape(p.data.shape)
-            gv = self.grad_buf[a:b].reshape(p.data.shape)
-            pv[...] = p.data
-            if p.grad is not None:
-                gv[...] = p.grad
-                p.grad = gv
-            p.data = pv
-            self.views[id(p)] = (pv, gv)
+    def __init__(self):
+        self._whole: dict = {}
+        self._pool: dict = {}
+        self.views: dict = {}  # parameter -> its pair of views, reused every step
 
+    def pair(self, like: np.ndarray) -> tuple:
+        """Two scratch arrays of ``like``'s shape and dtype (views)."""
+        n = like.size
+        bufs = self._whole.get(like.dtype)
+        if bufs is None or bufs[0].size < n:
+            bufs = (_aligned_empty(n, like.dtype), _aligned_empty(n, like.dtype))
+            self._whole[like.dtype] = bufs
+            self.views.clear()  # views of the old, smaller arrays
+        shape = like.shape
+        return bufs[0][:n].reshape(shape), bufs[1][:n].reshape(shape)
 
-def _check(ok: bool, expected: str, received: str) -> None:
-    if not ok:
-        raise ValueError(f"Expected {expected}. Received: {received}")
+    def take(self, dtype, n: int) -> tuple:
+        """A pair of at least n elements for one thread; give it back with :meth:`give`."""
+        free = self._pool.setdefault(dtype, [])
+        try:
+            pair = free.pop()  # list.pop is atomic under the GIL
+        except IndexError:
+            pair = None
+        if pair is None or pair[0].size < n:
+            pair = (_aligned_empty(n, dtype), _aligned_empty(n, dtype))
+        return pair
+
+    def give(self, dtype, pair) -> None:
+        self._pool[dtype].append(pair)
 
 
 class Optimizer:
-    """Base class of all optimisers: groups, state, flat buffers, step().
+    """Base class of all optimisers: parameter groups, state, step().
 
     Args:
         params: an iterable of Tensors, or of dicts each holding
             ``'params'`` and any hyperparameters that override ``defaults``
             for that group.
         defaults: hyperparameters of the subclass and their default values.
+        chunked: update parameters larger than :data:`CHUNK` elements in
+            cache-sized chunks, shared among threads.  ``None`` (default)
+            and ``True`` do so, ``False`` updates each parameter as one
+            array.  The results are the same either way.
 
-    Subclasses define ``_validate(group)``, ``_state_names(group)`` (the
-    buffers each parameter needs, zero-initialised unless
-    ``_state_fill`` says otherwise) and ``_update(group, theta, g, state,
-    step, scratch)``, which updates ``theta`` and ``state`` in place.
+    Subclasses define ``_validate(group)``, ``_init_state(group, p, state)``
+    (the state of a parameter's first step) and ``_update(group, theta, g,
+    state, step, scratch)``, which updates the arrays ``theta`` and those of
+    ``state`` in place, using the two arrays of ``scratch`` for
+    intermediate results.
     """
 
-    #: take the fast path where possible (tests switch it off to compare)
-    _use_flat = True
+    #: the state array names that decay and are flushed (subclasses set it)
+    _decaying: tuple = ()
+    #: whether the state holds a ``step`` count (torch's SGD has none)
+    _counts_steps: bool = True
 
-    def __init__(self, params: Iterable, defaults: dict):
+    def __init__(self, params: Iterable, defaults: dict, chunked: bool | None = None):
+        if chunked not in (None, True, False):
+            raise ValueError(f"Expected chunked to be None, True or False. Received: {chunked!r}")
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
-        self.state: dict = {}
-        self._layout: _Layout | None = None
-        self._layout_version = 0
-        self._chunk_cache: dict = {}
+        self.state: defaultdict = defaultdict(dict)
+        self.chunked = chunked
+        self._workspace = _Workspace()
+        self._calls = 0  # step() calls: the flush clock of optimisers without 'step'
         if isinstance(params, Tensor):
             raise TypeError(
                 "Expected params to be an iterable of Tensors or of dicts. "
@@ -166,16 +185,17 @@ class Optimizer:
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
-            self._add_group(group)
-        self._build_layout()
+            self.add_param_group(group)
 
     # --- groups -------------------------------------------------------------
-    def _add_group(self, group: dict) -> None:
-        if not isinstance(group, dict):
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group (e.g. layers unfrozen later), keeping existing state."""
+        if not isinstance(param_group, dict):
             raise TypeError(
-                f"Expected every parameter group to be a dict. Received: {type(group).__name__}"
+                "Expected every parameter group to be a dict. "
+                f"Received: {type(param_group).__name__}"
             )
-        group = dict(group)
+        group = dict(param_group)
         params = group.get("params")
         if isinstance(params, Tensor):
             params = [params]
@@ -200,93 +220,25 @@ class Optimizer:
         self._validate(group)
         self.param_groups.append(group)
 
-    def add_param_group(self, param_group: dict) -> None:
-        """Add a group (e.g. layers unfrozen later), keeping existing state."""
-        self._add_group(param_group)
-        self._build_layout()
-
     def _validate(self, group: dict) -> None:
         lr = group.get("lr")
-        _check(isinstance(lr, (int, float)) and lr >= 0, "lr >= 0", f"lr={lr}")
+        _check(
+            isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr >= 0,
+            "lr >= 0",
+            f"lr={lr}",
+        )
         wd = group.get("weight_decay", 0.0)
         _check(wd >= 0, "weight_decay >= 0", f"weight_decay={wd}")
 
-    def _state_names(self, group: dict) -> tuple:
-        return ()
-
-    def _state_fill(self, group: dict, name: str) -> float:
-        return 0.0
-
-    def _init_state(self, group: dict, state: dict) -> None:
-        """Add any non-array entries a fresh parameter state needs."""
-
-    def _prepare(self, group: dict) -> None:
-        """Called once per group and step, before the update (a hook)."""
+    def _init_state(self, group: dict, p: Tensor, state: dict) -> None:
+        """Fill a parameter's empty state before its first step."""
 
     def _all_params(self) -> list:
         return [p for g in self.param_groups for p in g["params"]]
 
-    # --- flat buffers -------------------------------------------------------
-    def _build_layout(self) -> None:
-        params = self._all_params()
-        old_state = {id(p): self.state.get(p) for p in params}
-        dtypes = {p.data.dtype for p in params}
-        self._layout = _Layout(params, dtypes.pop()) if len(dtypes) == 1 else None
-        self._layout_version += 1
-        self.state = {}
-        bufs = {}
-        for group in self.param_groups:
-            for name in self._state_names(group):
-                if name not in bufs:
-                    bufs[name] = self._new_buffer()
-        self._state_bufs = bufs
-        for group in self.param_groups:
-            names = self._state_names(group)
-            for p in group["params"]:
-                st = {"step": 0}
-                self._init_state(group, st)
-                for name in names:
-                    view = self._buffer_view(bufs[name], p)
-                    view.fill(self._state_fill(group, name))
-                    st[name] = view
-                old = old_state.get(id(p))
-                if old:
-                    for key, value in old.items():
-                        if not isinstance(value, np.ndarray):
-                            st[key] = value
-                        elif key in st:
-                            st[key][...] = value
-                self.state[p] = st
-
-    def _new_buffer(self):
-        if self._layout is None:
-            return None
-        return _aligned_zeros(self._layout.size, self._layout.dtype)
-
-    def _buffer_view(self, buf, p):
-        if buf is None:
-            return np.empty_like(p.data)
-        a, b = self._layout.offsets[id(p)]
-        return buf[a:b].reshape(p.data.shape)
-
-    def _adopt(self, p) -> None:
-        """Bring ``p.data``/``p.grad`` back into the flat buffers if replaced."""
-        pv, gv = self._layout.views[id(p)]
-        if p.data is not pv:
-            if p.data.shape != pv.shape:
-                raise ValueError(
-                    f"Expected parameter data of shape {pv.shape} (as when the "
-                    f"optimiser was built). Received: shape {p.data.shape}"
-                )
-            pv[...] = p.data
-            p.data = pv
-        if p.grad is not None and p.grad is not gv:
-            gv[...] = p.grad
-            p.grad = gv
-
     # --- the step -----------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients."""
+        """Forget the gradients: set them to None (default) or to zero."""
         for p in self._all_params():
             if set_to_none:
                 p.grad = None
@@ -294,110 +246,106 @@ class Optimizer:
                 p.grad[...] = 0
 
     def step(self, closure: Callable | None = None):
-        """Update every parameter that has a gradient; return closure()'s loss."""
+        """Update every parameter that has a gradient; return closure()'s loss.
+
+        A parameter whose ``grad`` is None is skipped (its state and step
+        count stay as they are), as in torch.optim.
+        """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        layout = self._layout
+        self._calls += 1
+        later = max(2, self._calls)
+        counts_steps = self._counts_steps
+        may_chunk = self.chunked is not False
+        update = self._update
+        big = []
         for group in self.param_groups:
-            self._prepare(group)
-            if layout is not None and self._sync(group) and self._use_flat:
-                self._step_flat(group)
-            else:
-                self._step_each(group)
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                theta = p.data
+                if g.shape != theta.shape or g.dtype != theta.dtype:
+                    g = self._as_grad(p, g)
+                state = self.state[p]
+                fresh = not state
+                if fresh:
+                    self._init_state(group, p, state)
+                if counts_steps:
+                    state["step"] += 1
+                    step = state["step"]
+                else:
+                    # torch's SGD counts no steps: 1 marks a parameter's
+                    # first step; later, the number of step() calls (at
+                    # least 2) times the flush
+                    step = 1 if fresh else later
+                if may_chunk and theta.size > CHUNK and _contiguous(theta, state):
+                    big.append((group, theta, g, state, step))
+                    continue
+                scratch = self._scratch(p, theta)
+                update(group, theta, g, state, step, scratch)
+                if step % FLUSH_EVERY == 0:
+                    self._flush(state, scratch[0])
+        if big:
+            self._step_chunked(big)
         return loss
 
-    def _sync(self, group: dict) -> bool:
-        """Adopt replaced arrays; True if every parameter has a gradient and
-        all have taken the same number of steps (the fast path applies)."""
-        views = self._layout.views
-        state = self.state
-        params = group["params"]
-        step = state[params[0]]["step"]
-        uniform = True
-        for p in params:
-            pv, gv = views[id(p)]
-            g = p.grad
-            if p.data is not pv or (g is not gv and g is not None):
-                self._adopt(p)
-            if g is None or state[p]["step"] != step:
-                uniform = False
-        return uniform
+    def _scratch(self, p: Tensor, theta: np.ndarray) -> tuple:
+        """The workspace views that ``p``'s updates use (looked up once per shape)."""
+        ws = self._workspace
+        views = ws.views.get(p)
+        if views is None or views[0].shape != theta.shape or views[0].dtype != theta.dtype:
+            views = ws.views[p] = ws.pair(theta)
+        return views
 
-    def _chunks(self, group: dict) -> list:
-        """The group's slice of every flat buffer, cut into CHUNK-sized views."""
-        key = (id(group), self._layout_version)
-        cached = self._chunk_cache.get(id(group))
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        layout = self._layout
-        params = group["params"]
-        a = layout.offsets[id(params[0])][0]
-        b = layout.offsets[id(params[-1])][1]
-        names = self._state_names(group)
-        n = min(CHUNK, layout.size)
-        if layout.scratch[0][0].size < n:  # CHUNK was raised since the layout was built
-            layout.scratch = [
-                (_aligned_zeros(n, layout.dtype), _aligned_zeros(n, layout.dtype))
-                for _ in range(2)
-            ]
-        chunks = []
-        for lo in range(a, b, CHUNK):
-            hi = min(lo + CHUNK, b)
-            state = {n: self._state_bufs[n][lo:hi] for n in names}
-            chunks.append((layout.param_buf[lo:hi], layout.grad_buf[lo:hi], state))
-        self._chunk_cache[id(group)] = (key, chunks)
-        return chunks
+    @staticmethod
+    def _as_grad(p: Tensor, g) -> np.ndarray:
+        g = np.asarray(g, dtype=p.data.dtype)
+        if g.size != p.data.size:
+            raise ValueError(
+                f"Expected a gradient of shape {p.data.shape} (the parameter's). "
+                f"Received: shape {g.shape}"
+            )
+        return g.reshape(p.data.shape)
 
-    def _step_flat(self, group: dict) -> None:
-        params = group["params"]
-        step = self.state[params[0]]["step"] + 1
-        chunks = self._chunks(group)
+    def _flush(self, state: dict, scratch) -> None:
+        _flush_subnormals([state[k] for k in self._decaying if k in state], scratch)
+
+    def _step_chunked(self, big: list) -> None:
+        """Update large parameters chunk by chunk, chunks shared by threads."""
+        parts = []
+        for group, theta, g, state, step in big:
+            flat_theta = theta.reshape(-1)
+            flat_g = g.reshape(-1)
+            arrays = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
+            for lo in range(0, theta.size, CHUNK):
+                hi = min(lo + CHUNK, theta.size)
+                chunk_state = dict(state)
+                for k, v in arrays.items():
+                    chunk_state[k] = v[lo:hi]
+                parts.append((group, flat_theta[lo:hi], flat_g[lo:hi], chunk_state, step))
+        workspace = self._workspace
         update = self._update
-        flush = step % FLUSH_EVERY == 0
 
-        def run(part, scratch):
-            s1, s2 = scratch
-            for theta, g, state in part:
-                n = theta.size
-                update(group, theta, g, state, step, (s1[:n], s2[:n]))
-                if flush:
-                    _flush_subnormals(state.values(), s1[:n])
+        def run(part):
+            group, theta, g, state, step = part
+            n = theta.size
+            pair = workspace.take(theta.dtype, CHUNK)
+            try:
+                scratch = (pair[0][:n], pair[1][:n])
+                update(group, theta, g, state, step, scratch)
+                if step % FLUSH_EVERY == 0:
+                    self._flush(state, scratch[0])
+            finally:
+                workspace.give(theta.dtype, pair)
 
-        scratch = self._layout.scratch
-        if len(chunks) * CHUNK < PARALLEL_MIN:
-            run(chunks, scratch[0])
+        if get_num_threads() > 1 and len(parts) > 1:
+            run_parallel(run, parts)
         else:
-            # NumPy releases the GIL inside each ufunc, so two threads can
-            # work at once.  They take chunks from one shared iterator (next()
-            # on a list iterator is atomic under the GIL): if the worker gets
-            # no core (BLAS threads spin for a while after each GEMM), the
-            # main thread simply does more of the chunks.
-            shared = iter(chunks)
-            run_parallel(lambda own: run(shared, own), scratch[:2])
-        for p in params:
-            self.state[p]["step"] = step
-
-    def _step_each(self, group: dict) -> None:
-        layout = self._layout
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            st = self.state[p]
-            st["step"] += 1
-            g = p.grad
-            if g.dtype != p.data.dtype or g.shape != p.data.shape:
-                g = np.asarray(g, dtype=p.data.dtype).reshape(p.data.shape)
-            n = p.data.size
-            if layout is not None and n <= layout.scratch[0][0].size:
-                shape = p.data.shape
-                scratch = tuple(s[:n].reshape(shape) for s in layout.scratch[0])
-            else:
-                scratch = (np.empty_like(p.data), np.empty_like(p.data))
-            self._update(group, p.data, g, st, st["step"], scratch)
-            if st["step"] % FLUSH_EVERY == 0:
-                _flush_subnormals([st[k] for k in self._state_names(group)], scratch[0])
+            for part in parts:
+                run(part)
 
     def _update(self, group: dict, theta, g, state: dict, step: int, scratch) -> None:
         raise NotImplementedError
@@ -406,28 +354,33 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Copies of all state and hyperparameters; parameters by index.
 
-        The layout follows PyTorch: ``{'state': {index: {...}},
-        'param_groups': [{..., 'params': [indices]}]}`` with indices
-        counting parameters across groups in order.
+        The layout is torch.optim's: ``{'state': {index: {name: value}},
+        'param_groups': [{..., 'params': [indices]}]}``, indices counting
+        parameters across groups in order; parameters that have no state
+        yet (no step taken) have no entry.
         """
-        index = {id(p): i for i, p in enumerate(self._all_params())}
+        params = self._all_params()
         state = {}
-        for p, st in self.state.items():
-            state[index[id(p)]] = {
-                k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()
-            }
+        for i, p in enumerate(params):
+            st = self.state.get(p)
+            if st:
+                state[i] = {
+                    k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()
+                }
         groups = []
+        start = 0
         for g in self.param_groups:
             entry = {k: v for k, v in g.items() if k != "params"}
-            entry["params"] = [index[id(p)] for p in g["params"]]
+            entry["params"] = list(range(start, start + len(g["params"])))
+            start += len(g["params"])
             groups.append(entry)
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyperparameters and state saved by :meth:`state_dict`.
 
-        Arrays are copied into the existing buffers, so resuming gives
-        exactly the steps that never stopping would have given.
+        The arrays are copied, so the next steps are exactly those that
+        never stopping would have given.
         """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
@@ -435,32 +388,34 @@ class Optimizer:
                 f"Expected a state_dict with {len(self.param_groups)} parameter groups. "
                 f"Received: {len(groups)}"
             )
-        params = self._all_params()
         for mine, saved in zip(self.param_groups, groups):
             if len(saved["params"]) != len(mine["params"]):
                 raise ValueError(
                     f"Expected a group of {len(mine['params'])} parameters. "
                     f"Received: {len(saved['params'])}"
                 )
-        for mine, saved in zip(self.param_groups, groups):
-            for k, v in saved.items():
-                if k != "params":
-                    mine[k] = v
-        # the state buffers a group needs may depend on its hyperparameters
-        self._build_layout()
+        params = self._all_params()
+        new_state = defaultdict(dict)
         for i, st in state_dict["state"].items():
             p = params[int(i)]
-            mine = self.state[p]
+            mine = {}
             for k, v in st.items():
                 if isinstance(v, np.ndarray):
-                    if k not in mine or mine[k].shape != v.shape:
+                    if v.shape != p.data.shape:
                         raise ValueError(
-                            f"Expected state '{k}' of shape {p.shape}. "
-                            f"Received: {getattr(v, 'shape', v)}"
+                            f"Expected state '{k}' of shape {p.data.shape}. "
+                            f"Received: shape {v.shape}"
                         )
+                    mine[k] = _aligned_empty(v.shape, p.data.dtype)
                     mine[k][...] = v
                 else:
                     mine[k] = v
+            new_state[p] = mine
+        for mine, saved in zip(self.param_groups, groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = tuple(v) if isinstance(v, list) and k == "betas" else v
+        self.state = new_state
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
@@ -471,3 +426,10 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _contiguous(theta: np.ndarray, state: dict) -> bool:
+    """True if the parameter and its state arrays can be cut into flat chunks."""
+    if not theta.flags.c_contiguous:
+        return False
+    return all(v.flags.c_contiguous for v in state.values() if isinstance(v, np.ndarray))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["RMSprop"]
 
@@ -14,37 +14,40 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     r"""RMSProp: divide by a moving root mean square of recent gradients.
 
-    The update at step t, gradient g (PyTorch's form)::
+    The update at step t for the gradient g (book §8.5.2, algorithms 8.5
+    and 8.6, with torch.optim's names: ``square_avg`` is the book's r,
+    ``alpha`` its decay rate ρ, ``eps`` its δ, ``lr`` its ε)::
 
-        g ← g + λθ                          (weight_decay λ: L2)
-        r ← ρr + (1 − ρ) g ⊙ g              (ρ = ``alpha``)
-        a ← √r + δ                          (plain)
-        ḡ ← ḡ + (1 − ρ)(g − ḡ);  a ← √(r − ḡ ⊙ ḡ) + δ     (centered)
+        g ← g + λθ                          (weight_decay λ: L2 penalty)
+        r ← ρr + (1 − ρ)g ⊙ g
+        a = √r + δ                          (plain)
+        ḡ ← ρḡ + (1 − ρ)g;  a = √(r − ḡ ⊙ ḡ) + δ      (centered)
         u = g / a
         θ ← θ − εu                          (momentum μ = 0)
         b ← μb + u;  θ ← θ − εb             (momentum μ > 0)
         b ← μb + u;  θ ← θ − ε(u + μb)      (nesterov=True)
 
-    Plain RMSProp is the book's algorithm 8.5, except for where δ sits: the
-    book divides by √(δ + r), PyTorch (and this class) by √r + δ.  The two
-    agree whenever r ≫ δ, which is all but the first few steps of a
-    parameter whose gradient is never zero.
+    Plain RMSProp is the book's algorithm 8.5.  Convention (differs from the
+    book): δ sits *outside* the root, a = √r + δ, as in torch; the book
+    divides by √(δ + r).  The two agree whenever r ≫ δ.  ``centered``
+    (torch's option) normalises by an estimate of the gradient's standard
+    deviation instead of its root mean square; ḡ is ``grad_avg``, updated
+    as torch does, ḡ ← ḡ + (1 − ρ)(g − ḡ).
 
     ``nesterov=True`` is the book's algorithm 8.6, RMSProp with Nesterov
-    momentum (PyTorch has no such option)::
+    momentum (torch has no such option)::
 
-        θ̃ = θ + αv;  g = ∇L(θ̃);  r ← ρr + (1 − ρ) g ⊙ g
+        θ̃ = θ + αv;  g = ∇L(θ̃);  r ← ρr + (1 − ρ)g ⊙ g
         v ← αv − ε g / (√r + δ);  θ ← θ + v
 
     (the book writes ε/√r without δ; δ sits where the plain update has it).
     As in :class:`SGD`, the stored parameters are the look-ahead point
     θ̃ = θ + αv, so the gradient the user computes is the book's.  With
-    b = −v/ε and u = g/(√r + δ) (constant ε): v_new = αv − εu is
-    b_new = αb + u, and θ̃_new = θ_new + αv_new = θ̃ + v_new + α(v_new − v)
-    = θ̃ − ε(u + αb_new), the rule above.  The book's θ is θ̃ − αv = θ̃ + εαb.
+    v = −εb (constant ε) the book's v ← αv − εu is b ← αb + u, and
+    θ̃_new = θ_new + αv_new = θ̃ − ε(u + αb_new), the rule above.
 
-    The momentum form (μ > 0, no Nesterov) is PyTorch's: b ← μb + u,
-    θ ← θ − εb, which is v ← μv − εu, θ ← θ + v with v = −εb.
+    The momentum form (μ > 0, no Nesterov) is torch's, b ← μb + u,
+    θ ← θ − εb: the book's v ← μv − εu, θ ← θ + v with v = −εb.
 
     State per parameter: ``step``, ``square_avg`` (r), ``momentum_buffer``
     (b, if μ > 0) and ``grad_avg`` (ḡ, if centered).
@@ -58,11 +61,15 @@ class RMSprop(Optimizer):
         nesterov: the book's algorithm 8.6 (needs momentum > 0).
         weight_decay: λ of the L2 penalty.
         centered: normalise by an estimate of the gradient's variance.
+        chunked: update large parameters in cache-sized chunks on several
+            threads (see :class:`~chainrule.optim.Optimizer`; same numbers).
 
     Example:
         >>> opt = cr.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9,
         ...                        nesterov=True)
     """
+
+    _decaying = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(
         self,
@@ -74,6 +81,8 @@ class RMSprop(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         centered: bool = False,
+        *,
+        chunked: bool | None = None,
     ):
         defaults = {
             "lr": lr,
@@ -84,7 +93,7 @@ class RMSprop(Optimizer):
             "weight_decay": weight_decay,
             "centered": centered,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, chunked=chunked)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -96,49 +105,49 @@ class RMSprop(Optimizer):
         if group["nesterov"]:
             _check(mu > 0, "momentum > 0 for nesterov=True", f"momentum={mu}")
 
-    def _state_names(self, group: dict) -> tuple:
-        names = ["square_avg"]
+    def _init_state(self, group: dict, p, state: dict) -> None:
+        state["step"] = 0
+        state["square_avg"] = state_like(p)
         if group["momentum"]:
-            names.append("momentum_buffer")
+            state["momentum_buffer"] = state_like(p)
         if group["centered"]:
-            names.append("grad_avg")
-        return tuple(names)
+            state["grad_avg"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
         t1, t2 = scratch
-        lr, wd, rho = group["lr"], group["weight_decay"], group["alpha"]
+        lr, lam, rho = group["lr"], group["weight_decay"], group["alpha"]
         mu = group["momentum"]
-        if wd:
-            np.multiply(theta, wd, out=t1)
+        if lam:  # g ← g + λθ
+            np.multiply(theta, lam, out=t1)
             t1 += g
             g = t1
-        r = state["square_avg"]
+        r = state["square_avg"]  # r ← ρr + (1 − ρ)g ⊙ g
         r *= rho
         np.multiply(g, g, out=t2)
         t2 *= 1 - rho
         r += t2
-        if group["centered"]:
-            gbar = state["grad_avg"]
-            np.subtract(g, gbar, out=t2)
+        if group["centered"]:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
+            g_avg = state["grad_avg"]
+            np.subtract(g, g_avg, out=t2)
             t2 *= 1 - rho
-            gbar += t2
-            np.multiply(gbar, gbar, out=t2)
+            g_avg += t2
+            np.multiply(g_avg, g_avg, out=t2)
             np.subtract(r, t2, out=t2)
             np.sqrt(t2, out=t2)
-        else:
+        else:  # a = √r + δ
             np.sqrt(r, out=t2)
         t2 += group["eps"]
-        np.divide(g, t2, out=t2)  # u = g / a; g is not needed after this
+        np.divide(g, t2, out=t2)  # u = g / a (g is not needed after this)
         if mu:
-            b = state["momentum_buffer"]
+            b = state["momentum_buffer"]  # b ← μb + u
             b *= mu
             b += t2
-            if group["nesterov"]:
+            if group["nesterov"]:  # θ ← θ − ε(u + μb)
                 np.multiply(b, mu, out=t1)
                 t2 += t1
                 t2 *= lr
-            else:
+            else:  # θ ← θ − εb
                 np.multiply(b, lr, out=t2)
-        else:
+        else:  # θ ← θ − εu
             t2 *= lr
         theta -= t2

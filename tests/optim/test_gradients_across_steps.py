@@ -1,7 +1,9 @@
-"""Gradients of parameters that an optimiser updates stay correct.
+"""Gradients stay correct across optimiser steps.
 
-These tests pin the cases where an optimiser's bookkeeping must not change
-any gradient: after a step, a weight used twice, accumulation, aliases.
+The optimiser updates ``p.data`` in place and leaves gradients to
+backward; these tests pin that the next gradients (first after a step,
+tied weights, accumulation without ``zero_grad``, ``Module.zero_grad``,
+another leaf sharing the data array) equal those of fresh leaves.
 """
 
 import numpy as np
@@ -37,7 +39,7 @@ def _layer(seed=0):
     return nn.Linear(4, 4)
 
 
-def test_first_backward_after_step():
+def test_first_backward_after_step_is_right():
     lin = _layer()
     opt = cr.optim.SGD(lin.parameters(), lr=0.1)
     x, y = _data()
@@ -102,4 +104,3 @@ def test_another_leaf_sharing_the_data_array_gets_its_own_gradient():
     # and the parameter's own next gradient is still right
     _loss(x, y, lin.weight, lin.bias, 1).backward()
     np.testing.assert_allclose(lin.weight.grad, w_ref, rtol=1e-6, atol=1e-7)
-
