@@ -146,6 +146,7 @@ class DataLoader:
         try:
             while self._position < n_batches:
                 k = self._position
+                idx: slice | np.ndarray
                 if whole:
                     idx = slice(k * bs, (k + 1) * bs)
                 else:  # a copy, so a transform never edits the caller's rows

@@ -202,7 +202,7 @@ def broadcast_parameters(module, root: int = 0) -> None:
         by_dtype.setdefault(a.dtype.str, []).append(a)
     for key in sorted(by_dtype):
         group = by_dtype[key]
-        flat = np.concatenate([a.reshape(-1) for a in group]) if group else None
+        flat = np.concatenate([a.reshape(-1) for a in group])
         comm.Bcast(flat, root=root)
         start = 0
         for a in group:

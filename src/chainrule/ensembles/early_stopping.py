@@ -98,7 +98,7 @@ class _StopBelow(Callback):
         self.threshold = threshold
         self.batch_size = batch_size
         self.reached = False
-        self.values = []
+        self.values: list[float] = []
 
     def on_epoch_end(self, epoch, logs):
         value = evaluate(self.model, self.X, self.y, loss=self.loss,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 from .. import nn, optim
 from .losses import LOSSES
@@ -93,7 +94,7 @@ def build_mlp(
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"Expected at least two positive layer widths. Received: {sizes}")
-    layers = []
+    layers: list[nn.Module] = []
     for fan_in, fan_out in itertools.pairwise(sizes[:-1]):
         layers.append(nn.Linear(fan_in, fan_out))
         if batch_norm:
@@ -137,7 +138,7 @@ def build_optimizer(
     """
     _choice("optimizer", name, OPTIMIZERS)
     lr, wd = float(lr), float(weight_decay)
-    extra = {} if eps is None else {"eps": float(eps)}
+    extra: dict[str, Any] = {} if eps is None else {"eps": float(eps)}
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
