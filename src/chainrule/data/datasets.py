@@ -291,6 +291,7 @@ def load_split(
         feature_names=raw.get("feature_names"),
         target_name=raw.get("target_name"),
         name=str(name),
+        extra={k: raw[k] for k in ("target_index", "header") if k in raw},
     )
 
 

@@ -212,7 +212,7 @@ def _target_array(raw: np.ndarray, path: str, skip: int, t_idx: int) -> np.ndarr
 
 
 def read_csv(path: str, target=None, header: bool | None = None, has_target: bool = True) -> dict:
-    """Read a CSV into ``{"X", "y", "feature_names", "target_name"}``.
+    """Read a CSV into ``{"X", "y", "feature_names", "target_name", "target_index", "header"}``.
 
     Args:
         path: the file.
@@ -250,6 +250,8 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
                 "X": X if X.dtype == np.float32 else X.astype(np.float32),
                 "feature_names": [names[j] for j in feats],
                 "target_name": None if t_idx is None else names[t_idx],
+                "target_index": t_idx,
+                "header": bool(guessed),
                 "y": y,
             }
     return _read_csv_exact(path, target, header, has_target)
@@ -291,6 +293,8 @@ def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) ->
         "X": X.astype(np.float32),
         "feature_names": [names[j] for j in feats],
         "target_name": None if t_idx is None else names[t_idx],
+        "target_index": t_idx,
+        "header": bool(header),
         "y": None,
     }
     if t_idx is not None:

@@ -25,21 +25,32 @@ pickled.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import time
+import warnings
 
 import numpy as np
 
 from .. import nn
 from .. import random as _random
 from .. import regularization as R
-from ..data.datasets import load_split
+from ..data.datasets import BUNDLED, load_split
 from ..data.files import csv_columns, read_csv, read_npz
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
 from . import recipes
+from ._run_folder import (
+    RunFolderError,
+    RunLock,
+    check_writable,
+    file_sha256,
+    read_config,
+    write_config,
+    write_text,
+)
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
@@ -132,11 +143,6 @@ def _loss(config: dict, task: str):
     return "cross_entropy"
 
 
-def _write_json(path: str, obj) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-
-
 def _setup(config: dict, data_info: dict):
     """Model and optimiser for a config, initialised from the generator in scope."""
     n_out = data_info["n_classes"] if data_info["task"] == "classification" else 1
@@ -145,20 +151,86 @@ def _setup(config: dict, data_info: dict):
     return model, opt
 
 
-def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=print) -> dict:
-    """Train per ``config`` into folder ``out``; return the test metrics.
+#: allowed values of the numeric settings: (kind, low, high, low_inclusive, high_inclusive)
+LIMITS = {
+    "test_size": (float, 0.0, 1.0, False, False),
+    "val_fraction": (float, 0.0, 1.0, True, False),
+    "dropout": (float, 0.0, 1.0, True, False),
+    "lr": (float, 0.0, float("inf"), False, False),
+    "momentum": (float, 0.0, 1.0, True, False),
+    "weight_decay": (float, 0.0, float("inf"), True, False),
+    "l2": (float, 0.0, float("inf"), True, False),
+    "l1": (float, 0.0, float("inf"), True, False),
+    "max_norm": (float, 0.0, float("inf"), False, False),
+    "label_smoothing": (float, 0.0, 1.0, True, False),
+    "epochs": (int, 1, None, True, False),
+    "batch_size": (int, 1, None, True, False),
+    "seed": (int, 0, 2**32 - 1, True, True),
+    "split_seed": (int, 0, 2**32 - 1, True, True),
+    "patience": (int, 0, None, True, False),
+    "checkpoint_every": (int, 0, None, True, False),
+}
 
-    With ``resume``, ``config`` must be the one saved in ``out`` and the
-    run continues from ``out/checkpoint.npz``.
-    """
-    cfg = dict(DEFAULTS)
-    cfg.update(config)
-    t0 = time.perf_counter()
-    ds = _split(cfg)
-    is_clf = ds.task == "classification"
-    y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
-    y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
-    y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
+#: a final training loss this many times its start is reported as divergence
+DIVERGENCE_FACTOR = 10.0
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _range_text(low, high, low_in, high_in) -> str:
+    if high is None or high == float("inf"):
+        return f"{'>=' if low_in else '>'} {low}"
+    return f"in {'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+
+
+def check_config(cfg: dict) -> None:
+    """Raise ValueError naming the setting (as its CLI flag) and its allowed range."""
+    missing = [k for k in DEFAULTS if k not in cfg]
+    if missing:
+        raise ValueError(f"Expected every run setting. Received: a config without {missing}")
+    for key, (kind, low, high, low_in, high_in) in LIMITS.items():
+        value = cfg[key]
+        if value is None and key == "max_norm":
+            continue
+        allowed = _range_text(low, high, low_in, high_in)
+        whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if kind is int and not whole:
+            raise ValueError(
+                f"Expected a whole number {allowed} for {_flag(key)}. Received: {value!r}"
+            )
+        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"Expected a number {allowed} for {_flag(key)}. Received: {value!r}")
+        above = value >= low if low_in else value > low
+        below = high is None or (value <= high if high_in else value < high)
+        if not (above and below and value == value):
+            raise ValueError(f"Expected {_flag(key)} {allowed}. Received: {value!r}")
+    hidden = cfg["hidden"]
+    if not isinstance(hidden, list) or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
+    ):
+        raise ValueError(f"Expected --hidden widths that are whole numbers >= 1. Received: {hidden}")
+    for key, allowed in (("activation", recipes.ACTIVATIONS), ("optimizer", recipes.OPTIMIZERS),
+                         ("schedule", recipes.SCHEDULES)):
+        if cfg[key] not in allowed:
+            raise ValueError(
+                f"Expected {_flag(key)} among {sorted(allowed)}. Received: {cfg[key]!r}"
+            )
+
+
+def _is_file_dataset(name) -> bool:
+    return str(name) not in BUNDLED
+
+
+def _split_digest(ds) -> str:
+    h = hashlib.sha256()
+    for a in (ds.X_test, ds.y_test):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _data_info(cfg: dict, ds) -> dict:
     info = {
         "task": ds.task,
         "n_features": ds.n_features,
@@ -166,22 +238,92 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
         "classes": ds.classes,
         "feature_names": ds.feature_names,
         "target_name": ds.target_name,
+        "target_index": ds.extra.get("target_index"),
+        "header": ds.extra.get("header"),
         "n_train": len(ds.y_train),
         "n_test": len(ds.y_test),
+        "split_sha256": _split_digest(ds),
+        "dataset_sha256": None,
     }
-    os.makedirs(out, exist_ok=True)
-    _write_json(os.path.join(out, "config.json"), {"config": cfg, "data": info})
-    # the run's own generator (seeded by ``seed``) draws initialisation,
-    # shuffling and dropout; a checkpoint saves and restores its state
-    with _random.use_generator(int(cfg["seed"])):
-        history, model = _train(cfg, info, ds, y_tr, out, resume, verbose)
-    return _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log)
+    if _is_file_dataset(cfg["dataset"]):
+        info["dataset_sha256"] = file_sha256(cfg["dataset"])
+    return info
+
+
+def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=print) -> dict:
+    """Train per ``config`` into folder ``out``; return the test metrics.
+
+    The folder is locked while the run writes it (a second writer is
+    refused), a non-empty folder chainrule did not write is refused, and a
+    folder holding a started run (a checkpoint) needs ``resume``.  With
+    ``resume``, ``config`` must be the one saved in ``out`` (``epochs`` may
+    be raised) and the run continues from ``out/checkpoint.npz``.
+    """
+    cfg = dict(DEFAULTS)
+    cfg.update(config)
+    check_config(cfg)
+    if _is_file_dataset(cfg["dataset"]):
+        cfg["dataset"] = os.path.abspath(str(cfg["dataset"]))
+    check_writable(out)
+    with RunLock(out):
+        ck_path = os.path.join(out, "checkpoint.npz")
+        saved = _check_start(out, cfg, resume, ck_path)
+        t0 = time.perf_counter()
+        ds = _split(cfg)
+        info = _data_info(cfg, ds)
+        if saved is not None and saved["data"].get("dataset_sha256") != info["dataset_sha256"]:
+            raise RunFolderError(
+                f"Expected the dataset {cfg['dataset']!r} unchanged since the run started "
+                "(--resume continues on the same data). Received: a file with another sha256"
+            )
+        is_clf = ds.task == "classification"
+        y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
+        y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
+        y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
+        digest = write_config(out, cfg, info)
+        # the run's own generator (seeded by ``seed``) draws initialisation,
+        # shuffling and dropout; a checkpoint saves and restores its state
+        with _random.use_generator(int(cfg["seed"])):
+            history, model, start_loss = _train(cfg, info, ds, y_tr, out, resume, verbose)
+        extra = {"y_mean": y_mean, "y_scale": y_scale, "config_sha256": digest}
+        return _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log)
+
+
+def _check_start(out: str, cfg: dict, resume: bool, ck_path: str):
+    """The saved config of a resumed run (None for a new one), after the checks."""
+    has_ckpt = os.path.exists(ck_path)
+    if not resume:
+        if has_ckpt:
+            raise FileExistsError(
+                f"Expected a new run folder. Received: {out!r} already holds a run; pass "
+                "--resume to continue it or choose another --out"
+            )
+        return None
+    if not has_ckpt:
+        raise FileNotFoundError(
+            f"Expected {ck_path!r} to resume from. Received: no checkpoint (the run never "
+            "finished a step); start it again without --resume"
+        )
+    saved = read_config(out)
+    changed = [k for k in DEFAULTS if k != "epochs" and saved["config"].get(k) != cfg[k]]
+    if changed:
+        raise ValueError(
+            f"Expected the saved config of {out!r} on --resume. Received: other values "
+            f"for {[_flag(k) for k in changed]}"
+        )
+    if cfg["epochs"] < saved["config"]["epochs"]:
+        raise ValueError(
+            f"Expected --epochs >= {saved['config']['epochs']} (the run's total) with "
+            f"--resume. Received: --epochs {cfg['epochs']}"
+        )
+    return saved
 
 
 def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
     """Build the model and optimiser and run the Trainer (in the run's generator)."""
     is_clf = ds.task == "classification"
     model, opt = _setup(cfg, info)
+    start_loss = _plain_loss(predict(model, ds.X_train), y_tr, is_clf)  # draws nothing
     n_fit = len(y_tr) - (round(len(y_tr) * cfg["val_fraction"]) if cfg["val_fraction"] else 0)
     steps_per_epoch = -(-n_fit // int(cfg["batch_size"]))
     scheduler = build_scheduler(cfg, opt, steps_per_epoch * int(cfg["epochs"]))
@@ -219,28 +361,56 @@ def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
         validation_split=float(cfg["val_fraction"]),
         checkpoint=ck_path if resume else None,
     )
-    return history, model
+    return history, model, start_loss
 
 
-def _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log) -> dict:
+def _plain_loss(out: np.ndarray, y: np.ndarray, is_clf: bool) -> float:
+    """Mean negative log-likelihood (classes) or mean squared error of outputs."""
+    z = out.astype(np.float64)
+    if not is_clf:
+        return float(np.mean((z[:, 0] - y) ** 2))
+    z -= z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def _divergence(history, start_loss: float) -> str | None:
+    """A warning when the last epoch's training loss ended far above its start."""
+    losses = history.history.get("loss", []) if hasattr(history, "history") else []
+    if not losses or not start_loss > 0:
+        return None
+    last = float(losses[-1])
+    if last <= DIVERGENCE_FACTOR * start_loss:
+        return None
+    return (
+        f"training diverged: the training loss grew from {start_loss:.4g} at the start to "
+        f"{last:.4g} in the last epoch (over {DIVERGENCE_FACTOR:g} times); the model is "
+        "unlikely to be useful: try a smaller --lr"
+    )
+
+
+def _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log) -> dict:
     ckpt.save_model(
         os.path.join(out, "model.npz"),
         model,
-        extra={"mean": ds.mean, "scale": ds.scale, "y_mean": y_mean, "y_scale": y_scale},
+        extra={"mean": ds.mean, "scale": ds.scale, **extra},
     )
     history.to_csv(os.path.join(out, "history.csv"))
     history.to_json(os.path.join(out, "history.json"))
     try:
         history.plot(
             os.path.join(out, "learning_curves.png"),
-            title=f"{cfg['dataset']}: hidden {cfg['hidden']}",
+            title=f"{os.path.basename(cfg['dataset'])}: hidden {cfg['hidden']}",
         )
     except ImportError:
         log("matplotlib is not installed: no learning_curves.png (pip install 'chainrule[plot]')")
-    metrics = _score(model, info, ds.X_test, ds.y_test, y_mean, y_scale)
+    metrics = _score(model, info, ds.X_test, ds.y_test, extra["y_mean"], extra["y_scale"])
     metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
     metrics["epochs_run"] = len(history)
-    _write_json(os.path.join(out, "metrics.json"), metrics)
+    warning = _divergence(history, start_loss)
+    if warning:
+        metrics["warning"] = warning
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
 
 
@@ -267,75 +437,144 @@ def _score(model, info: dict, X: np.ndarray, y: np.ndarray, y_mean: float, y_sca
     }
 
 
+_INFO_KEYS = ("task", "n_features", "n_classes", "classes", "feature_names", "target_name")
+
+
 def load_run(run_dir: str):
-    """``(model, config, data_info, extra)`` of a finished run folder."""
+    """``(model, config, data_info, extra)`` of a finished run folder.
+
+    config.json is verified against its checksum and against the digest
+    stored with the model, so an edited config (say, reordered classes)
+    is refused rather than silently changing every prediction.
+    """
     cfg_path = os.path.join(run_dir, "config.json")
     model_path = os.path.join(run_dir, "model.npz")
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(
+            f"Expected a finished run folder with config.json. Received: {run_dir!r} "
+            "is not a folder"
+        )
     for p in (cfg_path, model_path):
         if not os.path.exists(p):
             raise FileNotFoundError(
                 f"Expected a finished run folder with {os.path.basename(p)}."
                 f" Received: {run_dir!r} has no {os.path.basename(p)}"
             )
-    with open(cfg_path, encoding="utf-8") as f:
-        saved = json.load(f)
+    saved = read_config(run_dir)
     cfg, info = saved["config"], saved["data"]
+    missing = [k for k in DEFAULTS if k not in cfg] + [k for k in _INFO_KEYS if k not in info]
+    if missing:
+        raise RunFolderError(f"Expected the keys {missing} in {cfg_path!r}. Received: none")
+    check_config(cfg)
     # a throwaway generator draws the initial weights that the saved ones
     # replace: loading never touches the caller's generator
     with _random.use_generator(int(cfg["seed"])):
         model, _ = _setup(cfg, info)
     state = ckpt.load_model_state(model_path, model)
+    extra = state.get("extra")
+    if not isinstance(extra, dict) or extra.get("config_sha256") != saved["sha256"]:
+        raise RunFolderError(
+            f"Expected {cfg_path!r} to be the config model.npz was trained with. "
+            "Received: another config (copied from another run?)"
+        )
     model.eval()
-    return model, cfg, info, state["extra"]
+    return model, cfg, info, extra
+
+
+def _input_columns(path: str, info: dict, need_target: bool):
+    """``(target column or None, order of the run's features in the file)`` of a CSV."""
+    n = info["n_features"]
+    n_cols, names = csv_columns(path)
+    trained = info.get("feature_names")
+    tname = info.get("target_name")
+    if names is not None and info.get("header") and trained:
+        # both have a header: match by name, in any order
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:
+            raise ValueError(f"Expected distinct column names in {path!r}. Received: {dup} twice")
+        missing = [c for c in trained if c not in names]
+        extra = [c for c in names if c not in trained and c != tname]
+        if missing or extra:
+            raise ValueError(
+                f"Expected the training columns {trained} (and optionally the target "
+                f"{tname!r}) in {path!r}. Received: "
+                + "; ".join(
+                    ([f"missing {missing}"] if missing else [])
+                    + ([f"unknown {extra}"] if extra else [])
+                )
+            )
+        t_idx = names.index(tname) if tname in names else None
+        if need_target and t_idx is None:
+            raise ValueError(
+                f"Expected the target column {tname!r} in {path!r}. Received: columns {names}"
+            )
+        feats = [c for c in names if c != tname]
+        return t_idx, [feats.index(c) for c in trained]
+    # by position: features only, or features with the target where it was at training
+    if n_cols == n and not need_target:
+        return None, list(range(n))
+    if n_cols == n + 1:
+        t_idx = info.get("target_index")
+        t_idx = n_cols - 1 if t_idx is None else int(t_idx)
+        return t_idx, list(range(n))
+    wanted = f"{n + 1}" if need_target else f"{n} (features) or {n + 1} (with the target)"
+    raise ValueError(
+        f"Expected {wanted} columns in {path!r}, as at training. Received: {n_cols} columns"
+    )
 
 
 def _read_input(path: str, info: dict, need_target: bool):
-    """Features (and targets if present/needed) of a user's file, raw units."""
+    """Features in the run's order (and targets if present/needed) of a user's file."""
     path = str(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".csv", ".npz"):
         raise ValueError(f"Expected an input file ending in .csv or .npz. Received: {path!r}")
     if suffix == ".npz":
         raw = read_npz(path, require_target=need_target)
-        return raw["X"], _encode_labels(raw.get("y"), info, path)
-    n = info["n_features"]
-    n_cols, names = csv_columns(path)
-    tname = info.get("target_name")
-    if n_cols != n + 1:  # features only (a wrong count is reported later)
-        if need_target:
-            raise ValueError(
-                f"Expected {n} feature columns and a target column in {path!r}. "
-                f"Received: {n_cols} columns"
-            )
-        return read_csv(path, has_target=False)["X"], None
-    # one extra column: the target, under its training name or last
-    t_idx = names.index(tname) if names and tname in names else n_cols - 1
-    raw = read_csv(path, target=t_idx)
-    return raw["X"], _encode_labels(raw["y"], info, path)
+        X = check_features(raw["X"], name=f"X of {path!r}", n_features=info["n_features"])
+        return X, _encode_labels(raw.get("y"), info, path)
+    t_idx, order = _input_columns(path, info, need_target)
+    if t_idx is None:
+        raw = read_csv(path, has_target=False)
+    else:
+        raw = read_csv(path, target=t_idx)
+    X = raw["X"][:, order]
+    return X, _encode_labels(raw["y"], info, path)
+
+
+def _label_key(v) -> str:
+    """A label as the text the run stored it under ("3" for 3 and 3.0)."""
+    v = v.item() if hasattr(v, "item") else v
+    if isinstance(v, float) and v == int(v):
+        v = int(v)
+    return str(v).strip()
 
 
 def _encode_labels(y, info: dict, path: str):
-    """Map a file's labels to class ids: by class name, else as ids already."""
+    """Map a file's labels to the run's class ids; unseen labels are an error."""
     if info["task"] != "classification" or y is None:
         return y
     classes = info["classes"]
     lookup = {c: i for i, c in enumerate(classes)}
-    keys = [str(v.item() if hasattr(v, "item") else v) for v in np.asarray(y).ravel()]
+    keys = [_label_key(v) for v in np.asarray(y).ravel()]
     unknown = sorted({k for k in keys if k not in lookup})
-    if not unknown:
-        return np.array([lookup[k] for k in keys], np.int64)
-    as_ids = all(k.lstrip("-").isdigit() for k in keys)
-    if as_ids and not any(k in lookup for k in keys):
+    named = not any(c.lstrip("-").isdigit() for c in classes)
+    if unknown and named and all(k.lstrip("-").isdigit() for k in keys):
+        # class names are words (iris's 'setosa'): integers can only be class ids
         ids = np.array([int(k) for k in keys], np.int64)
-        bad = ids[(ids < 0) | (ids >= len(classes))]
-        if bad.size:
+        bad = sorted({int(i) for i in ids[(ids < 0) | (ids >= len(classes))]})
+        if bad:
             raise ValueError(
-                f"Expected class ids in 0..{len(classes) - 1}. Received: {int(bad[0])} in {path!r}"
+                f"Expected class ids in 0..{len(classes) - 1} or labels {classes}. "
+                f"Received: {bad[:5]} in {path!r}"
             )
         return ids
-    raise ValueError(
-        f"Expected labels seen at training {classes}. Received: {unknown[:5]} in {path!r}"
-    )
+    if unknown:
+        raise ValueError(
+            f"Expected labels seen at training {classes}. Received: unseen labels "
+            f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''} in {path!r}"
+        )
+    return np.array([lookup[k] for k in keys], np.int64)
 
 
 def _standardize(X, info, extra):
@@ -343,10 +582,29 @@ def _standardize(X, info, extra):
     return ((X - extra["mean"]) / extra["scale"]).astype(np.float32)
 
 
+def _check_dataset_unchanged(cfg: dict, info: dict) -> None:
+    if not _is_file_dataset(cfg["dataset"]):
+        return
+    path = cfg["dataset"]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Expected the run's dataset at {path!r} (recorded at training). Received: no such "
+            "file; pass --input FILE to score other data"
+        )
+    if file_sha256(path) != info.get("dataset_sha256"):
+        warnings.warn(
+            f"the dataset {path!r} changed since the run was trained (other sha256): the "
+            "test split is taken from the file as it is now",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def evaluate_run(run_dir: str, input_path: str | None = None) -> dict:
     """Test metrics of a saved run: on its own test split, or on ``input_path``."""
     model, cfg, info, extra = load_run(run_dir)
     if input_path is None:
+        _check_dataset_unchanged(cfg, info)
         ds = _split(cfg)
         X, y = ds.X_test, ds.y_test
     else:
@@ -358,7 +616,11 @@ def evaluate_run(run_dir: str, input_path: str | None = None) -> dict:
 
 
 def predict_run(run_dir: str, input_path: str) -> tuple[list, np.ndarray | None, list]:
-    """Predictions for a file: ``(labels_or_values, probabilities, class_names)``."""
+    """Predictions for a file: ``(labels_or_values, probabilities, class_names)``.
+
+    A CSV with a header is matched to the training columns by name (any
+    order; a target column is ignored); without one, by position.
+    """
     model, _, info, extra = load_run(run_dir)
     X, _ = _read_input(input_path, info, need_target=False)
     X = _standardize(X, info, extra)
