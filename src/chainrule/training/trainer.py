@@ -204,7 +204,12 @@ class Trainer:
 
     def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
              shuffle, checkpoint, drop_last) -> History:
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
+            raise TypeError(
+                f"Expected epochs to be an integer (a whole number of epochs). "
+                f"Received: epochs={epochs!r} ({type(epochs).__name__})"
+            )
+        if epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
         X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
