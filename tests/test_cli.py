@@ -7,9 +7,11 @@ import sys
 import numpy as np
 import pytest
 
+import chainrule
 from chainrule.cli import main
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# the source tree of the chainrule under test (subprocesses run the same code)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
 TINY = ["--hidden", "8", "--epochs", "3", "--batch-size", "16", "--verbose", "0"]
 
 
