@@ -368,8 +368,9 @@ def main(argv: list | None = None) -> int:
             try:
                 code = args.func(args)
             finally:
-                for w in caught:
-                    print(f"chainrule {args.command}: warning: {w.message}", file=sys.stderr)
+                for w in caught:  # chainrule's own; NumPy's overflow notes only with --debug
+                    if issubclass(w.category, UserWarning) or args.debug:
+                        print(f"chainrule {args.command}: warning: {w.message}", file=sys.stderr)
         return code
     except BrokenPipeError:
         # the reader went away (e.g. ``| head``): nothing left to say

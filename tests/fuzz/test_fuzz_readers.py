@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chainrule.data.files import read_csv, read_npz  # noqa: E402
-from chainrule.training import checkpoint as ckpt  # noqa: E402
-from chainrule.training._run_folder import read_config  # noqa: E402
+from chainrule.data.files import read_csv, read_npz
+from chainrule.training import checkpoint as ckpt
+from chainrule.training._run_folder import read_config
 
 FUZZ = settings(
     max_examples=120,

@@ -162,7 +162,7 @@ class RunLock:
         self.path = os.path.join(run_dir, LOCK)
         self._fd = None
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self):
         os.makedirs(self.run_dir, exist_ok=True)
         try:
             import fcntl

@@ -204,7 +204,7 @@ def check_config(cfg: dict) -> None:
             raise ValueError(f"Expected a number {allowed} for {_flag(key)}. Received: {value!r}")
         above = value >= low if low_in else value > low
         below = high is None or (value <= high if high_in else value < high)
-        if not (above and below and value == value):
+        if not (above and below) or np.isnan(value):
             raise ValueError(f"Expected {_flag(key)} {allowed}. Received: {value!r}")
     hidden = cfg["hidden"]
     if not isinstance(hidden, list) or not all(
