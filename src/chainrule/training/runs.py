@@ -5,7 +5,9 @@ a run folder (writing, resuming and loading it).  Models, optimisers and
 schedules come from the shared vocabulary, :mod:`chainrule.training.recipes`.  A run folder holds
 
 * ``config.json``: the model/optimiser/data settings and what the data
-  looked like (task, classes, feature count and names);
+  looked like (task, classes, feature names and order, the target column's
+  name and position, the dataset's absolute path and sha256, a digest of
+  the test split), with its own SHA-256 (an edited config is refused);
 * ``checkpoint.npz``: the last full training state (``--resume`` continues
   from it, bit for bit);
 * ``model.npz``: the final parameters (the best ones under early
@@ -19,7 +21,10 @@ label smoothing if set); the test ``loss`` in ``metrics.json`` is the
 plain negative log-likelihood, −(1/m) Σ log p(y|x).
 
 All files are plain JSON/CSV or the safe checkpoint format; nothing is
-pickled.
+pickled.  A folder is written by one process at a time (a lock), a
+non-empty folder chainrule did not write is refused, and every file is
+written atomically (see :mod:`chainrule.training._run_folder`).
+Settings are checked against :data:`LIMITS` before anything is written.
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ from .. import nn
 from .. import random as _random
 from .. import regularization as R
 from ..data.datasets import BUNDLED, load_split
-from ..data.files import csv_columns, read_csv, read_npz
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
@@ -51,6 +55,7 @@ from ._run_folder import (
     write_config,
     write_text,
 )
+from ._run_inputs import read_input as _read_input
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
@@ -479,102 +484,6 @@ def load_run(run_dir: str):
         )
     model.eval()
     return model, cfg, info, extra
-
-
-def _input_columns(path: str, info: dict, need_target: bool):
-    """``(target column or None, order of the run's features in the file)`` of a CSV."""
-    n = info["n_features"]
-    n_cols, names = csv_columns(path)
-    trained = info.get("feature_names")
-    tname = info.get("target_name")
-    if names is not None and info.get("header") and trained:
-        # both have a header: match by name, in any order
-        dup = sorted({c for c in names if names.count(c) > 1})
-        if dup:
-            raise ValueError(f"Expected distinct column names in {path!r}. Received: {dup} twice")
-        missing = [c for c in trained if c not in names]
-        extra = [c for c in names if c not in trained and c != tname]
-        if missing or extra:
-            raise ValueError(
-                f"Expected the training columns {trained} (and optionally the target "
-                f"{tname!r}) in {path!r}. Received: "
-                + "; ".join(
-                    ([f"missing {missing}"] if missing else [])
-                    + ([f"unknown {extra}"] if extra else [])
-                )
-            )
-        t_idx = names.index(tname) if tname in names else None
-        if need_target and t_idx is None:
-            raise ValueError(
-                f"Expected the target column {tname!r} in {path!r}. Received: columns {names}"
-            )
-        feats = [c for c in names if c != tname]
-        return t_idx, [feats.index(c) for c in trained]
-    # by position: features only, or features with the target where it was at training
-    if n_cols == n and not need_target:
-        return None, list(range(n))
-    if n_cols == n + 1:
-        t_idx = info.get("target_index")
-        t_idx = n_cols - 1 if t_idx is None else int(t_idx)
-        return t_idx, list(range(n))
-    wanted = f"{n + 1}" if need_target else f"{n} (features) or {n + 1} (with the target)"
-    raise ValueError(
-        f"Expected {wanted} columns in {path!r}, as at training. Received: {n_cols} columns"
-    )
-
-
-def _read_input(path: str, info: dict, need_target: bool):
-    """Features in the run's order (and targets if present/needed) of a user's file."""
-    path = str(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in (".csv", ".npz"):
-        raise ValueError(f"Expected an input file ending in .csv or .npz. Received: {path!r}")
-    if suffix == ".npz":
-        raw = read_npz(path, require_target=need_target)
-        X = check_features(raw["X"], name=f"X of {path!r}", n_features=info["n_features"])
-        return X, _encode_labels(raw.get("y"), info, path)
-    t_idx, order = _input_columns(path, info, need_target)
-    if t_idx is None:
-        raw = read_csv(path, has_target=False)
-    else:
-        raw = read_csv(path, target=t_idx)
-    X = raw["X"][:, order]
-    return X, _encode_labels(raw["y"], info, path)
-
-
-def _label_key(v) -> str:
-    """A label as the text the run stored it under ("3" for 3 and 3.0)."""
-    v = v.item() if hasattr(v, "item") else v
-    if isinstance(v, float) and v == int(v):
-        v = int(v)
-    return str(v).strip()
-
-
-def _encode_labels(y, info: dict, path: str):
-    """Map a file's labels to the run's class ids; unseen labels are an error."""
-    if info["task"] != "classification" or y is None:
-        return y
-    classes = info["classes"]
-    lookup = {c: i for i, c in enumerate(classes)}
-    keys = [_label_key(v) for v in np.asarray(y).ravel()]
-    unknown = sorted({k for k in keys if k not in lookup})
-    named = not any(c.lstrip("-").isdigit() for c in classes)
-    if unknown and named and all(k.lstrip("-").isdigit() for k in keys):
-        # class names are words (iris's 'setosa'): integers can only be class ids
-        ids = np.array([int(k) for k in keys], np.int64)
-        bad = sorted({int(i) for i in ids[(ids < 0) | (ids >= len(classes))]})
-        if bad:
-            raise ValueError(
-                f"Expected class ids in 0..{len(classes) - 1} or labels {classes}. "
-                f"Received: {bad[:5]} in {path!r}"
-            )
-        return ids
-    if unknown:
-        raise ValueError(
-            f"Expected labels seen at training {classes}. Received: unseen labels "
-            f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''} in {path!r}"
-        )
-    return np.array([lookup[k] for k in keys], np.int64)
 
 
 def _standardize(X, info, extra):
