@@ -160,7 +160,7 @@ class RunLock:
     def __init__(self, run_dir: str):
         self.run_dir = run_dir
         self.path = os.path.join(run_dir, LOCK)
-        self._fd = None
+        self._fd: int | None = None
 
     def __enter__(self):
         os.makedirs(self.run_dir, exist_ok=True)
