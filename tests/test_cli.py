@@ -624,3 +624,17 @@ def test_split_seed_seeds_the_split_and_seed_does_not(tmp_path, capsys):
         saved = json.loads((tmp_path / name / "config.json").read_text())
         digests[name] = saved["data"]["split_sha256"]
     assert digests["a"] == digests["b"] != digests["c"]
+
+
+@pytest.mark.parametrize("drop", ["optimizer", "history", "rng"])
+def test_forged_checkpoint_on_resume_is_one_line(tmp_path, capsys, drop):
+    from chainrule.training import checkpoint
+
+    out_dir = tmp_path / "r"
+    code, _, err = run(capsys, "train", "--dataset", "iris", "--out", out_dir, *TINY)
+    assert code == 0, err
+    state = checkpoint.load_checkpoint(out_dir / "checkpoint.npz")
+    del state[drop]  # saved again: the checksum is valid, the content is not
+    checkpoint.save_checkpoint(out_dir / "checkpoint.npz", state)
+    code, _, err = run(capsys, "train", "--out", out_dir, "--resume", "--epochs", "4")
+    _one_line_error(code, err, "checkpoint.npz", "forged or foreign")
