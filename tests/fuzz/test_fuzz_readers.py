@@ -171,3 +171,36 @@ def test_mutated_run_config(folder, m):
         good = f.read()
     _check(lambda p: read_config(os.path.dirname(p)),
            _write(run, "config.json", _mutate(good, *m)))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from chainrule.cli import main
+
+    out = tmp_path_factory.mktemp("fuzzrun") / "run"
+    code = main(["train", "--dataset", "iris", "--out", str(out), "--hidden", "4",
+                 "--epochs", "1", "--verbose", "0"])
+    assert code == 0
+    return out
+
+
+@settings(FUZZ, max_examples=60)
+@given(m=mutations, name=st.sampled_from(["model.npz", "config.json"]))
+def test_mutated_run_files_through_the_cli(trained_run, capsys, m, name):
+    """``chainrule evaluate`` on a damaged run: success or one clear line, files untouched."""
+    from chainrule.cli import main
+
+    path = trained_run / name
+    good = path.read_bytes()
+    try:
+        path.write_bytes(_mutate(good, *m))
+        before = {p.name: p.read_bytes() for p in trained_run.iterdir()}
+        code = main(["evaluate", str(trained_run), "--json"])
+        err = capsys.readouterr().err
+        assert code in (0, 2)
+        if code == 2:
+            assert err.count("\n") == 1 and "Traceback" not in err, err
+            assert "unexpected error" not in err, err
+        assert {p.name: p.read_bytes() for p in trained_run.iterdir()} == before
+    finally:
+        path.write_bytes(good)
