@@ -638,3 +638,17 @@ def test_forged_checkpoint_on_resume_is_one_line(tmp_path, capsys, drop):
     checkpoint.save_checkpoint(out_dir / "checkpoint.npz", state)
     code, _, err = run(capsys, "train", "--out", out_dir, "--resume", "--epochs", "4")
     _one_line_error(code, err, "checkpoint.npz", "forged or foreign")
+
+
+def test_predict_output_into_a_missing_folder_names_it(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    code, _, err = run(capsys, "train", "--dataset", "iris", "--out", out_dir, *TINY)
+    assert code == 0, err
+    from sklearn.datasets import load_iris
+
+    np.savetxt(tmp_path / "in.csv", load_iris().data[:5], delimiter=",")
+    target = tmp_path / "no" / "such" / "p.csv"
+    code, _, err = run(capsys, "predict", out_dir, "--input", tmp_path / "in.csv",
+                       "--output", target)
+    _one_line_error(code, err, str(target), "No such file or directory")
+    assert ".tmp-" not in err

@@ -100,9 +100,11 @@ def write_text(path: str, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) and err.strerror:
+            raise OSError(err.errno, err.strerror, path) from None  # the file the user named
         raise
 
 
