@@ -24,7 +24,7 @@ All files are plain JSON/CSV or the safe checkpoint format; nothing is
 pickled.  A folder is written by one process at a time (a lock), a
 non-empty folder chainrule did not write is refused, and every file is
 written atomically (see :mod:`chainrule.training._run_folder`).
-Settings are checked against :data:`LIMITS` before anything is written.
+Settings are checked (ranges in ``_run_config.LIMITS``) before anything is written.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
 from . import recipes
+from ._run_config import DEFAULTS, check_config
+from ._run_config import flag as _flag
 from ._run_folder import (
     RunFolderError,
     RunLock,
@@ -60,34 +62,6 @@ from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
 __all__ = ["DEFAULTS", "build_model", "evaluate_run", "load_run", "predict_run", "train_run"]
-
-#: defaults of ``chainrule train``: ≥ 98% test accuracy on digits
-DEFAULTS = {
-    "dataset": "digits",
-    "target": None,
-    "task": "auto",
-    "test_size": 0.25,
-    "hidden": [256, 256],
-    "activation": "relu",
-    "dropout": 0.0,
-    "batch_norm": False,
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "schedule": "none",
-    "l2": 1e-3,
-    "l1": 0.0,
-    "max_norm": None,
-    "label_smoothing": 0.1,
-    "epochs": 40,
-    "batch_size": 64,
-    "seed": 0,
-    "split_seed": 0,
-    "patience": 0,
-    "val_fraction": 0.1,
-    "checkpoint_every": 0,
-}
 
 def _split(cfg: dict):
     """The run's dataset split, exactly as its config describes it."""
@@ -156,72 +130,8 @@ def _setup(config: dict, data_info: dict):
     return model, opt
 
 
-#: allowed values of the numeric settings: (kind, low, high, low_inclusive, high_inclusive)
-LIMITS = {
-    "test_size": (float, 0.0, 1.0, False, False),
-    "val_fraction": (float, 0.0, 1.0, True, False),
-    "dropout": (float, 0.0, 1.0, True, False),
-    "lr": (float, 0.0, float("inf"), False, False),
-    "momentum": (float, 0.0, 1.0, True, False),
-    "weight_decay": (float, 0.0, float("inf"), True, False),
-    "l2": (float, 0.0, float("inf"), True, False),
-    "l1": (float, 0.0, float("inf"), True, False),
-    "max_norm": (float, 0.0, float("inf"), False, False),
-    "label_smoothing": (float, 0.0, 1.0, True, False),
-    "epochs": (int, 1, None, True, False),
-    "batch_size": (int, 1, None, True, False),
-    "seed": (int, 0, 2**32 - 1, True, True),
-    "split_seed": (int, 0, 2**32 - 1, True, True),
-    "patience": (int, 0, None, True, False),
-    "checkpoint_every": (int, 0, None, True, False),
-}
-
 #: a final training loss this many times its start is reported as divergence
 DIVERGENCE_FACTOR = 10.0
-
-
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _range_text(low, high, low_in, high_in) -> str:
-    if high is None or high == float("inf"):
-        return f"{'>=' if low_in else '>'} {low}"
-    return f"in {'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
-
-
-def check_config(cfg: dict) -> None:
-    """Raise ValueError naming the setting (as its CLI flag) and its allowed range."""
-    missing = [k for k in DEFAULTS if k not in cfg]
-    if missing:
-        raise ValueError(f"Expected every run setting. Received: a config without {missing}")
-    for key, (kind, low, high, low_in, high_in) in LIMITS.items():
-        value = cfg[key]
-        if value is None and key == "max_norm":
-            continue
-        allowed = _range_text(low, high, low_in, high_in)
-        whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if kind is int and not whole:
-            raise ValueError(
-                f"Expected a whole number {allowed} for {_flag(key)}. Received: {value!r}"
-            )
-        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"Expected a number {allowed} for {_flag(key)}. Received: {value!r}")
-        above = value >= low if low_in else value > low
-        below = high is None or (value <= high if high_in else value < high)
-        if not (above and below) or np.isnan(value):
-            raise ValueError(f"Expected {_flag(key)} {allowed}. Received: {value!r}")
-    hidden = cfg["hidden"]
-    if not isinstance(hidden, list) or not all(
-        isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
-    ):
-        raise ValueError(f"Expected --hidden widths that are whole numbers >= 1. Received: {hidden}")
-    for key, allowed in (("activation", recipes.ACTIVATIONS), ("optimizer", recipes.OPTIMIZERS),
-                         ("schedule", recipes.SCHEDULES)):
-        if cfg[key] not in allowed:
-            raise ValueError(
-                f"Expected {_flag(key)} among {sorted(allowed)}. Received: {cfg[key]!r}"
-            )
 
 
 def _is_file_dataset(name) -> bool:
