@@ -106,3 +106,12 @@ def test_integer_input_keeps_the_weights_dtype(layer, shape, dtype):
     assert out.dtype == np.float32
     ref = m(cr.tensor(x.astype(np.float32)))
     np.testing.assert_array_equal(out.data, ref.data)
+
+
+@pytest.mark.parametrize("batch_size", [2.0, 1.5, True])
+def test_loader_batch_size_must_be_an_integer(batch_size):
+    from chainrule.data import DataLoader, TensorDataset
+
+    data = TensorDataset(np.zeros((4, 2), np.float32), np.zeros(4, np.float32))
+    with pytest.raises(TypeError, match="batch_size to be an integer"):
+        DataLoader(data, batch_size=batch_size)
