@@ -652,3 +652,33 @@ def test_predict_output_into_a_missing_folder_names_it(tmp_path, capsys):
                        "--output", target)
     _one_line_error(code, err, str(target), "No such file or directory")
     assert ".tmp-" not in err
+
+
+def test_sigkill_then_resume_is_bit_identical_and_frees_the_folder(tmp_path, capsys):
+    import signal
+    import time
+
+    from chainrule.training.checkpoint import load_checkpoint
+
+    flags = ["--dataset", "iris", "--hidden", "16", "--dropout", "0.2", "--epochs", "150",
+             "--batch-size", "16", "--checkpoint-every", "5", "--verbose", "0"]
+    code, _, err = run(capsys, "train", "--out", tmp_path / "whole", *flags)
+    assert code == 0, err
+    killed = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.Popen([sys.executable, "-m", "chainrule.cli", "train", "--out",
+                             str(killed), *flags], env=env)
+    deadline = time.monotonic() + 60
+    while not (killed / "checkpoint.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (killed / "metrics.json").exists()  # killed mid-run
+    code, _, err = run(capsys, "train", "--out", killed, "--resume")
+    assert code == 0, err  # the killed writer's lock went with it
+    a = load_checkpoint(tmp_path / "whole" / "model.npz")["model"]
+    b = load_checkpoint(killed / "model.npz")["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not [n for n in os.listdir(killed) if n.startswith(".tmp-")]
