@@ -112,11 +112,13 @@ def _to_float_column(values: Sequence[str], name: str, first_line: int) -> np.nd
                 f"on line {first_line + i}. Encode categories as numbers (e.g. one-hot) "
                 "and fill missing values before training."
             ) from None
-        if np.isfinite(out[i]) and abs(out[i]) > _F32_MAX:  # NaN/inf: check_features
-            raise ValueError(
-                f"Expected numbers within ±{_F32_MAX:.3g} (float32) in feature column "
-                f"{name}. Received: {v!r} on line {first_line + i} (it would become inf)"
-            )
+    big = np.isfinite(out) & (np.abs(out) > _F32_MAX)  # NaN/inf: check_features names them
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise ValueError(
+            f"Expected numbers within ±{_F32_MAX:.3g} (float32) in feature column "
+            f"{name}. Received: {values[i]!r} on line {first_line + i} (it would become inf)"
+        )
     return out
 
 
@@ -152,9 +154,14 @@ def _fast_numeric(path: str, skip: int, n_cols: int) -> np.ndarray | None:
                               comments=None, quotechar='"', encoding="utf-8-sig", ndmin=2)
     except (ValueError, UserWarning):
         return None
-    if data.shape[1] != n_cols or data.shape[0] == 0 or not (np.abs(data) <= _F32_MAX).all():
+    if data.shape[1] != n_cols or data.shape[0] == 0 or not _within_float32(data):
         return None  # NaN, inf, or beyond float32: the exact path names the entry
     return data
+
+
+def _within_float32(a: np.ndarray) -> bool:
+    """All entries finite and within float32's range (two reductions, no temporary)."""
+    return bool(a.max() <= _F32_MAX and a.min() >= -_F32_MAX)  # NaN fails both
 
 
 def _fast_mixed(path: str, skip: int, n_cols: int, t_idx: int):
@@ -173,7 +180,7 @@ def _fast_mixed(path: str, skip: int, n_cols: int, t_idx: int):
     if frame.shape[1] != n_cols or len(frame) == 0 or frame.isna().to_numpy().any():
         return None
     feats = frame.drop(columns=[t_idx]).to_numpy(dtype=np.float64)
-    if not (np.abs(feats) <= _F32_MAX).all():
+    if not _within_float32(feats):
         return None
     y = np.array([v.strip() for v in frame[t_idx]])
     if (y == "").any():
@@ -192,21 +199,23 @@ def _is_integer_text(text: str) -> bool:
     return text.lstrip("+-").isdigit()
 
 
-def _target_array(raw: np.ndarray, path: str, skip: int, t_idx: int) -> np.ndarray:
+#: rows whose target text decides "3" (class id) vs "3.0" (a real value) on the fast path
+TARGET_TEXT_ROWS = 1000
+
+
+def _target_array(raw: np.ndarray, path: str, t_idx: int) -> np.ndarray:
     """Numeric targets: int64 when written as integers ("3"), else float32.
 
     A target written as a real number ("151.0") stays real even when its
     value is whole: the file says it is a measurement, not a class id.
+    The text of the first :data:`TARGET_TEXT_ROWS` data rows decides (a
+    second full parse would cost as much as the first).
     """
     if not (np.all(raw == np.round(raw)) and np.all(np.isfinite(raw))):
         return raw.astype(np.float32)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # blank lines: "no data" notes
-        text = np.loadtxt(path, dtype=str, delimiter=",", skiprows=skip, usecols=t_idx,
-                          comments=None, quotechar='"', encoding="utf-8-sig", ndmin=1)
-    if all(_is_integer_text(v.strip()) for v in text):
+    rows, _ = _peek_rows(path, TARGET_TEXT_ROWS + 1)
+    texts = [r[t_idx] for r in rows if len(r) > t_idx and _is_number(r[t_idx])]
+    if all(_is_integer_text(v) for v in texts):
         return raw.astype(np.int64)
     return raw.astype(np.float32)
 
@@ -233,7 +242,7 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
         if data is not None:
             t_idx = _column_index(target, names, n_cols, path) if has_target else None
             feats = [j for j in range(n_cols) if j != t_idx]
-            y = None if t_idx is None else _target_array(data[:, t_idx], path, int(guessed), t_idx)
+            y = None if t_idx is None else _target_array(data[:, t_idx], path, t_idx)
             fast = (_columns_float32(data, feats), y, feats, t_idx)
         elif has_target and n_cols >= min_cols:
             try:
