@@ -4,7 +4,10 @@ A CSV has one sample per line; the first line is taken as a header when
 it holds a non-number in a column whose next line is numeric (or pass
 ``header=``).  The target is the last column unless ``target`` names
 another one.  Feature columns must be numeric: a non-numeric or empty
-entry is reported with its column name, line and value.
+entry, or a value beyond float32's range, is reported with its column
+name, line and value; a folder or a non-UTF-8 file with the file's name.
+A numeric target written as integers ("3") comes back as int64 class ids,
+one written as reals ("151.0") as float32 values.
 
 Speed: a well-formed CSV is parsed by ``np.loadtxt`` (all-numeric files)
 or by pandas when it is installed (a text target column); any file those
