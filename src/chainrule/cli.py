@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -23,14 +24,28 @@ import sys
 __all__ = ["build_parser", "main"]
 
 
-def _default_out(dataset: str) -> str:
-    stem = os.path.splitext(os.path.basename(str(dataset)))[0] or "run"
-    out = os.path.join("runs", stem)
-    k = 2
-    while os.path.exists(out):
-        out = os.path.join("runs", f"{stem}-{k}")
-        k += 1
-    return out
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line on stderr (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(text: str) -> int:
+    """argparse type: a whole number; "2.5" or "1e3" gets a message saying so."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, received {text!r}"
+        ) from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
 
 
 def _add_train(sub) -> None:
@@ -58,20 +73,20 @@ def _add_train(sub) -> None:
     g.add_argument("--task", default="auto", choices=("auto", "classification", "regression"))
     g.add_argument(
         "--test-size",
-        type=float,
+        type=_number,
         default=D["test_size"],
         help="share of rows held out for the test metrics",
     )
     g.add_argument(
         "--val-fraction",
-        type=float,
+        type=_number,
         default=D["val_fraction"],
         help="share of training rows used for validation curves/early stopping",
     )
     g = p.add_argument_group("model")
     g.add_argument(
         "--hidden",
-        type=int,
+        type=_whole,
         nargs="*",
         default=D["hidden"],
         help="hidden layer widths, e.g. --hidden 256 256",
@@ -79,20 +94,20 @@ def _add_train(sub) -> None:
     g.add_argument("--activation", default=D["activation"], choices=sorted(ACTIVATIONS))
     g.add_argument(
         "--dropout",
-        type=float,
+        type=_number,
         default=D["dropout"],
         help="dropout probability after each hidden layer",
     )
     g.add_argument("--batch-norm", action="store_true", help="BatchNorm1d after each Linear")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", default=D["optimizer"], choices=OPTIMIZERS)
-    g.add_argument("--lr", type=float, default=D["lr"], help="learning rate ε₀")
+    g.add_argument("--lr", type=_number, default=D["lr"], help="learning rate ε₀")
     g.add_argument(
-        "--momentum", type=float, default=D["momentum"], help="for --optimizer momentum/nesterov"
+        "--momentum", type=_number, default=D["momentum"], help="for --optimizer momentum/nesterov"
     )
     g.add_argument(
         "--weight-decay",
-        type=float,
+        type=_number,
         default=D["weight_decay"],
         help="optimiser weight decay (AdamW: decoupled, default 0.01)",
     )
@@ -104,58 +119,63 @@ def _add_train(sub) -> None:
     )
     g.add_argument(
         "--epochs",
-        type=int,
+        type=_whole,
         default=None,
         help=f"number of epochs (default {D['epochs']}; with --resume: the saved total)",
     )
-    g.add_argument("--batch-size", type=int, default=D["batch_size"])
+    g.add_argument("--batch-size", type=_whole, default=D["batch_size"])
     g.add_argument(
-        "--seed", type=int, default=D["seed"], help="seeds initialisation, dropout and shuffling"
+        "--seed", type=_whole, default=D["seed"], help="seeds initialisation, dropout and shuffling"
     )
     g.add_argument(
         "--split-seed",
-        type=int,
+        type=_whole,
         default=D["split_seed"],
         help="seeds the train/test split (fixed by default, so runs compare)",
     )
     g.add_argument(
         "--patience",
-        type=int,
+        type=_whole,
         default=D["patience"],
         help="early stopping patience in epochs (0: off); restores the best weights",
     )
     g = p.add_argument_group("regularisation")
-    g.add_argument("--l2", type=float, default=D["l2"], help="L2 penalty weight α (½α‖w‖²)")
-    g.add_argument("--l1", type=float, default=D["l1"], help="L1 penalty weight α (α‖w‖₁)")
+    g.add_argument("--l2", type=_number, default=D["l2"], help="L2 penalty weight α (½α‖w‖²)")
+    g.add_argument("--l1", type=_number, default=D["l1"], help="L1 penalty weight α (α‖w‖₁)")
     g.add_argument(
         "--max-norm",
-        type=float,
+        type=_number,
         default=D["max_norm"],
         help="max-norm radius for each unit's incoming weights",
     )
     g.add_argument(
         "--label-smoothing",
-        type=float,
+        type=_number,
         default=D["label_smoothing"],
         help="label smoothing ε (PyTorch's form)",
     )
     g = p.add_argument_group("run")
-    g.add_argument("--out", default=None, help="run folder (default: runs/<dataset>[-N])")
+    g.add_argument(
+        "--out",
+        default=None,
+        help="run folder (default: a new runs/<dataset>-<timestamp>); an existing folder "
+        "must be empty or a chainrule run",
+    )
     g.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --out from its checkpoint.npz, with its saved "
-        "config (--epochs may raise the total)",
+        "config (only --epochs may change, to raise the total)",
     )
     g.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=_whole,
         default=D["checkpoint_every"],
         help="also checkpoint every N optimiser steps (0: once per epoch)",
     )
     g.add_argument(
         "--verbose",
-        type=int,
+        type=_whole,
         choices=(0, 1, 2),
         default=None,
         help="0 silent, 1 progress bar, 2 a line per epoch (default: a bar on a terminal only)",
@@ -163,38 +183,58 @@ def _add_train(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+#: flags that may be given with --resume; the others would change the saved run
+_RESUME_FLAGS = {"--out", "--resume", "--epochs", "--verbose", "--debug"}
+
+
+def _given_flags(argv: list) -> list:
+    return [a.split("=", 1)[0] for a in argv if a.startswith("--")]
+
+
 def _cmd_train(args) -> int:
-    from .training.runs import DEFAULTS, train_run
+    from .training._run_folder import default_run_dir, read_config
+    from .training.runs import DEFAULTS, check_config, train_run
 
     verbose = "auto" if args.verbose is None else args.verbose
     if args.resume:
         if not args.out:
             raise ValueError("Expected --out RUN_DIR with --resume. Received: no --out")
-        cfg_path = os.path.join(args.out, "config.json")
+        refused = [f for f in _given_flags(args.argv) if f not in _RESUME_FLAGS]
+        if refused:
+            raise ValueError(
+                f"Expected only --epochs (to raise the total) with --resume: the run keeps "
+                f"its saved config. Received: {', '.join(refused)}; start a new run with "
+                "another --out to change them"
+            )
+        if not os.path.isdir(args.out):
+            raise FileNotFoundError(
+                f"Expected a run folder to resume. Received: {args.out!r} (no such folder)"
+            )
         if not os.path.exists(os.path.join(args.out, "checkpoint.npz")):
             raise FileNotFoundError(
-                f"Expected {args.out}/checkpoint.npz to resume from. "
-                "Received: no checkpoint (was the run started?)"
+                f"Expected {args.out}/checkpoint.npz to resume from. Received: no checkpoint "
+                "(the run never finished a step); start it again without --resume"
             )
-        with open(cfg_path, encoding="utf-8") as f:
-            config = json.load(f)["config"]
+        config = read_config(args.out)["config"]
+        before = config["epochs"]
         if args.epochs is not None:
             config["epochs"] = args.epochs
         out = args.out
-        print(f"resuming {out} (epochs {config['epochs']})")
+        change = f" (epochs {before} -> {config['epochs']})" if config["epochs"] != before else ""
+        print(f"resuming {out}{change}")
     else:
         config = {k: getattr(args, k) for k in DEFAULTS}
         if config["epochs"] is None:
             config["epochs"] = DEFAULTS["epochs"]
-        out = args.out or _default_out(args.dataset)
-        if os.path.exists(os.path.join(out, "config.json")):
-            raise FileExistsError(
-                f"Expected a new run folder. Received: {out!r} already holds a run; pass "
-                "--resume to continue it or choose another --out"
-            )
+        check_config(config)  # before any folder is made
+        out = args.out or default_run_dir(args.dataset)
+        print(f"run folder: {out}")
     metrics = train_run(config, out, resume=args.resume, verbose=verbose)
-    print(f"run folder: {out}")
+    if args.resume:
+        print(f"run folder: {out}")
     _print_metrics(metrics)
+    if "warning" in metrics:
+        print(f"chainrule train: warning: {metrics['warning']}", file=sys.stderr)
     return 0
 
 
@@ -257,43 +297,90 @@ def _cmd_predict(args) -> int:
             row += [f"{q:.6g}" for q in proba[i]]
         rows.append(row)
     if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(rows)
+        from .training._run_folder import write_text
+
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        write_text(args.output, buf.getvalue())  # atomic: no half-written file
+        print(f"wrote {len(preds)} predictions to {args.output}")
     else:
         csv.writer(sys.stdout).writerows(rows)
-    if args.output:
-        print(f"wrote {len(preds)} predictions to {args.output}")
+        sys.stdout.flush()
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule",
         description="Train and use multilayer perceptrons (chainrule, NumPy only).",
+        allow_abbrev=False,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the Python traceback of an error"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _add_train(sub)
     _add_evaluate(sub)
     _add_predict(sub)
+    for p in sub.choices.values():
+        p.allow_abbrev = False  # --resume checks the flags given by their full names
+        p.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS,
+            help="show the Python traceback of an error",
+        )
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    """An error as one line: its message, or what an OS error names."""
+    if isinstance(err, MemoryError):
+        return (
+            "Expected enough memory. Received: MemoryError; try a smaller --batch-size, "
+            "smaller --hidden layers, or a smaller dataset"
+        )
+    if isinstance(err, OSError) and err.strerror and not isinstance(
+        err, (FileNotFoundError, FileExistsError)
+    ) or (isinstance(err, (FileNotFoundError, FileExistsError)) and err.filename):
+        where = f" {err.filename!r}" if err.filename else ""
+        return f"cannot write or read{where}: {err.strerror}"
+    text = str(err) or type(err).__name__
+    if not isinstance(err, (ValueError, TypeError, OSError, ImportError, FloatingPointError)):
+        text = f"{type(err).__name__}: {text} (an unexpected error; --debug shows where)"
+    return " ".join(text.split())
+
+
 def main(argv: list | None = None) -> int:
-    """Entry point of the ``chainrule`` console script; returns the exit status."""
+    """Entry point of the ``chainrule`` console script; returns the exit status.
+
+    Every failure is one line on stderr and exit status 2 (``--debug``
+    shows the traceback); a closed output pipe (``| head``) ends quietly.
+    """
+    import warnings
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
-        return args.func(args)
-    except (
-        ValueError,
-        TypeError,
-        FileNotFoundError,
-        FileExistsError,
-        ImportError,
-        FloatingPointError,
-    ) as err:
-        print(f"chainrule {args.command}: error: {err}", file=sys.stderr)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                code = args.func(args)
+            finally:
+                for w in caught:  # chainrule's own; NumPy's overflow notes only with --debug
+                    if issubclass(w.category, UserWarning) or args.debug:
+                        print(f"chainrule {args.command}: warning: {w.message}", file=sys.stderr)
+        return code
+    except BrokenPipeError:
+        # the reader went away (e.g. ``| head``): nothing left to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except (Exception, MemoryError) as err:
+        if args.debug:
+            raise
+        print(f"chainrule {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
 
 

@@ -225,3 +225,12 @@ def test_lambda_callback_hook_order():
         LambdaCallback(on_epoch_end=3)
     with pytest.raises(TypeError, match="Callback instances"):
         fit(model, X, y, loss="cross_entropy", optimizer=opt, callbacks=[print])
+
+
+@pytest.mark.parametrize("kwargs", [{"every_n_steps": -1}, {"every_n_epochs": -2},
+                                    {"every_n_steps": 2.5}])
+def test_model_checkpoint_refuses_negative_or_fractional_periods(tmp_path, kwargs):
+    from chainrule.training.callbacks import ModelCheckpoint
+
+    with pytest.raises(ValueError, match=f"Expected {next(iter(kwargs))} to be a whole number"):
+        ModelCheckpoint(tmp_path / "c.npz", **kwargs)

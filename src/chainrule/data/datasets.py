@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .files import read_csv, read_npz
+from .files import check_file, read_csv, read_npz
 from .loader import standardize
 from .validation import check_features, check_targets
 
@@ -95,7 +95,7 @@ def load_raw(name: str, target: str | None = None, task: str = "auto") -> dict:
                 f"Received: target={target!r}"
             )
         if key == "mnist1d":
-            return _mnist1d()
+            return _with_task(_mnist1d(), task, key)
         bunch = _sklearn_loader(key)()
         is_clf = key != "diabetes"
         y = bunch.target.astype(np.int64 if is_clf else np.float32)
@@ -105,7 +105,7 @@ def load_raw(name: str, target: str | None = None, task: str = "auto") -> dict:
             classes = [str(c) for c in names] if names is not None else None
             if classes is None or len(classes) != int(y.max()) + 1:
                 classes = [str(c) for c in range(int(y.max()) + 1)]
-        return {
+        raw = {
             "X": bunch.data.astype(np.float32),
             "y": y,
             "task": "classification" if is_clf else "regression",
@@ -113,17 +113,16 @@ def load_raw(name: str, target: str | None = None, task: str = "auto") -> dict:
             "feature_names": [str(f) for f in getattr(bunch, "feature_names", [])] or None,
             "target_name": "target",
         }
+        return _with_task(raw, task, key)
     suffix = os.path.splitext(key)[1].lower()
     if suffix not in (".csv", ".npz"):
         raise ValueError(
             f"Expected a bundled dataset name {BUNDLED} or a path ending in .csv or .npz. "
             f"Received: {key!r}"
         )
-    if not os.path.exists(key):
-        raise FileNotFoundError(
-            f"Expected an existing data file. Received: {key!r} (no such file)"
-        )
+    check_file(key)
     raw = read_csv(key, target=target) if suffix == ".csv" else read_npz(key)
+    raw["source"] = suffix[1:]
     return _infer_task(raw, task)
 
 
@@ -149,21 +148,67 @@ def _mnist1d() -> dict:
     }
 
 
-def _infer_task(raw: dict, task: str) -> dict:
-    """Decide classification vs regression for a user's file and encode labels."""
-    if task not in ("auto", "classification", "regression"):
+#: more distinct integer targets than this is ambiguous: classes, or counts to regress?
+MAX_AUTO_CLASSES = 50
+
+_TASKS = ("auto", "classification", "regression")
+
+
+def _check_task(task) -> None:
+    if task not in _TASKS:
         raise ValueError(
             f"Expected task 'auto', 'classification' or 'regression'. Received: {task!r}"
         )
+
+
+def _with_task(raw: dict, task: str, name: str) -> dict:
+    """A bundled dataset under the task asked for (its own task for "auto")."""
+    _check_task(task)
+    if task == "auto" or task == raw["task"]:
+        return raw
+    if task == "regression":
+        raw["y"] = raw["y"].astype(np.float32)
+        if raw.get("y_test") is not None:
+            raw["y_test"] = raw["y_test"].astype(np.float32)
+        raw["task"], raw["classes"] = "regression", None
+        return raw
+    return _infer_task(raw, task)
+
+
+def _auto_task(y: np.ndarray, float_labels: bool) -> str:
+    """Classes for labels and integers, regression for real values; ask when unclear.
+
+    A CSV target written as an integer ("3") arrives as int64, one written
+    as a real number ("151.0") as float32 (see :func:`read_csv`): reals are
+    regressed.  With ``float_labels`` (``.npz`` files, where labels are
+    often saved as floats) whole-valued floats with at most
+    :data:`MAX_AUTO_CLASSES` distinct values are class ids.  More distinct
+    integers than that is ambiguous: the user is asked for the task.
+    """
+    if y.dtype.kind not in "biuf":
+        return "classification"
+    integral = bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+    if y.dtype.kind == "f" and not (integral and float_labels):
+        return "regression"
+    n_distinct = len(np.unique(y))
+    if n_distinct <= MAX_AUTO_CLASSES:
+        return "classification"
+    raise ValueError(
+        f"Expected a target whose task is clear. Received: {n_distinct} distinct whole-number "
+        f"targets (more than {MAX_AUTO_CLASSES}): class ids or values to regress? "
+        "Pass --task classification or --task regression (task= in Python)"
+    )
+
+
+def _infer_task(raw: dict, task: str) -> dict:
+    """Decide classification vs regression for a user's file and encode labels."""
+    _check_task(task)
     y = raw["y"]
     ys = [y] + ([raw["y_test"]] if raw.get("y_test") is not None else [])
     numeric = y.dtype.kind in "biuf"
     if task == "auto":
-        if not numeric or y.dtype.kind in "biu":
-            task = "classification"
-        else:
-            integral = np.all(np.isfinite(y)) and np.all(y == np.round(y))
-            task = "classification" if integral and len(np.unique(y)) <= 50 else "regression"
+        y_all = y if raw.get("y_test") is None else np.concatenate(ys)
+        task = _auto_task(y_all, float_labels=raw.get("source") == "npz")
     raw["task"] = task
     if task == "regression":
         if not numeric:
@@ -246,6 +291,7 @@ def load_split(
         feature_names=raw.get("feature_names"),
         target_name=raw.get("target_name"),
         name=str(name),
+        extra={k: raw[k] for k in ("target_index", "header") if k in raw},
     )
 
 

@@ -4,7 +4,10 @@ A CSV has one sample per line; the first line is taken as a header when
 it holds a non-number in a column whose next line is numeric (or pass
 ``header=``).  The target is the last column unless ``target`` names
 another one.  Feature columns must be numeric: a non-numeric or empty
-entry is reported with its column name, line and value.
+entry, or a value beyond float32's range, is reported with its column
+name, line and value; a folder or a non-UTF-8 file with the file's name.
+A numeric target written as integers ("3") comes back as int64 class ids,
+one written as reals ("151.0") as float32 values.
 
 Speed: a well-formed CSV is parsed by ``np.loadtxt`` (all-numeric files)
 or by pandas when it is installed (a text target column); any file those
@@ -27,6 +30,9 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["csv_columns", "read_csv", "read_npz"]
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _is_number(text: str) -> bool:
@@ -68,12 +74,33 @@ def _column_index(target, names: list, n_cols: int, path: str) -> int:
     return names.index(target)
 
 
-def _read_rows(path: str) -> list:
+def check_file(path: str) -> None:
+    """Raise a clear error unless ``path`` is an existing regular file."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"Expected an existing file. Received: {path!r} (no such file)")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [[v.strip() for v in row] for row in csv.reader(f)]
-    return [r for r in rows if any(v != "" for v in r)]
+    if not os.path.isfile(path):
+        raise ValueError(f"Expected a data file. Received: {path!r} is a folder, not a file")
+
+
+def _csv_rows(path: str):
+    """The rows of a CSV as stripped strings; a non-UTF-8 or malformed file names itself."""
+    check_file(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            for row in csv.reader(f):
+                yield [v.strip() for v in row]
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"Expected a UTF-8 text file. Received: {path!r} has the byte "
+            f"0x{err.object[err.start]:02x} at offset {err.start}, which is not UTF-8 "
+            "(save the file as UTF-8, e.g. from Latin-1)"
+        ) from None
+    except csv.Error as err:
+        raise ValueError(f"Expected a well-formed CSV. Received: {path!r}: {err}") from None
+
+
+def _read_rows(path: str) -> list:
+    return [r for r in _csv_rows(path) if any(v != "" for v in r)]
 
 
 def _to_float_column(values: Sequence[str], name: str, first_line: int) -> np.ndarray:
@@ -88,6 +115,13 @@ def _to_float_column(values: Sequence[str], name: str, first_line: int) -> np.nd
                 f"on line {first_line + i}. Encode categories as numbers (e.g. one-hot) "
                 "and fill missing values before training."
             ) from None
+    big = np.isfinite(out) & (np.abs(out) > _F32_MAX)  # NaN/inf: check_features names them
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise ValueError(
+            f"Expected numbers within ±{_F32_MAX:.3g} (float32) in feature column "
+            f"{name}. Received: {values[i]!r} on line {first_line + i} (it would become inf)"
+        )
     return out
 
 
@@ -101,18 +135,14 @@ def csv_columns(path: str) -> tuple[int, list | None]:
 
 def _peek_rows(path: str, n: int = 2) -> tuple[list, bool]:
     """The first ``n`` non-empty rows, and whether the file's first line is one."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Expected an existing file. Received: {path!r} (no such file)")
     rows: list = []
     first_line_used = False
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for i, row in enumerate(csv.reader(f)):
-            row = [v.strip() for v in row]
-            if any(v != "" for v in row):
-                first_line_used = first_line_used or i == 0
-                rows.append(row)
-                if len(rows) == n:
-                    break
+    for i, row in enumerate(_csv_rows(path)):
+        if any(v != "" for v in row):
+            first_line_used = first_line_used or i == 0
+            rows.append(row)
+            if len(rows) == n:
+                break
     return rows, first_line_used
 
 
@@ -127,9 +157,14 @@ def _fast_numeric(path: str, skip: int, n_cols: int) -> np.ndarray | None:
                               comments=None, quotechar='"', encoding="utf-8-sig", ndmin=2)
     except (ValueError, UserWarning):
         return None
-    if data.shape[1] != n_cols or data.shape[0] == 0 or np.isnan(data).any():
-        return None  # NaN: an entry the exact path may read differently ("", "NA")
+    if data.shape[1] != n_cols or data.shape[0] == 0 or not _within_float32(data):
+        return None  # NaN, inf, or beyond float32: the exact path names the entry
     return data
+
+
+def _within_float32(a: np.ndarray) -> bool:
+    """All entries finite and within float32's range (two reductions, no temporary)."""
+    return bool(a.max() <= _F32_MAX and a.min() >= -_F32_MAX)  # NaN fails both
 
 
 def _fast_mixed(path: str, skip: int, n_cols: int, t_idx: int):
@@ -143,11 +178,13 @@ def _fast_mixed(path: str, skip: int, n_cols: int, t_idx: int):
         frame = pd.read_csv(path, header=None, skiprows=skip, dtype=dtypes,
                             skipinitialspace=True, encoding="utf-8-sig", quotechar='"',
                             skip_blank_lines=True, engine="c")
-    except (ValueError, pd.errors.ParserError):
+    except (ValueError, pd.errors.ParserError, OverflowError):
         return None
     if frame.shape[1] != n_cols or len(frame) == 0 or frame.isna().to_numpy().any():
         return None
     feats = frame.drop(columns=[t_idx]).to_numpy(dtype=np.float64)
+    if not _within_float32(feats):
+        return None
     y = np.array([v.strip() for v in frame[t_idx]])
     if (y == "").any():
         return None
@@ -161,15 +198,33 @@ def _columns_float32(data: np.ndarray, cols: list) -> np.ndarray:
     return data[:, cols].astype(np.float32)
 
 
-def _target_array(raw: np.ndarray) -> np.ndarray:
-    """Numeric targets: int64 when all integral and finite, else float32."""
-    if np.all(raw == np.round(raw)) and np.all(np.isfinite(raw)):
+def _is_integer_text(text: str) -> bool:
+    return text.lstrip("+-").isdigit()
+
+
+#: rows whose target text decides "3" (class id) vs "3.0" (a real value) on the fast path
+TARGET_TEXT_ROWS = 1000
+
+
+def _target_array(raw: np.ndarray, path: str, t_idx: int) -> np.ndarray:
+    """Numeric targets: int64 when written as integers ("3"), else float32.
+
+    A target written as a real number ("151.0") stays real even when its
+    value is whole: the file says it is a measurement, not a class id.
+    The text of the first :data:`TARGET_TEXT_ROWS` data rows decides (a
+    second full parse would cost as much as the first).
+    """
+    if not (np.all(raw == np.round(raw)) and np.all(np.isfinite(raw))):
+        return raw.astype(np.float32)
+    rows, _ = _peek_rows(path, TARGET_TEXT_ROWS + 1)
+    texts = [r[t_idx] for r in rows if len(r) > t_idx and _is_number(r[t_idx])]
+    if all(_is_integer_text(v) for v in texts):
         return raw.astype(np.int64)
     return raw.astype(np.float32)
 
 
 def read_csv(path: str, target=None, header: bool | None = None, has_target: bool = True) -> dict:
-    """Read a CSV into ``{"X", "y", "feature_names", "target_name"}``.
+    """Read a CSV into ``{"X", "y", "feature_names", "target_name", "target_index", "header"}``.
 
     Args:
         path: the file.
@@ -190,7 +245,7 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
         if data is not None:
             t_idx = _column_index(target, names, n_cols, path) if has_target else None
             feats = [j for j in range(n_cols) if j != t_idx]
-            y = None if t_idx is None else _target_array(data[:, t_idx])
+            y = None if t_idx is None else _target_array(data[:, t_idx], path, t_idx)
             fast = (_columns_float32(data, feats), y, feats, t_idx)
         elif has_target and n_cols >= min_cols:
             try:
@@ -207,6 +262,8 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
                 "X": X if X.dtype == np.float32 else X.astype(np.float32),
                 "feature_names": [names[j] for j in feats],
                 "target_name": None if t_idx is None else names[t_idx],
+                "target_index": t_idx,
+                "header": bool(guessed),
                 "y": y,
             }
     return _read_csv_exact(path, target, header, has_target)
@@ -248,6 +305,8 @@ def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) ->
         "X": X.astype(np.float32),
         "feature_names": [names[j] for j in feats],
         "target_name": None if t_idx is None else names[t_idx],
+        "target_index": t_idx,
+        "header": bool(header),
         "y": None,
     }
     if t_idx is not None:
@@ -262,7 +321,7 @@ def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) ->
             y = np.array([float(v) for v in raw])
             out["y"] = (
                 y.astype(np.int64)
-                if np.all(y == np.round(y)) and np.all(np.isfinite(y))
+                if all(_is_integer_text(v) for v in raw)
                 else y.astype(np.float32)
             )
         else:
@@ -270,15 +329,28 @@ def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) ->
     return out
 
 
+def check_npz_magic(path: str) -> None:
+    """Raise a clear error unless ``path`` starts like a zip archive (an ``.npz``)."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"PK"):
+        return
+    what = "a .npy array file" if magic == b"\x93NUMPY" else "not a zip archive"
+    raise ValueError(
+        f"Expected an .npz archive (np.savez). Received: {path!r} is {what}"
+        + (" renamed to .npz; save it with np.savez(path, X=..., y=...)" if "npy" in what else "")
+    )
+
+
 def read_npz(path: str, require_target: bool = True) -> dict:
     """Read ``X``/``y`` (or ``x``/``y``, plus optional ``*_test``) from an npz."""
     path = str(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Expected an existing file. Received: {path!r} (no such file)")
+    check_file(path)
+    check_npz_magic(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError, RuntimeError) as err:
         raise ValueError(
             f"Expected a readable .npz of numeric arrays (no pickled objects). Received: "
             f"{path!r}: {err}"

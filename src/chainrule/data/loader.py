@@ -95,7 +95,12 @@ class DataLoader:
     ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
+            raise TypeError(
+                f"Expected batch_size to be an integer. Received: batch_size={batch_size!r} "
+                f"({type(batch_size).__name__})"
+            )
+        if batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
         if transform is not None and not callable(transform):
             raise TypeError(

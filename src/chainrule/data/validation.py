@@ -50,6 +50,14 @@ def check_features(X, name: str = "X", n_features: int | None = None) -> np.ndar
         raise ValueError(
             f"Expected at least one sample and one feature in {name}. Received: shape {arr.shape}"
         )
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
+        big = np.isfinite(arr) & (np.abs(arr) > np.finfo(np.float32).max)
+        if big.any():  # NaN and inf are reported below
+            row = _first_bad_row(big)
+            raise ValueError(
+                f"Expected values within ±{np.finfo(np.float32).max:.3g} (float32) in {name}. "
+                f"Received: {arr[big][0]!r} in row {row} (it would become inf)"
+            )
     arr = np.asarray(arr, dtype=np.float32)
     finite = np.isfinite(arr)
     if not finite.all():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .module import Module
+from .module import Module, float_input
 from .parameter import Parameter
 
 
@@ -39,7 +39,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full(num_parameters, init, dtype=np.float32))
 
     def forward(self, x):
-        return F.prelu(x, self.weight)
+        return F.prelu(float_input(x, self.weight.dtype), self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"

@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd.engine import Tensor
 from . import functional_conv as Fc
 from . import init
-from .module import Module
+from .module import Module, float_input
 from .parameter import Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Flatten"]
@@ -59,7 +59,7 @@ class _ConvNd(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return type(self)._fn(
-            x, self.weight, self.bias, stride=self.stride,
+            float_input(x, self.weight.dtype), self.weight, self.bias, stride=self.stride,
             padding=self.padding, dilation=self.dilation,
         )
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..autograd import ops
 from ..autograd.engine import Tensor
 from . import init
-from .module import Module
+from .module import Module, float_input
 from .parameter import Parameter
 
 
@@ -56,8 +56,7 @@ class Linear(Module):
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        x = float_input(x, self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input (*, {self.in_features}); "

@@ -224,3 +224,17 @@ class Module:
                 lines.append(f"  ({name}): {child}")
             return "\n".join(lines) + "\n)"
         return lines[0] + ")"
+
+
+def float_input(x, dtype) -> Tensor:
+    """``x`` as a Tensor; integer or boolean data become ``dtype`` (the layer's weights).
+
+    NumPy would promote int64 times float32 to float64: a layer's output
+    keeps its weights' precision instead.  Integer data carries no gradient,
+    so the cast loses nothing.
+    """
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.data.dtype.kind in "biu":
+        x = Tensor(x.data.astype(dtype))
+    return x

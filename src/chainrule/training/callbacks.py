@@ -216,6 +216,13 @@ class ModelCheckpoint(_MonitorMixin, Callback):
         self.filepath = os.fspath(filepath)
         self._setup_monitor(monitor, mode, min_delta)
         self.save_best_only = bool(save_best_only)
+        for name, value in (("every_n_epochs", every_n_epochs), ("every_n_steps", every_n_steps)):
+            whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            if value is not None and (not whole or value < 0):
+                raise ValueError(
+                    f"Expected {name} to be a whole number >= 0 (0 or None: off). "
+                    f"Received: {name}={value!r}"
+                )
         self.every_n_epochs = int(every_n_epochs)
         self.every_n_steps = None if not every_n_steps else int(every_n_steps)
         self.last_saved = None

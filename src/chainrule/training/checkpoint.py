@@ -159,10 +159,20 @@ def load_checkpoint(path) -> dict:
         raise FileNotFoundError(
             f"Expected an existing checkpoint file. Received: {path!r} (no such file)"
         )
+    if os.path.isdir(path):
+        raise CheckpointError(f"Expected a checkpoint file. Received: {path!r} is a folder")
     try:
+        with open(path, "rb") as f:
+            if not f.read(2).startswith(b"PK"):
+                raise CheckpointError(
+                    f"Expected a chainrule checkpoint (an .npz archive). Received: {path!r} "
+                    "is not a zip archive (damaged, or another kind of file)"
+                )
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError) as err:
+        if isinstance(err, CheckpointError):
+            raise
         raise CheckpointError(
             f"Expected a complete chainrule checkpoint. Received: {path!r} cannot be read "
             f"({type(err).__name__}: {err}); the file is truncated or damaged"
@@ -179,16 +189,28 @@ def load_checkpoint(path) -> dict:
             f"Expected the checksum stored in {path!r} to match its contents. Received: a "
             "mismatch; the file was modified or corrupted after it was written"
         )
+    # the checksum is no signature: a forged file can carry a valid one, so
+    # everything below is checked as untrusted input
     try:
         body = json.loads(header.decode("utf-8"))
-    except ValueError as err:  # pragma: no cover - checksum makes this unreachable
-        raise CheckpointError(f"Checkpoint header of {path!r} is not valid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:
+        raise CheckpointError(
+            f"Expected a JSON header in the checkpoint {path!r}. Received: {type(err).__name__}"
+        ) from None
+    if not isinstance(body, dict) or "state" not in body:
+        raise CheckpointError(f"Expected a checkpoint header with a state. Received: {path!r}")
     if body.get("format") != FORMAT or body.get("version") != VERSION:
         raise CheckpointError(
             f"Expected format {FORMAT!r} version {VERSION}. Received: "
             f"{body.get('format')!r} version {body.get('version')!r}"
         )
-    return _decode(body["state"], arrays)
+    try:
+        return _decode(body["state"], arrays)
+    except (KeyError, TypeError, ValueError, RecursionError) as err:
+        raise CheckpointError(
+            f"Expected a well-formed checkpoint state in {path!r}. Received: "
+            f"{type(err).__name__} while decoding it (a forged or foreign file)"
+        ) from None
 
 
 # --- model state ---------------------------------------------------------------
@@ -231,8 +253,8 @@ def load_model_state(path, model) -> dict:
     Returns the whole decoded file (so callers can read ``extra``).
     """
     state = load_checkpoint(path)
-    if "model" not in state:
-        raise CheckpointError(f"Expected model state in {path!r}. Received: keys {sorted(state)}")
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise CheckpointError(f"Expected model state in {path!r}. Received: {type(state).__name__}")
     check_state_matches(model, state["model"], source=repr(str(path)))
     model.load_state_dict(state["model"])
     return state

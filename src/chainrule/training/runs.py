@@ -5,7 +5,9 @@ a run folder (writing, resuming and loading it).  Models, optimisers and
 schedules come from the shared vocabulary, :mod:`chainrule.training.recipes`.  A run folder holds
 
 * ``config.json``: the model/optimiser/data settings and what the data
-  looked like (task, classes, feature count and names);
+  looked like (task, classes, feature names and order, the target column's
+  name and position, the dataset's absolute path and sha256, a digest of
+  the test split), with its own SHA-256 (an edited config is refused);
 * ``checkpoint.npz``: the last full training state (``--resume`` continues
   from it, bit for bit);
 * ``model.npz``: the final parameters (the best ones under early
@@ -19,59 +21,47 @@ label smoothing if set); the test ``loss`` in ``metrics.json`` is the
 plain negative log-likelihood, −(1/m) Σ log p(y|x).
 
 All files are plain JSON/CSV or the safe checkpoint format; nothing is
-pickled.
+pickled.  A folder is written by one process at a time (a lock), a
+non-empty folder chainrule did not write is refused, and every file is
+written atomically (see :mod:`chainrule.training._run_folder`).
+Settings are checked (ranges in ``_run_config.LIMITS``) before anything is written.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import time
+import warnings
 
 import numpy as np
 
 from .. import nn
 from .. import random as _random
 from .. import regularization as R
-from ..data.datasets import load_split
-from ..data.files import csv_columns, read_csv, read_npz
+from ..data.datasets import BUNDLED, load_split
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
 from . import checkpoint as ckpt
 from . import recipes
+from ._run_config import DEFAULTS, check_config
+from ._run_config import flag as _flag
+from ._run_folder import (
+    RunFolderError,
+    RunLock,
+    check_writable,
+    file_sha256,
+    read_config,
+    write_config,
+    write_text,
+)
+from ._run_inputs import read_input as _read_input
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, predict
 
 __all__ = ["DEFAULTS", "build_model", "evaluate_run", "load_run", "predict_run", "train_run"]
-
-#: defaults of ``chainrule train``: ≥ 98% test accuracy on digits
-DEFAULTS = {
-    "dataset": "digits",
-    "target": None,
-    "task": "auto",
-    "test_size": 0.25,
-    "hidden": [256, 256],
-    "activation": "relu",
-    "dropout": 0.0,
-    "batch_norm": False,
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "schedule": "none",
-    "l2": 1e-3,
-    "l1": 0.0,
-    "max_norm": None,
-    "label_smoothing": 0.1,
-    "epochs": 40,
-    "batch_size": 64,
-    "seed": 0,
-    "split_seed": 0,
-    "patience": 0,
-    "val_fraction": 0.1,
-    "checkpoint_every": 0,
-}
 
 def _split(cfg: dict):
     """The run's dataset split, exactly as its config describes it."""
@@ -132,11 +122,6 @@ def _loss(config: dict, task: str):
     return "cross_entropy"
 
 
-def _write_json(path: str, obj) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-
-
 def _setup(config: dict, data_info: dict):
     """Model and optimiser for a config, initialised from the generator in scope."""
     n_out = data_info["n_classes"] if data_info["task"] == "classification" else 1
@@ -145,20 +130,22 @@ def _setup(config: dict, data_info: dict):
     return model, opt
 
 
-def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=print) -> dict:
-    """Train per ``config`` into folder ``out``; return the test metrics.
+#: a final training loss this many times its start is reported as divergence
+DIVERGENCE_FACTOR = 10.0
 
-    With ``resume``, ``config`` must be the one saved in ``out`` and the
-    run continues from ``out/checkpoint.npz``.
-    """
-    cfg = dict(DEFAULTS)
-    cfg.update(config)
-    t0 = time.perf_counter()
-    ds = _split(cfg)
-    is_clf = ds.task == "classification"
-    y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
-    y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
-    y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
+
+def _is_file_dataset(name) -> bool:
+    return str(name) not in BUNDLED
+
+
+def _split_digest(ds) -> str:
+    h = hashlib.sha256()
+    for a in (ds.X_test, ds.y_test):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _data_info(cfg: dict, ds) -> dict:
     info = {
         "task": ds.task,
         "n_features": ds.n_features,
@@ -166,22 +153,92 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
         "classes": ds.classes,
         "feature_names": ds.feature_names,
         "target_name": ds.target_name,
+        "target_index": ds.extra.get("target_index"),
+        "header": ds.extra.get("header"),
         "n_train": len(ds.y_train),
         "n_test": len(ds.y_test),
+        "split_sha256": _split_digest(ds),
+        "dataset_sha256": None,
     }
-    os.makedirs(out, exist_ok=True)
-    _write_json(os.path.join(out, "config.json"), {"config": cfg, "data": info})
-    # the run's own generator (seeded by ``seed``) draws initialisation,
-    # shuffling and dropout; a checkpoint saves and restores its state
-    with _random.use_generator(int(cfg["seed"])):
-        history, model = _train(cfg, info, ds, y_tr, out, resume, verbose)
-    return _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log)
+    if _is_file_dataset(cfg["dataset"]):
+        info["dataset_sha256"] = file_sha256(cfg["dataset"])
+    return info
+
+
+def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=print) -> dict:
+    """Train per ``config`` into folder ``out``; return the test metrics.
+
+    The folder is locked while the run writes it (a second writer is
+    refused), a non-empty folder chainrule did not write is refused, and a
+    folder holding a started run (a checkpoint) needs ``resume``.  With
+    ``resume``, ``config`` must be the one saved in ``out`` (``epochs`` may
+    be raised) and the run continues from ``out/checkpoint.npz``.
+    """
+    cfg = dict(DEFAULTS)
+    cfg.update(config)
+    check_config(cfg)
+    if _is_file_dataset(cfg["dataset"]):
+        cfg["dataset"] = os.path.abspath(str(cfg["dataset"]))
+    check_writable(out)
+    with RunLock(out):
+        ck_path = os.path.join(out, "checkpoint.npz")
+        saved = _check_start(out, cfg, resume, ck_path)
+        t0 = time.perf_counter()
+        ds = _split(cfg)
+        info = _data_info(cfg, ds)
+        if saved is not None and saved["data"].get("dataset_sha256") != info["dataset_sha256"]:
+            raise RunFolderError(
+                f"Expected the dataset {cfg['dataset']!r} unchanged since the run started "
+                "(--resume continues on the same data). Received: a file with another sha256"
+            )
+        is_clf = ds.task == "classification"
+        y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
+        y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
+        y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
+        digest = write_config(out, cfg, info)
+        # the run's own generator (seeded by ``seed``) draws initialisation,
+        # shuffling and dropout; a checkpoint saves and restores its state
+        with _random.use_generator(int(cfg["seed"])):
+            history, model, start_loss = _train(cfg, info, ds, y_tr, out, resume, verbose)
+        extra = {"y_mean": y_mean, "y_scale": y_scale, "config_sha256": digest}
+        return _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log)
+
+
+def _check_start(out: str, cfg: dict, resume: bool, ck_path: str):
+    """The saved config of a resumed run (None for a new one), after the checks."""
+    has_ckpt = os.path.exists(ck_path)
+    if not resume:
+        if has_ckpt:
+            raise FileExistsError(
+                f"Expected a new run folder. Received: {out!r} already holds a run; pass "
+                "--resume to continue it or choose another --out"
+            )
+        return None
+    if not has_ckpt:
+        raise FileNotFoundError(
+            f"Expected {ck_path!r} to resume from. Received: no checkpoint (the run never "
+            "finished a step); start it again without --resume"
+        )
+    saved = read_config(out)
+    changed = [k for k in DEFAULTS if k != "epochs" and saved["config"].get(k) != cfg[k]]
+    if changed:
+        raise ValueError(
+            f"Expected the saved config of {out!r} on --resume. Received: other values "
+            f"for {[_flag(k) for k in changed]}"
+        )
+    if cfg["epochs"] < saved["config"]["epochs"]:
+        raise ValueError(
+            f"Expected --epochs >= {saved['config']['epochs']} (the run's total) with "
+            f"--resume. Received: --epochs {cfg['epochs']}"
+        )
+    return saved
 
 
 def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
     """Build the model and optimiser and run the Trainer (in the run's generator)."""
     is_clf = ds.task == "classification"
     model, opt = _setup(cfg, info)
+    start_loss = _plain_loss(predict(model, ds.X_train), y_tr, is_clf)  # draws nothing
     n_fit = len(y_tr) - (round(len(y_tr) * cfg["val_fraction"]) if cfg["val_fraction"] else 0)
     steps_per_epoch = -(-n_fit // int(cfg["batch_size"]))
     scheduler = build_scheduler(cfg, opt, steps_per_epoch * int(cfg["epochs"]))
@@ -219,28 +276,56 @@ def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
         validation_split=float(cfg["val_fraction"]),
         checkpoint=ck_path if resume else None,
     )
-    return history, model
+    return history, model, start_loss
 
 
-def _finish(cfg, info, ds, model, history, out, y_mean, y_scale, t0, log) -> dict:
+def _plain_loss(out: np.ndarray, y: np.ndarray, is_clf: bool) -> float:
+    """Mean negative log-likelihood (classes) or mean squared error of outputs."""
+    z = out.astype(np.float64)
+    if not is_clf:
+        return float(np.mean((z[:, 0] - y) ** 2))
+    z -= z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def _divergence(history, start_loss: float) -> str | None:
+    """A warning when the last epoch's training loss ended far above its start."""
+    losses = history.history.get("loss", []) if hasattr(history, "history") else []
+    if not losses or not start_loss > 0:
+        return None
+    last = float(losses[-1])
+    if last <= DIVERGENCE_FACTOR * start_loss:
+        return None
+    return (
+        f"training diverged: the training loss grew from {start_loss:.4g} at the start to "
+        f"{last:.4g} in the last epoch (over {DIVERGENCE_FACTOR:g} times); the model is "
+        "unlikely to be useful: try a smaller --lr"
+    )
+
+
+def _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log) -> dict:
     ckpt.save_model(
         os.path.join(out, "model.npz"),
         model,
-        extra={"mean": ds.mean, "scale": ds.scale, "y_mean": y_mean, "y_scale": y_scale},
+        extra={"mean": ds.mean, "scale": ds.scale, **extra},
     )
     history.to_csv(os.path.join(out, "history.csv"))
     history.to_json(os.path.join(out, "history.json"))
     try:
         history.plot(
             os.path.join(out, "learning_curves.png"),
-            title=f"{cfg['dataset']}: hidden {cfg['hidden']}",
+            title=f"{os.path.basename(cfg['dataset'])}: hidden {cfg['hidden']}",
         )
     except ImportError:
         log("matplotlib is not installed: no learning_curves.png (pip install 'chainrule[plot]')")
-    metrics = _score(model, info, ds.X_test, ds.y_test, y_mean, y_scale)
+    metrics = _score(model, info, ds.X_test, ds.y_test, extra["y_mean"], extra["y_scale"])
     metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
     metrics["epochs_run"] = len(history)
-    _write_json(os.path.join(out, "metrics.json"), metrics)
+    warning = _divergence(history, start_loss)
+    if warning:
+        metrics["warning"] = warning
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
 
 
@@ -267,75 +352,48 @@ def _score(model, info: dict, X: np.ndarray, y: np.ndarray, y_mean: float, y_sca
     }
 
 
+_INFO_KEYS = ("task", "n_features", "n_classes", "classes", "feature_names", "target_name")
+
+
 def load_run(run_dir: str):
-    """``(model, config, data_info, extra)`` of a finished run folder."""
+    """``(model, config, data_info, extra)`` of a finished run folder.
+
+    config.json is verified against its checksum and against the digest
+    stored with the model, so an edited config (say, reordered classes)
+    is refused rather than silently changing every prediction.
+    """
     cfg_path = os.path.join(run_dir, "config.json")
     model_path = os.path.join(run_dir, "model.npz")
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(
+            f"Expected a finished run folder with config.json. Received: {run_dir!r} "
+            "is not a folder"
+        )
     for p in (cfg_path, model_path):
         if not os.path.exists(p):
             raise FileNotFoundError(
                 f"Expected a finished run folder with {os.path.basename(p)}."
                 f" Received: {run_dir!r} has no {os.path.basename(p)}"
             )
-    with open(cfg_path, encoding="utf-8") as f:
-        saved = json.load(f)
+    saved = read_config(run_dir)
     cfg, info = saved["config"], saved["data"]
+    missing = [k for k in DEFAULTS if k not in cfg] + [k for k in _INFO_KEYS if k not in info]
+    if missing:
+        raise RunFolderError(f"Expected the keys {missing} in {cfg_path!r}. Received: none")
+    check_config(cfg)
     # a throwaway generator draws the initial weights that the saved ones
     # replace: loading never touches the caller's generator
     with _random.use_generator(int(cfg["seed"])):
         model, _ = _setup(cfg, info)
     state = ckpt.load_model_state(model_path, model)
+    extra = state.get("extra")
+    if not isinstance(extra, dict) or extra.get("config_sha256") != saved["sha256"]:
+        raise RunFolderError(
+            f"Expected {cfg_path!r} to be the config model.npz was trained with. "
+            "Received: another config (copied from another run?)"
+        )
     model.eval()
-    return model, cfg, info, state["extra"]
-
-
-def _read_input(path: str, info: dict, need_target: bool):
-    """Features (and targets if present/needed) of a user's file, raw units."""
-    path = str(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in (".csv", ".npz"):
-        raise ValueError(f"Expected an input file ending in .csv or .npz. Received: {path!r}")
-    if suffix == ".npz":
-        raw = read_npz(path, require_target=need_target)
-        return raw["X"], _encode_labels(raw.get("y"), info, path)
-    n = info["n_features"]
-    n_cols, names = csv_columns(path)
-    tname = info.get("target_name")
-    if n_cols != n + 1:  # features only (a wrong count is reported later)
-        if need_target:
-            raise ValueError(
-                f"Expected {n} feature columns and a target column in {path!r}. "
-                f"Received: {n_cols} columns"
-            )
-        return read_csv(path, has_target=False)["X"], None
-    # one extra column: the target, under its training name or last
-    t_idx = names.index(tname) if names and tname in names else n_cols - 1
-    raw = read_csv(path, target=t_idx)
-    return raw["X"], _encode_labels(raw["y"], info, path)
-
-
-def _encode_labels(y, info: dict, path: str):
-    """Map a file's labels to class ids: by class name, else as ids already."""
-    if info["task"] != "classification" or y is None:
-        return y
-    classes = info["classes"]
-    lookup = {c: i for i, c in enumerate(classes)}
-    keys = [str(v.item() if hasattr(v, "item") else v) for v in np.asarray(y).ravel()]
-    unknown = sorted({k for k in keys if k not in lookup})
-    if not unknown:
-        return np.array([lookup[k] for k in keys], np.int64)
-    as_ids = all(k.lstrip("-").isdigit() for k in keys)
-    if as_ids and not any(k in lookup for k in keys):
-        ids = np.array([int(k) for k in keys], np.int64)
-        bad = ids[(ids < 0) | (ids >= len(classes))]
-        if bad.size:
-            raise ValueError(
-                f"Expected class ids in 0..{len(classes) - 1}. Received: {int(bad[0])} in {path!r}"
-            )
-        return ids
-    raise ValueError(
-        f"Expected labels seen at training {classes}. Received: {unknown[:5]} in {path!r}"
-    )
+    return model, cfg, info, extra
 
 
 def _standardize(X, info, extra):
@@ -343,10 +401,29 @@ def _standardize(X, info, extra):
     return ((X - extra["mean"]) / extra["scale"]).astype(np.float32)
 
 
+def _check_dataset_unchanged(cfg: dict, info: dict) -> None:
+    if not _is_file_dataset(cfg["dataset"]):
+        return
+    path = cfg["dataset"]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Expected the run's dataset at {path!r} (recorded at training). Received: no such "
+            "file; pass --input FILE to score other data"
+        )
+    if file_sha256(path) != info.get("dataset_sha256"):
+        warnings.warn(
+            f"the dataset {path!r} changed since the run was trained (other sha256): the "
+            "test split is taken from the file as it is now",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def evaluate_run(run_dir: str, input_path: str | None = None) -> dict:
     """Test metrics of a saved run: on its own test split, or on ``input_path``."""
     model, cfg, info, extra = load_run(run_dir)
     if input_path is None:
+        _check_dataset_unchanged(cfg, info)
         ds = _split(cfg)
         X, y = ds.X_test, ds.y_test
     else:
@@ -358,7 +435,11 @@ def evaluate_run(run_dir: str, input_path: str | None = None) -> dict:
 
 
 def predict_run(run_dir: str, input_path: str) -> tuple[list, np.ndarray | None, list]:
-    """Predictions for a file: ``(labels_or_values, probabilities, class_names)``."""
+    """Predictions for a file: ``(labels_or_values, probabilities, class_names)``.
+
+    A CSV with a header is matched to the training columns by name (any
+    order; a target column is ignored); without one, by position.
+    """
     model, _, info, extra = load_run(run_dir)
     X, _ = _read_input(input_path, info, need_target=False)
     X = _standardize(X, info, extra)

@@ -218,7 +218,12 @@ class Trainer:
 
     def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
              shuffle, checkpoint, drop_last) -> History:
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
+            raise TypeError(
+                f"Expected epochs to be an integer (a whole number of epochs). "
+                f"Received: epochs={epochs!r} ({type(epochs).__name__})"
+            )
+        if epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
         X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
@@ -500,10 +505,23 @@ class Trainer:
     def load_checkpoint(self, path) -> None:
         """Restore a run saved by :meth:`save_checkpoint` (call before the loop)."""
         state = ckpt.load_checkpoint(path)
-        if state.get("kind") != "training":
+        if not isinstance(state, dict) or state.get("kind") != "training":
             raise ckpt.CheckpointError(
                 f"Expected a training checkpoint. Received: {path!r} holds only model weights"
             )
+        try:
+            self._restore(state, path)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            if isinstance(err, ckpt.CheckpointError):
+                raise
+            # a valid checksum is no signature: a forged file may lack pieces
+            raise ckpt.CheckpointError(
+                f"Expected a complete training checkpoint in {str(path)!r}. Received: "
+                f"{type(err).__name__}: {err} while restoring it (a forged or foreign file)"
+            ) from None
+
+    def _restore(self, state: dict, path) -> None:
+        """Put a decoded training checkpoint's pieces back in place."""
         ckpt.check_state_matches(self.model, state["model"], source=repr(str(path)))
         if self.loader is not None and state["n_samples"] != len(self.loader.dataset):
             raise ckpt.CheckpointError(
