@@ -192,10 +192,16 @@ def _given_flags(argv: list) -> list:
 
 
 def _cmd_train(args) -> int:
+    from . import distributed as dist
     from .training._run_folder import default_run_dir, read_config
     from .training.runs import DEFAULTS, check_config, train_run
 
     verbose = "auto" if args.verbose is None else args.verbose
+    if dist.launched_with_several_ranks():
+        # data-parallel under mpiexec: rank 0 owns the run folder and prints
+        dist.init()
+        if dist.rank() != 0:
+            return _train_rank(args, dist, read_config, DEFAULTS, train_run)
     if args.resume:
         if not args.out:
             raise ValueError("Expected --out RUN_DIR with --resume. Received: no --out")
@@ -228,13 +234,29 @@ def _cmd_train(args) -> int:
             config["epochs"] = DEFAULTS["epochs"]
         check_config(config)  # before any folder is made
         out = args.out or default_run_dir(args.dataset)
-        print(f"run folder: {out}")
+        print(f"run folder: {out}", flush=True)
+    dist.broadcast_object(out)  # the other ranks train for this folder
     metrics = train_run(config, out, resume=args.resume, verbose=verbose)
     if args.resume:
         print(f"run folder: {out}")
     _print_metrics(metrics)
     if "warning" in metrics:
         print(f"chainrule train: warning: {metrics['warning']}", file=sys.stderr)
+    return 0
+
+
+def _train_rank(args, dist, read_config, defaults, train_run) -> int:
+    """``chainrule train`` on an MPI rank other than 0: same config, silent, no files."""
+    out = dist.broadcast_object(None)  # rank 0 checked the flags and chose the folder
+    if args.resume:
+        config = read_config(out)["config"]
+        if args.epochs is not None:
+            config["epochs"] = args.epochs
+    else:
+        config = {k: getattr(args, k) for k in defaults}
+        if config["epochs"] is None:
+            config["epochs"] = defaults["epochs"]
+    train_run(config, out, resume=args.resume, verbose=0)
     return 0
 
 
@@ -381,7 +403,14 @@ def main(argv: list | None = None) -> int:
         if args.debug:
             raise
         print(f"chainrule {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        _end_other_ranks(2)
         return 2
+
+
+def _end_other_ranks(code: int) -> None:
+    """Under mpiexec, an error on one rank ends the whole job (never a hang)."""
+    if "chainrule.distributed" in sys.modules:
+        sys.modules["chainrule.distributed"].abort(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,13 +20,15 @@ Conventions (decided once):
   rows and results differ from one process.
 * Dropout and noise masks are drawn per rank from the generator in scope,
   so with dropout the draws (not their distribution) depend on R.
-* Only rank 0 prints and writes files.
+* Only rank 0 prints and writes files (``fit``'s progress and checkpoints,
+  and the whole run folder of ``chainrule train``).
 
 Without ``mpi4py`` (or outside ``mpiexec``) everything here still works as
 a world of one process, so the same script runs anywhere.
 """
 
 from ._comm import (
+    abort,
     all_reduce,
     barrier,
     broadcast_object,
@@ -43,6 +45,7 @@ from ._sharding import ShardedLoader, shard
 __all__ = [
     "DistributedOptimizer",
     "ShardedLoader",
+    "abort",
     "all_reduce",
     "barrier",
     "broadcast_object",

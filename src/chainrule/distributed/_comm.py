@@ -169,6 +169,19 @@ def all_reduce(array, op: str = "mean") -> np.ndarray:
     return out
 
 
+def abort(code: int = 1) -> None:
+    """End every rank of the job with exit status ``code`` (no-op in a world of one).
+
+    For errors handled without an exception escaping (the command line
+    prints one line and returns a status): the other ranks would otherwise
+    wait forever in their next collective call.
+    """
+    comm = _world.comm
+    if comm is not None:
+        sys.stderr.flush()
+        comm.Abort(code)
+
+
 def broadcast_object(obj, root: int = 0):
     """Send a small picklable Python object from ``root`` to every rank."""
     comm = _comm()

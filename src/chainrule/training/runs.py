@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from .. import distributed as dist
 from .. import nn
 from .. import random as _random
 from .. import regularization as R
@@ -179,6 +180,10 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
     check_config(cfg)
     if _is_file_dataset(cfg["dataset"]):
         cfg["dataset"] = os.path.abspath(str(cfg["dataset"]))
+    if dist.launched_with_several_ranks():
+        dist.init()
+        if dist.rank() != 0:
+            return _train_replica(cfg, out, resume)
     check_writable(out)
     with RunLock(out):
         ck_path = os.path.join(out, "checkpoint.npz")
@@ -195,13 +200,35 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
         y_mean = float(ds.y_train.mean()) if not is_clf else 0.0
         y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
         y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
+        info["world_size"] = dist.world_size()
         digest = write_config(out, cfg, info)
+        dist.barrier()  # the other ranks start once the folder is checked and claimed
         # the run's own generator (seeded by ``seed``) draws initialisation,
         # shuffling and dropout; a checkpoint saves and restores its state
         with _random.use_generator(int(cfg["seed"])):
             history, model, start_loss = _train(cfg, info, ds, y_tr, out, resume, verbose)
         extra = {"y_mean": y_mean, "y_scale": y_scale, "config_sha256": digest}
         return _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log)
+
+
+def _train_replica(cfg: dict, out: str, resume: bool) -> dict:
+    """A rank other than 0 of ``mpiexec -n R chainrule train``: train, write nothing.
+
+    Rank 0 owns the folder (lock, config, checkpoints, results); this rank
+    waits until rank 0 has checked and claimed it, then trains its shard of
+    every global minibatch (the Trainer is data-parallel under MPI) and
+    returns no metrics.  A resumed run reads rank 0's checkpoint.
+    """
+    dist.barrier()
+    ds = _split(cfg)
+    is_clf = ds.task == "classification"
+    y_tr = ds.y_train
+    if not is_clf:
+        y_tr = (ds.y_train - float(ds.y_train.mean())) / float(ds.y_train.std() or 1.0)
+    info = _data_info(cfg, ds)
+    with _random.use_generator(int(cfg["seed"])):
+        _train(cfg, info, ds, y_tr, out, resume, verbose=0)
+    return {}
 
 
 def _check_start(out: str, cfg: dict, resume: bool, ck_path: str):
