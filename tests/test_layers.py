@@ -18,8 +18,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "chainrule"
 #: top-level module or package of chainrule -> its layer (higher imports lower)
 LAYERS = {
     "_backend": 1,
-    "_blas": 1,
-    "_memory": 1,
     "_threads": 1,
     "random": 1,
     "data": 2,
