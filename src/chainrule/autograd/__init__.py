@@ -1,6 +1,7 @@
 """Reverse-mode automatic differentiation over NumPy arrays."""
 
 from . import tensor_methods as _tensor_methods  # noqa: F401  (attaches operators)
+from . import functional
 from .engine import (
     PRIMITIVES,
     Tensor,
@@ -34,6 +35,7 @@ __all__ = [
     "concatenate",
     "enable_grad",
     "exp",
+    "functional",
     "grad",
     "is_grad_enabled",
     "log",
