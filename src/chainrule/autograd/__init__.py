@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation over NumPy arrays."""
 
-from . import tensor_methods as _tensor_methods  # noqa: F401  (attaches operators)
 from . import functional
+from . import tensor_methods as _tensor_methods  # noqa: F401  (attaches operators)
 from .engine import (
     PRIMITIVES,
     Tensor,

@@ -70,7 +70,7 @@ def _finish(grads, like, create_graph, strict, what):
 
 
 def _check_v(v, like, what):
-    single, vs = _as_tuple(v, "v")
+    _, vs = _as_tuple(v, "v")
     if len(vs) != len(like):
         raise ValueError(f"{what}: expected {len(like)} tensors in v. Received: {len(vs)}")
     for i, (a, b) in enumerate(zip(vs, like)):
@@ -131,7 +131,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
 
     g(u) = Jᵀ u is recorded for a dummy cotangent u; J v = ∂<g(u), v>/∂u.
     """
-    single_in, inputs = _as_tuple(inputs, "inputs")
+    _, inputs = _as_tuple(inputs, "inputs")
     inputs = _prepare(inputs, create_graph)
     if v is None:
         if len(inputs) != 1 or inputs[0].data.size != 1:
