@@ -7,12 +7,13 @@ All of them keep a model's parameters and gradients in flat float32
 buffers and update them in place (see :mod:`chainrule.optim.optimizer`).
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .swa_utils import AveragedModel, update_bn
 
 __all__ = ["LBFGS", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

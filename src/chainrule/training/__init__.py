@@ -1,6 +1,7 @@
 """Training: the one fit loop (``Trainer``/``fit``), callbacks, history, metrics,
 safe checkpoints, run folders and the shared recipe vocabulary."""
 
+from .averaging import PolyakAveraging
 from .callbacks import (
     Callback,
     EarlyStopping,
@@ -36,6 +37,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "PolyakAveraging",
     "TensorBoard",
     "ToleranceStopping",
     "Trainer",
