@@ -16,4 +16,16 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 from .swa_utils import AveragedModel, update_bn
 
-__all__ = ["LBFGS", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = [
+    "LBFGS",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "AveragedModel",
+    "Optimizer",
+    "RMSprop",
+    "lr_scheduler",
+    "swa_utils",
+    "update_bn",
+]
