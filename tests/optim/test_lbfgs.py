@@ -57,13 +57,14 @@ def _run_torch(steps, **kw):
 
 
 @pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
-@pytest.mark.parametrize("kw", [{}, {"lr": 0.5, "max_iter": 3, "history_size": 4}],
-                         ids=["defaults", "short-history"])
+@pytest.mark.parametrize("kw", [{}, {"lr": 0.5, "max_iter": 3, "history_size": 4},
+                                {"max_iter": 2}, {"max_iter": 6, "max_eval": 9}],
+                         ids=["defaults", "short-history", "max-iter-2", "max-eval-9"])
 def test_follows_torch_over_15_closure_steps(line_search_fn, kw):
     ours, p_ours, opt = _run_chainrule(15, line_search_fn=line_search_fn, **kw)
     theirs, p_theirs, topt = _run_torch(15, line_search_fn=line_search_fn, **kw)
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
-    assert ours[-1] < ours[0] * 0.8  # it did optimise
+    assert ours[-1] < ours[0] * 0.9  # it did optimise
     st, tst = opt.state[opt._params[0]], topt.state[topt._params[0]]
     assert st["func_evals"] == tst["func_evals"] and st["n_iter"] == tst["n_iter"]
     for a, b in zip(p_ours, p_theirs):

@@ -10,19 +10,25 @@ buffers and update them in place (see :mod:`chainrule.optim.optimizer`).
 from . import lr_scheduler, swa_utils
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .bfgs import BFGS
+from .conjugate_gradient import ConjugateGradient
 from .lbfgs import LBFGS
+from .newton import Newton
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 from .swa_utils import AveragedModel, update_bn
 
 __all__ = [
+    "BFGS",
     "LBFGS",
     "SGD",
     "Adagrad",
     "Adam",
     "AdamW",
     "AveragedModel",
+    "ConjugateGradient",
+    "Newton",
     "Optimizer",
     "RMSprop",
     "lr_scheduler",

@@ -142,8 +142,10 @@ class LBFGS(ClosureOptimizer):
                 def phi(step, x0=x0, d=d):
                     return self._directional(closure, x0, step, d)
 
+                # as torch: the search may use only the evaluations left in max_eval
                 loss, g, t, ls_evals = strong_wolfe(phi, t, d, loss, g, gtd,
-                                                    tolerance_change=tol_change)
+                                                    tolerance_change=tol_change,
+                                                    max_ls=max_eval - evals)
                 self._add(t, d)
                 optimal = np.abs(g).max() <= tol_grad
             else:

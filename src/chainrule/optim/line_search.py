@@ -30,6 +30,8 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
     interval's midpoint when the cubic has no real minimiser.
     """
     lo, hi = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    if x1 == x2:  # a degenerate bracket (a zero step): nothing to fit
+        return (lo + hi) / 2.0
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     disc = d1 * d1 - g1 * g2
     if disc < 0:
@@ -52,7 +54,8 @@ def strong_wolfe(phi, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, m
         f, g: loss and gradient at t = 0.
         c1, c2: the sufficient-decrease and curvature constants (0 < c1 < c2 < 1).
         tolerance_change: stop zooming when the bracket is this short (scaled by max|d|).
-        max_ls: the most evaluations of ``phi``.
+        max_ls: the most evaluations of ``phi`` after the first (with 0 the
+            step is t if it lowers the loss, else 0, as torch).
 
     Returns:
         ``(loss, gradient, t, evaluations)`` at the accepted step.
