@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -118,7 +120,7 @@ def test_newton_converges_quadratically_near_the_minimum():
         errors.append(np.abs(x.data - 1).max())
     errors = [e for e in errors if e > 1e-14]
     assert len(errors) >= 2
-    ratios = [e2 / e1 ** 2 for e1, e2 in zip(errors, errors[1:]) if e1 < 0.1]
+    ratios = [e2 / e1 ** 2 for e1, e2 in itertools.pairwise(errors) if e1 < 0.1]
     assert ratios and max(ratios) < 100
 
 
