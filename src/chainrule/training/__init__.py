@@ -16,6 +16,7 @@ from .checkpoint import (
     save_checkpoint,
     save_model,
 )
+from .curvature import CurvatureMonitor
 from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
@@ -28,6 +29,7 @@ __all__ = [
     "LOSSES",
     "Callback",
     "CheckpointError",
+    "CurvatureMonitor",
     "EarlyStopping",
     "EpochScore",
     "History",
