@@ -45,6 +45,9 @@ class ClosureOptimizer(Optimizer):
     gradient at θ + t d, θ restored).
     """
 
+    #: the Trainer passes a closure to step() (it re-evaluates the loss)
+    needs_closure = True
+
     def __init__(self, params: Iterable, defaults: dict):
         if isinstance(params, Tensor):
             raise TypeError(
