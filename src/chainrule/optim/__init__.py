@@ -2,12 +2,16 @@
 
 ``SGD`` (momentum, Nesterov), ``Adagrad``, ``RMSprop`` (momentum, centred,
 and the book's RMSProp with Nesterov momentum), ``Adam`` and ``AdamW``;
-learning-rate schedules in :mod:`chainrule.optim.lr_scheduler`.
+learning-rate schedules in :mod:`chainrule.optim.lr_scheduler`.  The
+second-order methods of §8.6 (``Newton``, ``ConjugateGradient``, ``BFGS``,
+``LBFGS``) take ``step(closure)`` and keep their own one-vector view of the
+parameters (``_closure.py``); ``AveragedModel``/``update_bn`` give Polyak
+averaging (§8.7.3, also as ``optim.swa_utils`` like torch).
 All of them keep a model's parameters and gradients in flat float32
 buffers and update them in place (see :mod:`chainrule.optim.optimizer`).
 """
 
-from . import lr_scheduler, swa_utils
+from . import lr_scheduler, swa_utils  # noqa: F401  (cr.optim.swa_utils, as torch)
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .bfgs import BFGS
@@ -32,6 +36,5 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "lr_scheduler",
-    "swa_utils",
     "update_bn",
 ]
