@@ -145,12 +145,13 @@ class ClosureOptimizer(Optimizer):
         return f, g
 
     @staticmethod
-    def _need_closure(closure, name):
+    def _need_closure(closure, name) -> Callable:
         if closure is None:
             raise RuntimeError(
                 f"{name}.step needs a closure that clears the gradients, computes the "
                 "loss, calls backward() and returns the loss. Received: closure=None"
             )
+        return closure
 
     # --- state ---------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:

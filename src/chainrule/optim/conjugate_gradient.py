@@ -58,7 +58,7 @@ class ConjugateGradient(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` CG iterations; return the first closure call's loss."""
-        self._need_closure(closure, "ConjugateGradient")
+        closure = self._need_closure(closure, "ConjugateGradient")
         group = self.param_groups[0]
         state = self.state[self._params[0]]
         state.setdefault("n_iter", 0)

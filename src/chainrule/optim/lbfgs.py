@@ -33,12 +33,13 @@ def two_loop(g: np.ndarray, steps: list, diffs: list, rhos: list, gamma: float) 
 class LBFGS(ClosureOptimizer):
     """Limited-memory BFGS, the same iterates as ``torch.optim.LBFGS``.
 
-    Each ``step(closure)`` runs up to ``max_iter`` iterations:
+    Each ``step(closure)`` runs up to ``max_iter`` iterations::
 
-        d_k = -H_k g_k          (two-loop recursion over the last ``history_size``
-                                 pairs s = Δθ, y = Δg with yᵀs > 1e-10; H_0 = (yᵀs / yᵀy) I)
+        d_k = -H_k g_k
         θ_{k+1} = θ_k + t_k d_k
 
+    where H_k g_k comes from the two-loop recursion over the last
+    ``history_size`` pairs s = Δθ, y = Δg with yᵀs > 1e-10 (H_0 = (yᵀs / yᵀy) I),
     with t_k = ``lr`` (the first step of all: min(1, 1/‖g‖₁)·lr), or, with
     ``line_search_fn="strong_wolfe"``, a step meeting the strong Wolfe
     conditions (:func:`~chainrule.optim.line_search.strong_wolfe`).  The
@@ -89,7 +90,7 @@ class LBFGS(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` iterations; return the loss of the first closure call."""
-        self._need_closure(closure, "LBFGS")
+        closure = self._need_closure(closure, "LBFGS")
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
@@ -162,6 +163,8 @@ class LBFGS(ClosureOptimizer):
             if np.abs(d * t).max() <= tol_change or abs(loss - prev_loss) < tol_change:
                 break
 
+        # flat_grad: the last gradient evaluated (at the final point when a line
+        # search ran); not in torch's state, read by the estimators' convergence test
         state.update(d=d, t=t, old_stps=steps, old_dirs=diffs, ro=rhos, H_diag=gamma,
-                     prev_flat_grad=prev_g, prev_loss=prev_loss)
+                     prev_flat_grad=prev_g, prev_loss=prev_loss, flat_grad=g)
         return orig_loss

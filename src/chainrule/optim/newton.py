@@ -132,7 +132,7 @@ class Newton(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` Newton iterations; return the first closure call's loss."""
-        self._need_closure(closure, "Newton")
+        closure = self._need_closure(closure, "Newton")
         group = self.param_groups[0]
         state = self.state[self._params[0]]
         state.setdefault("n_iter", 0)

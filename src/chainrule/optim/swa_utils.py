@@ -54,6 +54,8 @@ class AveragedModel(Module):
         >>> avg(x_test)
     """
 
+    n_averaged: np.ndarray  # a buffer (saved in state_dict), as torch's
+
     def __init__(self, model: Module, decay: float | None = None, use_buffers: bool = False):
         super().__init__()
         if not isinstance(model, Module):
@@ -124,7 +126,7 @@ def update_bn(loader, model: Module) -> None:
             m.reset_running_stats()
         momenta[m] = m.momentum
         m.momentum = None
-    was_training = model.training
+    was_training = getattr(model, "training", True)
     model.train()
     with no_grad():
         for batch in loader:

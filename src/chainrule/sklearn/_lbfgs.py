@@ -81,7 +81,7 @@ def train_lbfgs(est, X, T, incremental: bool) -> None:
     # the objective at the final weights (the loss_ scikit-learn reports)
     est.loss_ = _objective(est, X, T)
     est.loss_curve_ = [curve.start, est.loss_]
-    grad = opt._flat_grad() if any(p.grad is not None for p in opt._params) else None
+    grad = state.get("flat_grad")
     converged = grad is not None and float(np.abs(grad).max()) <= float(est.tol)
     if not converged and (est.n_iter_ >= int(est.max_iter)
                           or state.get("func_evals", 0) >= int(est.max_fun)):
@@ -94,16 +94,13 @@ def train_lbfgs(est, X, T, incremental: bool) -> None:
 
 
 def _objective(est, X, T) -> float:
-    """Mean loss + α/(2n)·Σ‖W‖² at the current weights; leaves the gradients set."""
-    from chainrule.autograd.engine import Tensor, enable_grad
+    """Mean loss + α/(2n)·Σ‖W‖² at the current weights (a forward pass, no gradient)."""
+    from chainrule.autograd.engine import Tensor, no_grad
+    from chainrule.regularization import penalized_parameters
 
     model = est._model
-    model.train()
-    with enable_grad():
-        for p in model.parameters():
-            p.grad = None
-        total = est._batch_loss(model(Tensor(X)), T)
-        total.backward()
-    penalty = MinibatchL2(float(est.alpha)).add_gradient(model, X.shape[0])
     model.eval()
-    return float(total.data) + penalty
+    with no_grad():
+        loss = float(est._batch_loss(model(Tensor(X)), T).data)
+    squares = sum(float(np.vdot(w.data, w.data)) for w in penalized_parameters(model))
+    return loss + 0.5 * float(est.alpha) / X.shape[0] * squares

@@ -49,7 +49,7 @@ class PolyakAveraging(Callback):
         self.validation_data = validation_data
         self.bn_data = bn_data
         self.swap = swap
-        self.averaged = None
+        self.averaged: AveragedModel | None = None
 
     def on_train_begin(self, logs: dict) -> None:
         if self.averaged is None:
@@ -58,20 +58,26 @@ class PolyakAveraging(Callback):
     def _active(self) -> bool:
         return self.trainer.epoch >= self.start_epoch
 
+    def _average(self) -> AveragedModel:
+        if self.averaged is None:
+            raise RuntimeError("PolyakAveraging: used before on_train_begin")
+        return self.averaged
+
     def on_batch_end(self, step: int, logs: dict) -> None:
         if self.every == "step" and self._active():
-            self.averaged.update_parameters(self.model)
+            self._average().update_parameters(self.model)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if epoch < self.start_epoch:
             return
+        averaged = self._average()
         if self.every == "epoch":
-            self.averaged.update_parameters(self.model)
-        if self.validation_data is not None and int(self.averaged.n_averaged) > 0:
+            averaged.update_parameters(self.model)
+        if self.validation_data is not None and int(averaged.n_averaged) > 0:
             if self.bn_data is not None:
-                update_bn([self.bn_data], self.averaged)
+                update_bn([self.bn_data], averaged)
             X, y = self.validation_data
-            scores = evaluate(self.averaged.module, X, y, loss=self.trainer.loss_fn,
+            scores = evaluate(averaged.module, X, y, loss=self.trainer.loss_fn,
                               metrics=self.trainer.metric_specs)
             # the epoch's row of the history is already written: fill in our columns
             history = self.trainer.history
