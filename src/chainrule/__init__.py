@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "nn", "optim", "data", "training", "sklearn", "autograd", "random",
-    "interop", "onnx", "serialization",
+    "interop", "onnx", "serialization", "diagnostics",
 )
 
 

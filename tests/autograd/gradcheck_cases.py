@@ -235,3 +235,14 @@ case("batch_norm_train", op("batch_norm_train"), (2, 3, 2, 2), P((3,)), (3,),
      id="batch_norm-4d")
 case("batch_norm_train", lambda x: op("batch_norm_train")(x, None, None), (4, 2, 3),
      id="batch_norm-no-affine")
+
+# ---------------------------------------------------------------- issue 14
+# the two primitives that make indexing and broadcasting differentiable to any
+# order (the vjp of getitem is scatter_add, whose vjp is getitem again)
+case("scatter_add", lambda g: op("scatter_add")(g, shape=(3, 4), index=(slice(1, None),
+                                                                        slice(None, None, 2))),
+     (2, 2), id="scatter_add-slices")
+case("scatter_add", lambda g: op("scatter_add")(g, shape=(3, 4), index=_IDX), (len(_IDX), 4),
+     id="scatter_add-repeats")
+case("broadcast_to", lambda a: op("broadcast_to")(a, shape=(2, 3, 4)), (3, 1))
+case("broadcast_to", lambda a: op("broadcast_to")(a, shape=(3, 4)), (), id="broadcast_to-scalar")

@@ -15,7 +15,7 @@ y = np.arange(30) % 3
     ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes"),
     ({"hidden_layer_sizes": "wide"}, "hidden_layer_sizes"),
     ({"activation": "gelu"}, r"activation to be one of 'relu'.*Received: activation='gelu'"),
-    ({"solver": "lbfgs"}, "solver"),
+    ({"solver": "newton-cg"}, "solver"),  # lbfgs is a solver since issue 14
     ({"alpha": -1.0}, r"alpha to be a float in \[0, inf\]"),
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 2.5}, "batch_size"),

@@ -1,10 +1,12 @@
 """Reverse-mode automatic differentiation over NumPy arrays."""
 
+from . import functional
 from . import tensor_methods as _tensor_methods  # noqa: F401  (attaches operators)
 from .engine import (
     PRIMITIVES,
     Tensor,
     enable_grad,
+    grad,
     is_grad_enabled,
     no_grad,
     primitive,
@@ -33,6 +35,8 @@ __all__ = [
     "concatenate",
     "enable_grad",
     "exp",
+    "functional",
+    "grad",
     "is_grad_enabled",
     "log",
     "no_grad",

@@ -263,8 +263,32 @@ def _padded_size(spatial, padding):
     return tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
 
 
+def graph_windows(ns, x, kernel, stride, padding, dilation, fill=0.0):
+    """The windows of a channels-first Tensor as composite ops (for ``create_graph``).
+
+    Returns one (N, C, *out) Tensor per kernel offset (row-major), the
+    inputs each output position sees there; padding holds ``fill``.  Built
+    from ``scatter_add`` and ``getitem``, so differentiable to any order.
+    """
+    spatial = x.shape[2:]
+    padded = _padded_size(spatial, padding)
+    if any(lo or hi for lo, hi in padding):
+        inner = (slice(None), slice(None)) + tuple(
+            slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
+        xpad = ns.scatter(x, x.shape[:2] + padded, inner)
+        if fill:
+            border = xp.full(x.shape[:2] + padded, fill, dtype=x.dtype)
+            border[inner] = 0
+            xpad = xpad + border
+    else:
+        xpad = x
+    out_size = _out_size(padded, kernel, stride, dilation)
+    return [xpad[(slice(None),) + _slab(o, out_size, stride, dilation)]
+            for o in _offsets(kernel)]
+
+
 @primitive
-def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,)):
+def conv_nd(ns, x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,)):
     """Cross-correlation of (N, C, *S) with a (C_out, C, *k) kernel, plus bias.
 
     out[n, o, p] = b[o] + Σ_{c, q} w[o, c, q] · x_pad[n, c, s·p + d·q]
@@ -275,7 +299,21 @@ def conv_nd(x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,))
     Backward: weight and bias gradients one GEMM against A; input gradient
     a convolution of the output gradient (stride 1) or col2im.  Large
     batches are cut into parts done at once (:func:`batch_parts`).
+    ``ns`` is the array namespace (``engine.py``); under the differentiable
+    one the same sum is written with ops (one product per kernel offset).
     """
+    if getattr(ns, "differentiable", False):
+        slabs = graph_windows(ns, x, weight.shape[2:], stride, padding, dilation)
+        last = (0,) + tuple(range(2, x.ndim)) + (1,)  # channels last, for the products
+        out = None
+        for o, slab in zip(_offsets(weight.shape[2:]), slabs):
+            w_o = weight[(slice(None), slice(None)) + tuple(o)]  # (C_out, C)
+            term = ns.transpose(slab, last) @ w_o.T
+            out = term if out is None else out + term
+        if bias is not None:
+            out = out + bias
+        out = ns.transpose(out, _first_axes(out.ndim))
+        return out, ns.vjp_of(out, (x, weight, bias))
     n = x.shape[0]
     c_out = weight.shape[0]
     kernel = weight.shape[2:]

@@ -1,7 +1,13 @@
 """Every primitive: its forward and its vector-Jacobian product, side by side.
 
-Each function here takes plain arrays and returns ``(out, vjp)``; the
-``@primitive`` decorator makes it an op on Tensors (see ``engine.py``).
+Each function here takes the array namespace ``xp`` and its inputs and
+returns ``(out, vjp)``; the ``@primitive`` decorator makes it an op on Tensors
+(see ``engine.py``).  Forward and vjp are written once against ``xp``: NumPy
+on the fast path, chainrule's differentiable ops (``GRAPH``) when a
+``create_graph=True`` backward re-runs the forward on Tensors, which makes
+every vjp differentiable again.  Fused ops whose fast vjp works in place
+(``linear``, the softmax family, the losses) give, under ``GRAPH``, their
+formula as composite ops and differentiate that (``GRAPH.vjp_of``).
 Adding an op means adding one function here and one case to
 ``tests/autograd/test_gradcheck.py`` (a test fails for a primitive without one).
 Composite ops (mse, prelu, nll...) are built from these and need no vjp.
@@ -14,7 +20,10 @@ import functools
 
 from .._backend import xp
 from ._gemm import matmul as _gemm
+from ._namespace import GRAPH
 from .engine import primitive
+
+_raw_xp = xp  # the raw namespace, for constants computed inside GRAPH branches
 
 # --------------------------------------------------------------------------
 # fast reductions along short rows
@@ -69,19 +78,19 @@ def _column_sums(g, out=None):
 
 
 @primitive
-def add(a, b):
+def add(xp, a, b):
     """a + b."""
     return a + b, lambda g, need: (g, g)
 
 
 @primitive
-def sub(a, b):
+def sub(xp, a, b):
     """a - b."""
     return a - b, lambda g, need: (g, -g if need[1] else None)
 
 
 @primitive
-def mul(a, b):
+def mul(xp, a, b):
     """a * b (elementwise)."""
 
     def vjp(g, need):
@@ -91,7 +100,7 @@ def mul(a, b):
 
 
 @primitive
-def div(a, b):
+def div(xp, a, b):
     """a / b (elementwise)."""
     out = a / b
 
@@ -104,13 +113,13 @@ def div(a, b):
 
 
 @primitive
-def neg(a):
+def neg(xp, a):
     """-a."""
     return -a, lambda g, need: (-g,)
 
 
 @primitive
-def pow(a, b):
+def pow(xp, a, b):
     """a ** b; ``b`` may be a tensor (gradient ``a**b * log a``, taken as 0 where a ≤ 0)."""
     out = a**b
 
@@ -127,7 +136,7 @@ def pow(a, b):
 
 
 @primitive
-def matmul(a, b):
+def matmul(xp, a, b):
     """a @ b with NumPy's rules: 1-D operands, batched (broadcast) stacks."""
     try:
         out = a @ b
@@ -172,33 +181,33 @@ def matmul(a, b):
 
 
 @primitive
-def exp(a):
+def exp(xp, a):
     """exp(a); the vjp reuses the output."""
     out = xp.exp(a)
     return out, lambda g, need: (g * out,)
 
 
 @primitive
-def log(a):
+def log(xp, a):
     """Natural logarithm."""
     return xp.log(a), lambda g, need: (g / a,)
 
 
 @primitive
-def sqrt(a):
+def sqrt(xp, a):
     """Square root; the vjp reuses the output."""
     out = xp.sqrt(a)
     return out, lambda g, need: (g / (2 * out),)
 
 
 @primitive
-def abs(a):
+def abs(xp, a):
     """|a|; subgradient 0 at 0 (as PyTorch)."""
     return xp.abs(a), lambda g, need: (g * xp.sign(a),)
 
 
 @primitive
-def relu(a):
+def relu(xp, a):
     """max(0, a); gradient 0 at 0."""
     out = xp.maximum(a, 0)
     # g * (out > 0), faster with the mask as floats than as booleans
@@ -206,7 +215,7 @@ def relu(a):
 
 
 @primitive
-def leaky_relu(a, negative_slope=0.01):
+def leaky_relu(xp, a, negative_slope=0.01):
     """a if a > 0 else negative_slope * a (book: leaky ReLU, α = 0.01)."""
     pos = a > 0
     out = xp.where(pos, a, a * a.dtype.type(negative_slope))
@@ -214,28 +223,40 @@ def leaky_relu(a, negative_slope=0.01):
     return out, lambda g, need: (xp.where(pos, g, g * slope),)
 
 
+def _exp_neg_abs(xp, a):
+    """exp(-|a|), the stable half of sigmoid and softplus.
+
+    Under GRAPH it is written exp(-s a) with the constant sign s = ±1 (+1 at
+    0), so that its derivative at 0 follows the a ≥ 0 branch the callers pick
+    there (|a|'s subgradient 0 at 0 would lose sigmoid's slope at 0).
+    """
+    if xp is GRAPH:
+        return xp.exp(-(a * _raw_xp.where(a.data >= 0, 1.0, -1.0).astype(a.dtype)))
+    return xp.exp(-xp.abs(a))
+
+
 @primitive
-def sigmoid(a):
+def sigmoid(xp, a):
     """Logistic sigmoid 1/(1+exp(-a)), stable for large |a|."""
-    e = xp.exp(-xp.abs(a))
+    e = _exp_neg_abs(xp, a)
     out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
     return out, lambda g, need: (g * out * (1 - out),)
 
 
 @primitive
-def tanh(a):
+def tanh(xp, a):
     """Hyperbolic tangent; the vjp reuses the output."""
     out = xp.tanh(a)
     return out, lambda g, need: (g * (1 - out * out),)
 
 
 @primitive
-def softplus(a):
+def softplus(xp, a):
     """ζ(a) = log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|)), stable."""
-    out = xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+    out = xp.maximum(a, 0) + xp.log1p(_exp_neg_abs(xp, a))
 
     def vjp(g, need):
-        e = xp.exp(-xp.abs(a))
+        e = _exp_neg_abs(xp, a)
         sig = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
         return (g * sig,)
 
@@ -246,7 +267,7 @@ def softplus(a):
 # reductions
 
 
-def _expand(g, shape, axis, keepdims):
+def _expand(xp, g, shape, axis, keepdims):
     """Give a reduced gradient back the reduced axes so it broadcasts."""
     if keepdims:
         return g
@@ -260,21 +281,21 @@ def _expand(g, shape, axis, keepdims):
 
 
 @primitive
-def sum(a, axis=None, keepdims=False):
+def sum(xp, a, axis=None, keepdims=False):
     """Sum over ``axis`` (all axes when None)."""
     # array methods, not xp.sum: the same math, a third of the call cost
     out = a.sum(axis=axis, keepdims=keepdims)
     shape = a.shape
 
     def vjp(g, need):
-        g = _expand(xp.asarray(g), shape, axis, keepdims)
+        g = _expand(xp, xp.asarray(g), shape, axis, keepdims)
         return (xp.broadcast_to(g, shape),)
 
     return out, vjp
 
 
 @primitive
-def mean(a, axis=None, keepdims=False):
+def mean(xp, a, axis=None, keepdims=False):
     """Mean over ``axis`` (all axes when None)."""
     total = a.sum(axis=axis, keepdims=keepdims)
     shape = a.shape
@@ -282,37 +303,37 @@ def mean(a, axis=None, keepdims=False):
     out = total / a.dtype.type(count) if a.size else xp.mean(a, axis=axis, keepdims=keepdims)
 
     def vjp(g, need):
-        g = _expand(xp.asarray(g), shape, axis, keepdims)
+        g = _expand(xp, xp.asarray(g), shape, axis, keepdims)
         return (xp.broadcast_to(g / a.dtype.type(count), shape),)
 
     return out, vjp
 
 
-def _extreme(a, out, axis, keepdims):
+def _extreme(xp, a, out, axis, keepdims):
     """The vjp shared by max and min, given the forward's ``out``."""
     shape = a.shape
 
     def vjp(g, need):
-        full = _expand(xp.asarray(out), shape, axis, keepdims)
-        mask = a == full
+        full = _expand(xp, xp.asarray(out), shape, axis, keepdims)
+        mask = xp.equal(a, full)
         # ties share the gradient equally (as torch.amax / amin)
         count = mask.sum(axis=axis, keepdims=True)
-        g = _expand(xp.asarray(g), shape, axis, keepdims)
+        g = _expand(xp, xp.asarray(g), shape, axis, keepdims)
         return (mask * (g / count).astype(a.dtype),)
 
     return out, vjp
 
 
 @primitive
-def max(a, axis=None, keepdims=False):
+def max(xp, a, axis=None, keepdims=False):
     """Maximum over ``axis``; tied maxima share the gradient equally."""
-    return _extreme(a, a.max(axis=axis, keepdims=keepdims), axis, keepdims)
+    return _extreme(xp, a, a.max(axis=axis, keepdims=keepdims), axis, keepdims)
 
 
 @primitive
-def min(a, axis=None, keepdims=False):
+def min(xp, a, axis=None, keepdims=False):
     """Minimum over ``axis``; tied minima share the gradient equally."""
-    return _extreme(a, a.min(axis=axis, keepdims=keepdims), axis, keepdims)
+    return _extreme(xp, a, a.min(axis=axis, keepdims=keepdims), axis, keepdims)
 
 
 # --------------------------------------------------------------------------
@@ -320,13 +341,13 @@ def min(a, axis=None, keepdims=False):
 
 
 @primitive
-def reshape(a, shape=()):
+def reshape(xp, a, shape=()):
     """The same elements in a new shape."""
     return xp.reshape(a, shape), lambda g, need: (xp.reshape(g, a.shape),)
 
 
 @primitive
-def transpose(a, axes=None):
+def transpose(xp, a, axes=None):
     """Permute axes (reverse them when ``axes`` is None)."""
     # the inverse permutation; negative axes are counted from the end first
     inv = None if axes is None else tuple(xp.argsort([ax % a.ndim for ax in axes]))
@@ -334,7 +355,7 @@ def transpose(a, axes=None):
 
 
 @primitive
-def getitem(a, index=None):
+def getitem(xp, a, index=None):
     """a[index]: basic slicing and integer/boolean array indexing.
 
     The vjp writes ``g`` into zeros at the same index.  Integer arrays may
@@ -344,15 +365,33 @@ def getitem(a, index=None):
     """
     out = a[index]
 
-    def vjp(g, need):
-        ga = xp.zeros(a.shape, dtype=g.dtype)
-        if _may_repeat(index):
-            xp.add.at(ga, index, g)
-        else:
-            ga[index] = g
-        return (ga,)
+    return out, lambda g, need: (_scatter(xp, g, a.shape, index),)
 
-    return out, vjp
+
+def _scatter(xp, g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index``."""
+    if xp is GRAPH:
+        return scatter_add(g, shape=shape, index=index)
+    ga = xp.zeros(shape, dtype=g.dtype)
+    if _may_repeat(index):
+        xp.add.at(ga, index, g)
+    else:
+        ga[index] = g
+    return ga
+
+
+@primitive
+def scatter_add(xp, g, shape=(), index=None):
+    """Zeros of ``shape`` with ``g`` added at ``index``: the vjp of ``a[index]``, whose vjp
+    is ``a[index]`` again (so indexing is differentiable to any order)."""
+    out = xp.scatter(g, shape, index) if xp is GRAPH else _scatter(xp, g, shape, index)
+    return out, lambda h, need: (h[index],)
+
+
+@primitive
+def broadcast_to(xp, a, shape=()):
+    """``a`` broadcast to ``shape``; the engine sums the gradient back down."""
+    return xp.broadcast_to(a, shape), lambda g, need: (g,)
 
 
 _BASIC = (int, xp.integer, slice, type(None), type(Ellipsis))
@@ -372,7 +411,7 @@ def _may_repeat(index) -> bool:
 
 
 @primitive
-def astype(a, dtype=None):
+def astype(xp, a, dtype=None):
     """The same values in another float ``dtype`` (required); the gradient is cast back."""
     if dtype is None:
         raise TypeError("astype needs a dtype, e.g. astype(x, dtype=np.float64)")
@@ -380,7 +419,7 @@ def astype(a, dtype=None):
 
 
 @primitive
-def where(cond, a, b):
+def where(xp, cond, a, b):
     """Elementwise ``a`` where ``cond`` else ``b`` (cond is not differentiated)."""
     cond = xp.asarray(cond, dtype=bool)
 
@@ -393,7 +432,7 @@ def where(cond, a, b):
 
 
 @primitive
-def concatenate(*arrays, axis=0):
+def concatenate(xp, *arrays, axis=0):
     """Join tensors along an existing axis."""
     sizes = [xp.shape(x)[axis] for x in arrays]
     cuts = xp.cumsum(sizes)[:-1]
@@ -405,7 +444,7 @@ def concatenate(*arrays, axis=0):
 
 
 @primitive
-def stack(*arrays, axis=0):
+def stack(xp, *arrays, axis=0):
     """Join tensors along a new axis."""
     out = xp.stack(arrays, axis=axis)
 
@@ -431,7 +470,7 @@ def _product(a, b):
 
 
 @primitive
-def linear(x, weight, bias=None):
+def linear(xp, x, weight, bias=None):
     """x @ weight + bias in one step; weight has shape (in, out).
 
     The backward skips the input gradient when the input needs none
@@ -441,6 +480,9 @@ def linear(x, weight, bias=None):
     calling thread, in blocks (``_gemm``); BLAS's thread count is never
     changed.
     """
+    if xp is GRAPH:
+        out = x @ weight if bias is None else x @ weight + bias
+        return out, xp.vjp_of(out, (x, weight, bias))
     out = _product(x, weight)
     if bias is not None:
         out += bias
@@ -468,8 +510,12 @@ def _softmax(z, axis):
 
 
 @primitive
-def softmax(z, axis=-1):
+def softmax(xp, z, axis=-1):
     """exp(z) / Σ exp(z), with the max subtracted first."""
+    if xp is GRAPH:
+        e = xp.exp(z - z.data.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        return out, xp.vjp_of(out, (z,))
     out = _softmax(z, axis)
 
     def vjp(g, need):
@@ -480,8 +526,12 @@ def softmax(z, axis=-1):
 
 
 @primitive
-def log_softmax(z, axis=-1):
+def log_softmax(xp, z, axis=-1):
     """z - logsumexp(z), computed in the log domain (book §6.2.2.3)."""
+    if xp is GRAPH:
+        shifted = z - z.data.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        return out, xp.vjp_of(out, (z,))
     shifted = z - _max_keep(z, axis)
     out = shifted - xp.log(_sum_keep(xp.exp(shifted), axis))
 
@@ -492,8 +542,15 @@ def log_softmax(z, axis=-1):
 
 
 @primitive
-def logsumexp(z, axis=-1, keepdims=False):
+def logsumexp(xp, z, axis=-1, keepdims=False):
     """log Σ exp(z) = m + log Σ exp(z - m), m = max z."""
+    if xp is GRAPH:
+        m = z.data.max(axis=axis, keepdims=True)
+        m = _raw_xp.where(_raw_xp.isfinite(m), m, 0)
+        out = m + xp.log(xp.exp(z - m).sum(axis=axis, keepdims=True))
+        if not keepdims:
+            out = xp.squeeze(out, axis)
+        return out, xp.vjp_of(out, (z,))
     m = _max_keep(z, axis)
     m = xp.where(xp.isfinite(m), m, 0)
     s = xp.exp(z - m)
@@ -509,7 +566,7 @@ def logsumexp(z, axis=-1, keepdims=False):
 
 
 @primitive
-def softmax_cross_entropy(logits, target=None, smoothing=0.0, reduction="mean"):
+def softmax_cross_entropy(xp, logits, target=None, smoothing=0.0, reduction="mean"):
     """Fused softmax + negative log-likelihood on (N, C) logits, int targets.
 
     loss_i = -(1-ε) log p[i, y_i] - (ε/C) Σ_c log p[i, c]  (PyTorch's
@@ -517,6 +574,20 @@ def softmax_cross_entropy(logits, target=None, smoothing=0.0, reduction="mean"):
     one-hot target: no Jacobian is ever formed.
     """
     n, c = logits.shape
+    if xp is GRAPH:
+        # the same losses as composite ops: -(1-ε) log p[i, y_i] - (ε/C) Σ_c log p[i, c]
+        shifted = logits - logits.data.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        losses = -(1 - smoothing) * logp[_raw_xp.arange(n), target]
+        if smoothing:
+            losses = losses - (smoothing / c) * logp.sum(axis=1)
+        if reduction == "mean":
+            out = losses.sum() / builtins.max(n, 1)
+        elif reduction == "sum":
+            out = losses.sum()
+        else:
+            out = losses
+        return out, xp.vjp_of(out, (logits, target))
     shifted = logits - _max_keep(logits, 1)
     e = xp.exp(shifted)
     total = _sum_keep(e, 1)
@@ -555,9 +626,9 @@ def softmax_cross_entropy(logits, target=None, smoothing=0.0, reduction="mean"):
 
 
 @primitive
-def bce_with_logits(logits, target):
+def bce_with_logits(xp, logits, target):
     """Elementwise -[t log σ(z) + (1-t) log(1-σ(z))] = max(z,0) - z t + log1p(e^-|z|)."""
-    e = xp.exp(-xp.abs(logits))
+    e = _exp_neg_abs(xp, logits)
     out = xp.maximum(logits, 0) - logits * target + xp.log1p(e)
 
     def vjp(g, need):

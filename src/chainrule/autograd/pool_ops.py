@@ -24,6 +24,7 @@ from .conv_ops import (
     _padded_size,
     _slab,
     batch_parts,
+    graph_windows,
 )
 from .engine import primitive
 
@@ -34,7 +35,7 @@ def _disjoint(kernel, stride, dilation):
 
 
 @primitive
-def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1,)):
+def max_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1,)):
     """Max over each window of (N, C, *S); padding counts as -inf.
 
     The gradient goes to the maximum of each window; among tied maxima to
@@ -45,8 +46,14 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
     kernel offset.  Backward: one pass per offset, routing the gradient to
     the slab entries equal to the max and not yet claimed.  Large batches
     are cut into parts done at once (``conv_ops.batch_parts``).
+    Under the differentiable namespace ``ns`` it is the max of the stacked
+    window slabs, as ops (for ``create_graph``).
     """
     kernel = tuple(kernel_size)
+    if getattr(ns, "differentiable", False):
+        slabs = graph_windows(ns, x, kernel, stride, padding, dilation, fill=-xp.inf)
+        out = ns.stack(slabs, axis=0).max(axis=0)
+        return out, ns.vjp_of(out, (x,))
     n = x.shape[0]
     xt = _channels_last(x)
     padded = _padded_size(xt.shape[1:-1], padding)
@@ -111,16 +118,31 @@ def max_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilation=(1
 
 
 @primitive
-def avg_pool_nd(x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
+def avg_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
                 count_include_pad=True):
     """Mean over each window of (N, C, *S); padding counts as zeros.
 
     With ``count_include_pad`` the divisor is always prod(kernel) (PyTorch's
     default); without it, only the unpadded elements of a window count.
+    Under the differentiable namespace ``ns``: the sum of the window slabs
+    over the same count, as ops (for ``create_graph``).
     """
     kernel = tuple(kernel_size)
     d = len(kernel)
     ones = (1,) * d
+    if getattr(ns, "differentiable", False):
+        slabs = graph_windows(ns, x, kernel, stride, padding, ones)
+        total = slabs[0]
+        for slab in slabs[1:]:
+            total = total + slab
+        if count_include_pad or not any(lo or hi for lo, hi in padding):
+            out = total / x.dtype.type(math.prod(kernel))
+        else:
+            mask = _pad_last(xp.ones((1,) + x.shape[2:] + (1,), dtype=x.dtype), padding, 0)
+            out_size = _out_size(mask.shape[1:-1], kernel, stride, ones)
+            count = sum(mask[_slab(o, out_size, stride, ones)] for o in _offsets(kernel))
+            out = total / _channels_first(count)
+        return out, ns.vjp_of(out, (x,))
     xt = _channels_last(x)
     xpad = _pad_last(xt, padding, 0)
     out_size = _out_size(xpad.shape[1:-1], kernel, stride, ones)

@@ -80,7 +80,7 @@ _METHODS = {
     "relu": ops.relu,
     "sigmoid": ops.sigmoid,
     "tanh": ops.tanh,
-    "astype": lambda s, dtype: ops.astype(s, dtype=dtype),
+    "astype": lambda s, dtype, copy=True: ops.astype(s, dtype=dtype),
     "flatten": lambda s, start_dim=0: _reshape(s, s.shape[:start_dim] + (-1,)),
 }
 

@@ -47,7 +47,7 @@ def _channel_shape(ndim: int, c: int) -> tuple:
 
 
 @primitive
-def batch_norm_train(x, weight=None, bias=None, eps=1e-5, running_mean=None,
+def batch_norm_train(ns, x, weight=None, bias=None, eps=1e-5, running_mean=None,
                      running_var=None, momentum=0.1):
     """Fused training-mode batch norm y = γ (x - μ)/√(σ² + eps) + β.
 
@@ -64,6 +64,16 @@ def batch_norm_train(x, weight=None, bias=None, eps=1e-5, running_mean=None,
     axes = _channel_axes(x.ndim)
     shape = _channel_shape(x.ndim, x.shape[1])
     m = x.size // x.shape[1]
+    if getattr(ns, "differentiable", False):
+        # create_graph re-runs the forward on Tensors: the same formula as ops,
+        # and the running statistics are not updated a second time
+        xc = x - x.mean(axis=axes, keepdims=True)
+        out = xc / ns.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+        if weight is not None:
+            out = out * ns.reshape(weight, shape)
+        if bias is not None:
+            out = out + ns.reshape(bias, shape)
+        return out, ns.vjp_of(out, (x, weight, bias))
     mean = x.mean(axis=axes, keepdims=True)
     xhat = x - mean
     var = xp.mean(xhat * xhat, axis=axes, keepdims=True)

@@ -6,14 +6,37 @@ learning-rate schedules in :mod:`chainrule.optim.lr_scheduler`.
 Like torch.optim, each keeps ``param_groups`` and a state dict per
 parameter (``step``, ``exp_avg``, ``momentum_buffer``, ...) and updates
 ``p.data`` in place, so arrays taken from a parameter stay its data (see
-:mod:`chainrule.optim.optimizer`).
+:mod:`chainrule.optim.optimizer`).  The second-order methods of §8.6
+(``Newton``, ``ConjugateGradient``, ``BFGS``, ``LBFGS``) take
+``step(closure)`` and work on a one-vector view of the parameters
+(``_closure.py``); ``AveragedModel``/``update_bn`` give Polyak averaging
+(§8.7.3, also as ``optim.swa_utils`` like torch).
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils  # noqa: F401  (cr.optim.swa_utils, as torch)
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .bfgs import BFGS
+from .conjugate_gradient import ConjugateGradient
+from .lbfgs import LBFGS
+from .newton import Newton
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .swa_utils import AveragedModel, update_bn
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = [
+    "BFGS",
+    "LBFGS",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "AveragedModel",
+    "ConjugateGradient",
+    "Newton",
+    "Optimizer",
+    "RMSprop",
+    "lr_scheduler",
+    "update_bn",
+]

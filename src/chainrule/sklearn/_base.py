@@ -59,6 +59,7 @@ from chainrule.training import (
     recipes,
 )
 
+from . import _lbfgs
 from ._params import (
     AnyOf,
     Boolean,
@@ -74,7 +75,7 @@ from ._threads import blas_scope
 #: scikit-learn's activation names (a subset of the shared vocabulary)
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity", "leaky_relu", "softplus", "abs")
 
-SOLVERS = ("adam", "sgd", "rmsprop", "rmsprop_nesterov", "adagrad")
+SOLVERS = ("adam", "sgd", "rmsprop", "rmsprop_nesterov", "adagrad", "lbfgs")
 
 PARAMS = {
     "hidden_layer_sizes": HiddenSizes(),
@@ -86,6 +87,7 @@ PARAMS = {
     "learning_rate_init": Interval(0, None, closed="neither"),
     "power_t": Interval(0, None),
     "max_iter": Interval(1, None, integer=True),
+    "max_fun": Interval(1, None, integer=True),
     "shuffle": Boolean(),
     "random_state": RandomState(),
     "tol": Interval(0, None),
@@ -169,6 +171,8 @@ class BaseMLP(BaseEstimator):
     def _make_optimizer(self):
         """scikit-learn's solver names translated to the shared vocabulary."""
         solver = self.solver
+        if solver == "lbfgs":  # full-batch, see _lbfgs.py
+            return _lbfgs.make_lbfgs(self)
         if solver == "sgd":
             solver = "nesterov" if self.nesterovs_momentum else "momentum"
         return recipes.build_optimizer(
@@ -265,6 +269,9 @@ class BaseMLP(BaseEstimator):
 
     def _train(self, X, T, incremental: bool) -> None:
         """One Trainer run: one epoch for ``partial_fit``, else up to ``max_iter``."""
+        if self.solver == "lbfgs":
+            _lbfgs.train_lbfgs(self, X, T, incremental)
+            return
         callbacks = [_Record(self)]
         if self.early_stopping:
             X, T, X_val, T_val = self._split_validation(X, T)

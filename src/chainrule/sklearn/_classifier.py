@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -14,6 +15,7 @@ from chainrule.autograd import ops
 
 from ._base import BaseMLP
 from ._compat import validate_data
+from ._lbfgs import is_stochastic
 from ._params import Interval
 
 
@@ -41,7 +43,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             sklearn; ``learning_rate`` schedules apply to it only),
             ``"rmsprop"`` (ρ = ``beta_2``, δ = ``epsilon``), ``"rmsprop_nesterov"``
             (the book's algorithm 8.6 with α = ``momentum``) or ``"adagrad"``
-            (δ = ``epsilon``).  sklearn's ``"lbfgs"`` is not provided.
+            (δ = ``epsilon``), or ``"lbfgs"`` (full-batch L-BFGS as sklearn's:
+            ``max_iter`` counts its iterations, ``max_fun`` its loss evaluations).
         alpha: L2 penalty strength (see above; biases are not penalised).
         batch_size: rows per minibatch; ``"auto"`` is min(200, n_samples).
         learning_rate: SGD schedule: ``"constant"``, ``"invscaling"``
@@ -49,7 +52,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             (divide ε by 5 instead of stopping, until ε ≤ 1e-6).
         learning_rate_init: ε₀.
         power_t: exponent of ``"invscaling"``.
-        max_iter: maximum number of epochs.
+        max_iter: maximum number of epochs (L-BFGS iterations with ``"lbfgs"``).
+        max_fun: maximum loss evaluations with ``solver="lbfgs"`` (else unused).
         shuffle: reshuffle the rows every epoch.
         random_state: seeds initialisation, dropout, shuffling and the
             validation split.  Each estimator draws from its own generator,
@@ -122,6 +126,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         dropout_mode="inverted",
         batch_norm=False,
         label_smoothing=0.0,
+        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -148,6 +153,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.dropout = dropout
         self.dropout_mode = dropout_mode
         self.batch_norm = batch_norm
+        self.max_fun = max_fun
         self.label_smoothing = label_smoothing
 
     # --- public API -------------------------------------------------------------------
@@ -165,6 +171,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, incremental=False)
 
+    @available_if(is_stochastic)  # not with solver='lbfgs', as scikit-learn
     def partial_fit(self, X, y, classes=None) -> MLPClassifier:
         """One epoch over (X, y), continuing from the current state.
 
@@ -336,6 +343,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if self._kind == "multiclass":
             return softmax(z, axis=1)
         if self._kind == "binary":
-            p = expit(z[:, 0])
-            return np.column_stack([1.0 - p, p])
+            # expit(-z), not 1 - expit(z): that rounds to 0 in float32 for z > 17,
+            # where predict_log_proba's log_expit(-z) is finite
+            return np.column_stack([expit(-z[:, 0]), expit(z[:, 0])])
         return expit(z)

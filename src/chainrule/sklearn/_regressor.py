@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 import chainrule.nn.functional as F
 
 from ._base import BaseMLP
 from ._compat import validate_data
+from ._lbfgs import is_stochastic
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -65,6 +67,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         dropout=0.0,
         dropout_mode="inverted",
         batch_norm=False,
+        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -91,6 +94,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.dropout = dropout
         self.dropout_mode = dropout_mode
         self.batch_norm = batch_norm
+        self.max_fun = max_fun
 
     # --- public API -------------------------------------------------------------------
     def fit(self, X, y) -> MLPRegressor:
@@ -106,6 +110,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, incremental=False)
 
+    @available_if(is_stochastic)  # not with solver='lbfgs', as scikit-learn
     def partial_fit(self, X, y) -> MLPRegressor:
         """One epoch over (X, y), continuing from the current state."""
         return self._fit(X, y, incremental=True)

@@ -1,6 +1,7 @@
 """Training: the one fit loop (``Trainer``/``fit``), callbacks, history, metrics,
 safe checkpoints, run folders and the shared recipe vocabulary."""
 
+from .averaging import PolyakAveraging
 from .callbacks import (
     Callback,
     EarlyStopping,
@@ -15,6 +16,7 @@ from .checkpoint import (
     save_checkpoint,
     save_model,
 )
+from .curvature import CurvatureMonitor
 from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
@@ -27,6 +29,7 @@ __all__ = [
     "LOSSES",
     "Callback",
     "CheckpointError",
+    "CurvatureMonitor",
     "EarlyStopping",
     "EpochScore",
     "History",
@@ -36,6 +39,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "PolyakAveraging",
     "TensorBoard",
     "ToleranceStopping",
     "Trainer",

@@ -59,6 +59,7 @@ OPTIMIZERS = (
     "rmsprop_nesterov",
     "adam",
     "adamw",
+    "lbfgs",
 )
 
 #: schedule names understood by :func:`build_scheduler`
@@ -123,8 +124,10 @@ def build_optimizer(
     momentum is *not* added: use ``"momentum"``), ``"momentum"`` (alg. 8.2),
     ``"nesterov"`` (alg. 8.3), ``"adagrad"`` (alg. 8.4), ``"rmsprop"``
     (alg. 8.5), ``"rmsprop_nesterov"`` (alg. 8.6, with ``momentum``),
-    ``"adam"`` (alg. 8.7) and ``"adamw"`` (decoupled weight decay; 0.01 when
-    ``weight_decay`` is 0).
+    ``"adam"`` (alg. 8.7), ``"adamw"`` (decoupled weight decay; 0.01 when
+    ``weight_decay`` is 0) and ``"lbfgs"`` (§8.6.3: L-BFGS with a strong-Wolfe
+    line search, ``lr`` its first trial step — 1 is the usual choice; one
+    ``step`` per batch runs up to 20 iterations; no weight decay).
 
     Args:
         name: a name in :data:`OPTIMIZERS`.
@@ -138,6 +141,13 @@ def build_optimizer(
     """
     _choice("optimizer", name, OPTIMIZERS)
     lr, wd = float(lr), float(weight_decay)
+    if name == "lbfgs":
+        if wd:
+            raise ValueError(
+                "Expected weight_decay=0 with the lbfgs optimizer (add an L2 penalty to "
+                f"the loss instead). Received: weight_decay={wd}"
+            )
+        return optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
     extra: dict[str, Any] = {} if eps is None else {"eps": float(eps)}
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=wd)

@@ -382,7 +382,52 @@ class Trainer:
         self._call("on_epoch_end", epoch, logs)
         bar.epoch_end(epoch, logs)
 
+    def _closure_step(self, xb, yb, epoch: int, snapshot: dict) -> tuple:
+        """One ``optimizer.step(closure)`` for optimisers that re-evaluate the loss.
+
+        L-BFGS, BFGS, CG and Newton (``needs_closure``) call the closure as
+        often as their line searches need; it computes the same objective as
+        a plain step (loss, graph penalties, gradient-side penalties).  The
+        first evaluation's output, loss and penalty are logged, as a plain
+        step logs the values before its update.
+        """
+        n = len(xb)
+        first = {}
+
+        def closure():
+            out = self.model(Tensor(xb))
+            loss = self.loss_fn(out, yb)
+            total = loss
+            penalty = 0.0
+            for reg in self.regularizers:
+                term = reg(self.model)
+                penalty += float(term.data)
+                total = total + term
+            if not first:
+                value = float(total.data)
+                if not math.isfinite(value):
+                    self._non_finite(value, epoch, snapshot)
+            self.optimizer.zero_grad()
+            total.backward()
+            for reg in self.gradient_regularizers:
+                penalty += reg.add_gradient(self.model, n)
+            if not first:
+                first.update(out=out, loss=loss, penalty=penalty)
+            return total + penalty if penalty else total
+
+        self.optimizer.step(closure)
+        return first["out"], first["loss"], first["penalty"]
+
     def _train_step(self, xb, yb, epoch: int, snapshot: dict) -> None:
+        if getattr(self.optimizer, "needs_closure", False):
+            if self._averager is not None:
+                raise ValueError(
+                    "Expected a first-order optimiser for data-parallel training. Received: "
+                    f"{type(self.optimizer).__name__}, which re-evaluates the loss in step(closure)"
+                )
+            out, loss, penalty = self._closure_step(xb, yb, epoch, snapshot)
+            self._after_step(xb, yb, out, loss, penalty)
+            return
         n_global = len(xb)
         if self._averager is not None:
             from ..distributed import shard
@@ -413,6 +458,10 @@ class Trainer:
             self._averager.set_share(n, n_global)
             self._averager.synchronize()
         self.optimizer.step()
+        self._after_step(xb, yb, out, loss, penalty)
+
+    def _after_step(self, xb, yb, out, loss, penalty: float) -> None:
+        n = len(xb)
         if self.constraints:
             with no_grad():
                 for c in self.constraints:
