@@ -33,6 +33,10 @@ Conventions (decided once):
   Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
+* X is checked and made float32 once; a ``transform`` may return float64
+  minibatches (and targets of any form its loss reads), which then train a
+  float64 model in float64 (the scikit-learn estimators gather float64 or
+  sparse rows, and sample weights, this way).
 """
 
 from __future__ import annotations
@@ -307,7 +311,9 @@ class Trainer:
         bar.epoch_end(epoch, logs)
 
     def _train_step(self, xb, yb, epoch: int, snapshot: dict) -> None:
-        out = self.model(Tensor(xb))
+        # float64 minibatches (from a ``transform``) keep their precision
+        f64 = getattr(xb, "dtype", None) == np.float64
+        out = self.model(Tensor(xb, dtype=np.float64 if f64 else None))
         loss = self.loss_fn(out, yb)
         total = loss
         penalty = 0.0
