@@ -172,9 +172,9 @@ def test_early_stopping_restores_best_weights(digits):
     seen = []
 
     class Recording(MLPClassifier):
-        def _validation_score(self, X_val, T_val):
+        def _validation_score(self, X_val, T_val, w_val=None):
             seen.append([c.copy() for c in self.coefs_])
-            return super()._validation_score(X_val, T_val)
+            return super()._validation_score(X_val, T_val, w_val)
 
     clf = Recording((32,), early_stopping=True, n_iter_no_change=3, tol=0.0,
                     learning_rate_init=0.05, max_iter=60, random_state=0)

@@ -182,6 +182,11 @@ class BaseMLP(BaseEstimator):
 
     _extra_params: ClassVar[dict] = {}
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC rows, densified one minibatch at a time
+        return tags
+
     # --- hyperparameters -------------------------------------------------------
     def _check_params(self) -> None:
         check_params(self, {**PARAMS, **self._extra_params})

@@ -44,7 +44,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         (n_samples,) when y had one column, else (n_samples, n_outputs).
 
     Example:
-        >>> reg = cr.sklearn.MLPRegressor((64,), max_iter=200, random_state=0)
+        >>> reg = cr.sklearn.MLPRegressor(hidden_layer_sizes=(64,), max_iter=200, random_state=0)
         >>> reg.fit(X_train, y_train).score(X_test, y_test)
     """
 
