@@ -46,6 +46,8 @@ estimator's own stream.
 
 from __future__ import annotations
 
+import itertools
+import numbers
 import warnings
 from typing import ClassVar
 
@@ -148,6 +150,46 @@ class _WeightedL2(MinibatchL2):
 
     def add_gradient(self, model, batch_rows: int) -> float:
         return super().add_gradient(model, batch_rows if self.rows is None else self.rows)
+
+
+class _RowOrder(Callback):
+    """Feeds the Trainer scikit-learn's minibatches: its row order, float64, sparse, weights.
+
+    The Trainer's loader runs over ``placeholder`` (one float32 zero per
+    row) in order, and ``gather`` (its per-minibatch ``transform``) returns
+    the next rows of the epoch's order instead: the order of scikit-learn,
+    whose epochs compose a fresh ``state.shuffle`` with the last order.
+    Rows keep their dtype (float64 trains a float64 network), sparse rows
+    become dense one minibatch at a time, and with sample weights the
+    targets come as ``(T, w)``.
+    """
+
+    def __init__(self, X, T, weights, state, shuffle: bool):
+        super().__init__()
+        self.X, self.T, self.weights = X, T, weights
+        self.state = state
+        self.shuffle = shuffle
+        n = X.shape[0]
+        self.placeholder = np.zeros((n, 1), dtype=np.float32)
+        self.order = None if not shuffle else np.arange(n)
+        self.start = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+        if self.shuffle:
+            step = np.arange(len(self.order))
+            self.state.shuffle(step)
+            self.order = self.order[step]
+        self.start = 0
+
+    def gather(self, placeholder, _targets):
+        stop = self.start + len(placeholder)
+        idx = slice(self.start, stop) if self.order is None else self.order[self.start:stop]
+        self.start = stop
+        xb = self.X[idx]
+        if sp.issparse(xb):
+            xb = xb.toarray()
+        tb = self.T[idx]
+        return xb, (tb if self.weights is None else (tb, self.weights[idx]))
 
 
 class _Record(Callback):
@@ -287,24 +329,30 @@ class BaseMLP(BaseEstimator):
         X, T = self._prepare_targets(X, y, fresh, incremental, classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sizes = self._layer_sizes(X.shape[1], self._n_model_outputs())
+        # as scikit-learn: a RandomState from random_state at every call draws
+        # the initial weights, the validation split and the epochs' row order
+        state = check_random_state(self.random_state)
         if fresh:
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            start = self._initial_weights(state, sizes)  # scikit-learn's draws, first
+            # dropout masks draw from the estimator's own generator
+            seed = self.random_state if isinstance(self.random_state, numbers.Integral) \
+                else state.randint(np.iinfo(np.int32).max)
             self._rng = cr_random.new_generator(int(seed))
             self._dtype = np.dtype(X.dtype)
         elif X.dtype != self._dtype:
             X = X.astype(self._dtype)
-        sizes = self._layer_sizes(X.shape[1], self._n_model_outputs())
         rows = min(X.shape[0], 200 if self.batch_size == "auto" else self.batch_size)
         with cr_random.use_generator(self._rng), blas_scope(rows, sizes):
             if fresh:
-                self._initialize(X.shape[1], self._n_model_outputs())
+                self._initialize(X.shape[1], self._n_model_outputs(), start)
             else:
                 self._sync_params()
             if not incremental or self._optimizer is None:
                 self._optimizer = self._make_optimizer()
             self._publish_params()
             try:
-                self._train(X, T, sample_weight, incremental)
+                self._train(X, T, sample_weight, incremental, state)
             finally:
                 self._publish_params()
         return self
@@ -318,12 +366,32 @@ class BaseMLP(BaseEstimator):
     def _layer_sizes(self, n_in: int, n_out: int) -> tuple:
         return (n_in,) + hidden_sizes(self.hidden_layer_sizes) + (n_out,)
 
-    def _initialize(self, n_features: int, n_outputs: int) -> None:
+    def _initial_weights(self, state, sizes) -> list:
+        """scikit-learn's initialisation, drawn from its ``random_state`` in its order.
+
+        Glorot's uniform rule (book §8.4) for weights *and* biases:
+        U(−b, b) with b = √(6/(fan_in + fan_out)) (√(2/…) for logistic units),
+        layer by layer, W then b, in float64.  The same ``random_state``
+        therefore starts the network exactly where scikit-learn's starts.
+        """
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights = []
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W = state.uniform(-bound, bound, (fan_in, fan_out))
+            b = state.uniform(-bound, bound, fan_out)
+            weights.append((W, b))
+        return weights
+
+    def _initialize(self, n_features: int, n_outputs: int, start: list) -> None:
         self._model = self._build_model(n_features, n_outputs)
-        if self._dtype != np.float32:
-            # the same float32 draws as a float32 fit, then held in float64
+        for layer, (W, b) in zip(self._linears(), start, strict=True):
+            layer.weight.data = W.astype(self._dtype)  # before any optimiser holds views
+            layer.bias.data = b.astype(self._dtype)
+        if self._dtype != np.float32:  # batch norm's parameters too
             for p in self._model.parameters():
-                p.data = p.data.astype(self._dtype)
+                if p.data.dtype != self._dtype:
+                    p.data = p.data.astype(self._dtype)
         self._optimizer = None
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden_sizes(self.hidden_layer_sizes)) + 2
@@ -366,39 +434,11 @@ class BaseMLP(BaseEstimator):
             return None
         return stopper.best
 
-    def _minibatches(self, X, T, weights):
-        """What the Trainer iterates: ``(X, T, transform)``.
-
-        Dense float32 rows without weights go in as they are.  Otherwise the
-        Trainer batches row numbers and the transform gathers each
-        minibatch: float64 stays float64, sparse rows become dense one
-        minibatch at a time, and the targets come with their weights as
-        ``(T, w)``.
-        """
-        if not sp.issparse(X) and X.dtype == np.float32 and weights is None:
-            return X, T, None
-        n = X.shape[0]
-        if n >= 1 << 24:
-            raise ValueError(
-                f"{type(self).__name__}: expected fewer than {1 << 24} rows for float64, "
-                f"sparse or weighted input. Received: {n} rows"
-            )
-        index = np.arange(n, dtype=np.float32)[:, None]  # exact below 2**24
-
-        def gather(rows, _targets):
-            idx = rows[:, 0].astype(np.intp)
-            xb = X[idx]
-            xb = xb.toarray() if sp.issparse(xb) else xb
-            tb = T[idx]
-            return xb, (tb if weights is None else (tb, weights[idx]))
-
-        return index, T, gather
-
-    def _train(self, X, T, weights, incremental: bool) -> None:
+    def _train(self, X, T, weights, incremental: bool, state) -> None:
         """One Trainer run: one epoch for ``partial_fit``, else up to ``max_iter``."""
         callbacks = [_Record(self)]
         if self.early_stopping:
-            X, T, weights, X_val, T_val, w_val = self._split_validation(X, T, weights)
+            X, T, weights, X_val, T_val, w_val = self._split_validation(X, T, weights, state)
             score = EpochScore(lambda model: self._validation_score(X_val, T_val, w_val))
             callbacks.insert(0, score)
         n = X.shape[0]
@@ -408,6 +448,8 @@ class BaseMLP(BaseEstimator):
                 f"{type(self).__name__}: batch_norm=True needs minibatches of at least 2 "
                 f"rows to estimate a variance. Received: n_samples={n}"
             )
+        rows = _RowOrder(X, T, weights, state, bool(self.shuffle))
+        callbacks.insert(0, rows)
         if self._invscaling is not None:
             callbacks.append(self._invscaling)
         callbacks.append(self._stopper)
@@ -421,16 +463,15 @@ class BaseMLP(BaseEstimator):
             verbose=0,
         )
         epochs = 1 if incremental else int(self.max_iter)
-        rows, targets, transform = self._minibatches(X, T, weights)
         self.n_iter_ = 0
         try:
             trainer.fit(
-                rows,
-                targets,
+                rows.placeholder,
+                rows.placeholder,  # the real targets come from rows.gather
                 epochs=epochs,
                 batch_size=batch_size,
-                shuffle=bool(self.shuffle),
-                transform=transform,
+                shuffle=False,  # _RowOrder shuffles, as scikit-learn
+                transform=rows.gather,
                 # batch norm cannot use a trailing minibatch of one row: skip it
                 drop_last=bool(self.batch_norm) and n % batch_size == 1,
             )
@@ -481,12 +522,14 @@ class BaseMLP(BaseEstimator):
         self._l2.rows = total
         return self._batch_loss(outputs, T, w, total)
 
-    def _split_validation(self, X, T, weights):
-        """Hold out ``validation_fraction`` of the rows (stratified for classes)."""
-        seed = int(cr_random.generator().integers(np.iinfo(np.int32).max))
+    def _split_validation(self, X, T, weights, state):
+        """Hold out ``validation_fraction`` of the rows (stratified for classes).
+
+        The split of scikit-learn for the same ``random_state``.
+        """
         arrays = [X, T] if weights is None else [X, T, weights]
         parts = train_test_split(*arrays, test_size=self.validation_fraction,
-                                 random_state=seed, stratify=self._stratify(T))
+                                 random_state=state, stratify=self._stratify(T))
         X_train, X_val, T_train, T_val = parts[:4]
         w_train, w_val = (None, None) if weights is None else parts[4:]
         if X_val.shape[0] < 2:

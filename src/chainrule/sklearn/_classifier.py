@@ -316,8 +316,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return len(self.classes_)
 
     def _stratify(self, T):
+        # scikit-learn's binarised y, so that its split (and messages) are ours
         if self._kind == "multiclass":
-            return T
+            return np.eye(len(self.classes_), dtype=bool)[T]
         if self._kind in ("binary", "single"):
             return T.astype(bool)  # as scikit-learn: its messages name 'True'/'False'
         return None
@@ -343,6 +344,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _validation_score(self, X_val, T_val, w_val=None) -> float:
         z = self._forward(X_val)
+        if not np.all(np.isfinite(z)):  # a diverged network scores NaN, as in sklearn
+            return float("nan")
         if self._kind == "multiclass":
             hits = np.argmax(z, axis=1) == T_val
         else:

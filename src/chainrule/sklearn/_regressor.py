@@ -202,4 +202,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         out = self._forward(X_val)
         if self.loss == "poisson":
             out = np.exp(out)
+        if not np.all(np.isfinite(out)):  # a diverged network scores NaN, as in sklearn
+            return float("nan")
         return float(r2_score(T_val, out, sample_weight=w_val))
