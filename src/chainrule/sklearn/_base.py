@@ -152,6 +152,10 @@ class _WeightedL2(MinibatchL2):
         return super().add_gradient(model, batch_rows if self.rows is None else self.rows)
 
 
+#: below this size the rows of an epoch are permuted in one copy, as the DataLoader does
+_WHOLE_EPOCH_BYTES = 64 << 20
+
+
 class _RowOrder(Callback):
     """Feeds the Trainer scikit-learn's minibatches: its row order, float64, sparse, weights.
 
@@ -173,23 +177,36 @@ class _RowOrder(Callback):
         self.placeholder = np.zeros((n, 1), dtype=np.float32)
         self.order = None if not shuffle else np.arange(n)
         self.start = 0
+        self.epoch_data = None
 
     def on_epoch_begin(self, epoch: int, logs: dict) -> None:
-        if self.shuffle:
-            step = np.arange(len(self.order))
-            self.state.shuffle(step)
-            self.order = self.order[step]
         self.start = 0
+        if not self.shuffle:
+            self.epoch_data = (self.X, self.T, self.weights)
+            return
+        step = np.arange(len(self.order))
+        self.state.shuffle(step)
+        self.order = self.order[step]
+        if not sp.issparse(self.X) and self.X.nbytes <= _WHOLE_EPOCH_BYTES:
+            # a small dense set is permuted once per epoch and cut into views
+            self.epoch_data = tuple(None if a is None else a[self.order]
+                                    for a in (self.X, self.T, self.weights))
+        else:
+            self.epoch_data = None
 
     def gather(self, placeholder, _targets):
         stop = self.start + len(placeholder)
-        idx = slice(self.start, stop) if self.order is None else self.order[self.start:stop]
+        if self.epoch_data is not None:
+            idx = slice(self.start, stop)
+            X, T, w = self.epoch_data
+        else:
+            idx = self.order[self.start:stop]
+            X, T, w = self.X, self.T, self.weights
         self.start = stop
-        xb = self.X[idx]
+        xb = X[idx]
         if sp.issparse(xb):
             xb = xb.toarray()
-        tb = self.T[idx]
-        return xb, (tb if self.weights is None else (tb, self.weights[idx]))
+        return xb, (T[idx] if w is None else (T[idx], w[idx]))
 
 
 class _Record(Callback):
