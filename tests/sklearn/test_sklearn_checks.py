@@ -14,7 +14,8 @@ ESTIMATORS = [
     MLPClassifier((16, 8), max_iter=100, random_state=0, batch_norm=True, dropout=0.1,
                   dropout_mode="weight_scaling", solver="rmsprop", label_smoothing=0.05,
                   learning_rate_init=0.01),
-    MLPRegressor(hidden_layer_sizes=(16,), activation="tanh", max_iter=100, random_state=0, batch_norm=True,
+    MLPRegressor(hidden_layer_sizes=(16,),
+                 activation="tanh", max_iter=100, random_state=0, batch_norm=True,
                  dropout=0.1, solver="sgd", learning_rate_init=0.01),
 ]
 

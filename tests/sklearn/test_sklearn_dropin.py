@@ -32,9 +32,9 @@ def quiet(est, *args, **kw):
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_same_random_state_same_run_as_sklearn(momentum, early_stopping):
     # float64, shuffled minibatches: nothing but the arithmetic is shared
-    kw = dict(hidden_layer_sizes=(6,), solver="sgd", momentum=momentum, batch_size=16,
-              learning_rate_init=0.05, max_iter=15, random_state=3,
-              early_stopping=early_stopping, validation_fraction=0.2)
+    kw = {"hidden_layer_sizes": (6,), "solver": "sgd", "momentum": momentum,
+          "batch_size": 16, "learning_rate_init": 0.05, "max_iter": 15, "random_state": 3,
+          "early_stopping": early_stopping, "validation_fraction": 0.2}
     ours = quiet(MLPRegressor(**kw), X, y_reg)
     theirs = quiet(sk_nn.MLPRegressor(**kw), X, y_reg)
     assert ours.n_iter_ == theirs.n_iter_
@@ -46,8 +46,9 @@ def test_same_random_state_same_run_as_sklearn(momentum, early_stopping):
 def test_binary_validation_split_is_sklearns():
     # (scikit-learn leaves multiclass splits unstratified, against its docs; ours are
     # stratified, so only the binary split is the same)
-    kw = dict(hidden_layer_sizes=(6,), solver="sgd", batch_size=20, learning_rate_init=0.1,
-              max_iter=8, random_state=7, early_stopping=True, validation_fraction=0.25)
+    kw = {"hidden_layer_sizes": (6,), "solver": "sgd", "batch_size": 20,
+          "learning_rate_init": 0.1, "max_iter": 8, "random_state": 7, "early_stopping": True,
+          "validation_fraction": 0.25}
     y = np.where(y_cls > 0, "yes", "no")
     ours = quiet(MLPClassifier(**kw), X, y)
     theirs = quiet(sk_nn.MLPClassifier(**kw), X, y)
@@ -70,7 +71,7 @@ def test_dtype_is_kept(dtype):
 def test_sparse_input_equals_dense(fmt):
     Xs = X.copy()
     Xs[np.abs(Xs) < 0.7] = 0.0
-    kw = dict(hidden_layer_sizes=(5,), max_iter=10, batch_size=16, random_state=0)
+    kw = {"hidden_layer_sizes": (5,), "max_iter": 10, "batch_size": 16, "random_state": 0}
     dense = quiet(MLPClassifier(**kw), Xs, y_cls)
     sparse = quiet(MLPClassifier(**kw), fmt(Xs), y_cls)
     for a, b in zip(dense.coefs_, sparse.coefs_):
@@ -82,8 +83,8 @@ def test_sparse_input_equals_dense(fmt):
 def test_integer_sample_weights_equal_repeated_rows():
     # one minibatch per epoch: weight 2 is the row twice, weight 0 the row removed
     w = rng.integers(0, 3, len(y_reg))
-    kw = dict(hidden_layer_sizes=(4,), solver="sgd", batch_size=200, max_iter=20,
-              shuffle=False, random_state=0, learning_rate_init=0.05, alpha=0.01)
+    kw = {"hidden_layer_sizes": (4,), "solver": "sgd", "batch_size": 200, "max_iter": 20,
+          "shuffle": False, "random_state": 0, "learning_rate_init": 0.05, "alpha": 0.01}
     weighted = quiet(MLPRegressor(**kw), X, y_reg, sample_weight=w)
     repeated = quiet(MLPRegressor(**kw), np.repeat(X, w, axis=0), np.repeat(y_reg, w))
     for a, b in zip(weighted.coefs_, repeated.coefs_):

@@ -98,7 +98,8 @@ def test_tiny_validation_set_and_batch_norm_on_one_row():
 
 
 def test_divergence_is_reported():
-    big = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=20,
+    big = MLPRegressor(hidden_layer_sizes=(8,),
+                       solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=20,
                        random_state=0)
     with (pytest.raises(FloatingPointError, match=r"loss became (nan|inf) in epoch \d+, minibatch 1"),
           np.errstate(all="ignore")):

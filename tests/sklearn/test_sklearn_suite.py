@@ -75,7 +75,7 @@ def test_scikit_learn_mlp_suite_passes(tmp_path):
            "--junitxml", str(report), "-W", "ignore::DeprecationWarning", target.name]
     for name in PRIVATE:
         cmd += ["--deselect", f"{target.name}::{name}"]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
                           timeout=900)
     assert report.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
     cases = ET.parse(report).getroot().iter("testcase")

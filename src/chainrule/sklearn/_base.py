@@ -73,6 +73,7 @@ from chainrule.training import (
     recipes,
 )
 
+from ._compat import validate_data
 from ._params import (
     AnyOf,
     Boolean,
@@ -84,7 +85,6 @@ from ._params import (
     check_params,
     hidden_sizes,
 )
-from ._compat import validate_data
 from ._threads import blas_scope
 
 #: scikit-learn's activation names (a subset of the shared vocabulary)

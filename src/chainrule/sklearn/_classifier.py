@@ -31,6 +31,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     α/(2m')·Σ‖W‖² on the weight matrices of a minibatch of m' rows —
     scikit-learn's objective, so ``alpha`` means the same in both.
 
+    As scikit-learn's: X may be dense or CSR/CSC (densified one minibatch
+    at a time); float32 X trains float32 weights, any other X float64; the
+    same ``random_state`` draws scikit-learn's initial weights (Glorot
+    uniform for weights and biases), validation split and row order;
+    ``coefs_``/``intercepts_`` are plain lists that may be overwritten
+    (``warm_start`` then continues from them).
+
     Parameters shared with scikit-learn mean what they mean there; these
     differ or are new:
 
@@ -68,7 +75,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             weights (book §7.8).
         validation_fraction: share of rows held out for early stopping.
         beta_1, beta_2, epsilon: Adam's ρ₁, ρ₂, δ.
-        n_iter_no_change: epochs without improvement before stopping.
+        n_iter_no_change: epochs without improvement before stopping
+            (``np.inf``: never stop before ``max_iter``).
+        max_fun: most loss evaluations of ``solver="lbfgs"`` (checked
+            here, used by that solver).
         dropout: drop probability of the hidden units (0 = no dropout).
         dropout_mode: ``"inverted"`` (scale by 1/(1-p) while training) or
             ``"weight_scaling"`` (the book's rule: scale by 1-p at inference).
@@ -85,7 +95,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         validation_scores_, best_validation_score_: validation accuracy per
             epoch and its best (with early stopping, else None).
         n_iter_: epochs run by the last call; t_: samples seen in total.
-        coefs_, intercepts_: live weight and bias arrays, (fan_in, fan_out).
+        coefs_, intercepts_: the weight and bias arrays, (fan_in, fan_out), in
+            the input's dtype; assigned arrays are copied into the network.
         n_layers_, n_outputs_, out_activation_: as in scikit-learn.
 
     Example:
