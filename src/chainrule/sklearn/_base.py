@@ -331,7 +331,13 @@ class BaseMLP(BaseEstimator):
                         f"{[getattr(la, kind).data.shape for la in layers]}. "
                         f"Received: shape {value.shape} for a {live.shape} layer"
                     )
-                live[...] = value
+                if np.array_equal(value, live):
+                    continue  # e.g. the same weights, unpickled apart
+                if live.flags.writeable:
+                    live[...] = value
+                else:  # read-only (a memory-mapped load): a fresh array and optimiser
+                    getattr(layer, kind).data = value.astype(live.dtype)
+                    self._optimizer = None
         self._publish_params()
 
     # --- fitting --------------------------------------------------------------------
@@ -598,6 +604,7 @@ class BaseMLP(BaseEstimator):
         opt_state = state.pop("_optimizer_state", None)
         super().__setstate__(state)
         if "_model" in state:
+            self._sync_params()  # weights assigned to coefs_ before pickling count
             self._optimizer = None
             if opt_state is not None:
                 self._optimizer = self._make_optimizer()
