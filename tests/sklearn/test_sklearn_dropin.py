@@ -147,3 +147,15 @@ def test_divergence_with_early_stopping_stops_warns_and_keeps_best():
     assert np.isnan(reg.validation_scores_[-1]) and reg.n_iter_ < 20
     assert len(reg.validation_scores_) == reg.n_iter_
     assert all(np.all(np.isfinite(w)) for w in reg.coefs_ + reg.intercepts_)
+
+
+def test_multilabel_log_proba_ranks_as_proba():
+    Y = np.column_stack([y_cls == 0, y_cls == 1, y_cls == 2]).astype(int)
+    clf = quiet(MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, Y)
+    # saturated logits (60 and 80: both probabilities round to 1.0)
+    clf.coefs_ = [np.zeros_like(c) for c in clf.coefs_]
+    clf.intercepts_ = [np.zeros(3), np.array([60.0, 80.0, -5.0])]
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    assert np.all(proba[:, :2] == 1.0)
+    np.testing.assert_array_equal(proba.argmax(axis=1), log_proba.argmax(axis=1))
+    np.testing.assert_allclose(log_proba, np.log(proba))

@@ -206,7 +206,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._probabilities(self._logits(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """log of :meth:`predict_proba`, computed stably from the logits."""
+        """log of :meth:`predict_proba`, from the logits (stable) for single-label targets."""
         z = self._logits(X)
         if self._kind == "single":
             return np.zeros((z.shape[0], 1), dtype=z.dtype)
@@ -214,7 +214,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return log_softmax(z, axis=1)
         if self._kind == "binary":
             return np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
-        return log_expit(z)
+        # multilabel: the log of predict_proba itself, as scikit-learn.  Independent
+        # sigmoids can all round to 1.0; a finer log would then rank labels that
+        # predict_proba ties, and the two would disagree on the most probable one.
+        with np.errstate(divide="ignore"):
+            return np.log(self._probabilities(z))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row (0/1 indicators for multilabel)."""
