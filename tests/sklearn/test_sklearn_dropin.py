@@ -159,3 +159,21 @@ def test_multilabel_log_proba_ranks_as_proba():
     assert np.all(proba[:, :2] == 1.0)
     np.testing.assert_array_equal(proba.argmax(axis=1), log_proba.argmax(axis=1))
     np.testing.assert_allclose(log_proba, np.log(proba))
+
+
+def test_onnx_export_of_poisson_and_float64_fits():
+    pytest.importorskip("onnx", reason="needs the onnx extra")
+    ort = pytest.importorskip("onnxruntime", reason="needs the onnx extra (onnxruntime)")
+    from chainrule.sklearn import export_onnx
+
+    counts = np.random.default_rng(1).poisson(np.exp(0.3 * X[:, 0]))
+    reg = quiet(MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), max_iter=20,
+                             random_state=0), X, counts)  # float64 fit
+    proto = export_onnx(reg, None)
+    session = ort.InferenceSession(proto.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    (pred,) = session.run(None, {session.get_inputs()[0].name: X.astype(np.float32)})
+    np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-4)
+    one = quiet(MLPClassifier(hidden_layer_sizes=(2,), max_iter=2), X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        export_onnx(one, None)
