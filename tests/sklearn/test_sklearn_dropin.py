@@ -64,7 +64,8 @@ def test_dtype_is_kept(dtype):
     assert reg.predict(X.astype(dtype)).dtype == dtype
     clf = quiet(MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0),
                 X.astype(dtype), y_cls)
-    assert clf.predict_proba(X.astype(dtype)).dtype == dtype
+    # probabilities are float64 whatever the fit (finite logs near 0 and 1)
+    assert clf.predict_proba(X.astype(dtype)).dtype == np.float64
 
 
 @pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])

@@ -568,12 +568,13 @@ class BaseMLP(BaseEstimator):
         return None
 
     # --- predicting -----------------------------------------------------------------
-    def _forward(self, X) -> np.ndarray:
-        """Network outputs (logits / predictions) in the fitted dtype, inference mode.
+    def _forward(self, X, fitted_dtype: bool = True) -> np.ndarray:
+        """Network outputs (logits / predictions), inference mode.
 
         They are computed in float64 (float32 weights promoted), so a row's
-        output does not depend on which other rows share its batch; sparse X
-        is densified 1024 rows at a time.
+        output does not depend on which other rows share its batch, and
+        returned in the fitted dtype (float64 with ``fitted_dtype=False``);
+        sparse X is densified 1024 rows at a time.
         """
         self._sync_params()
         model = self._model
@@ -587,6 +588,8 @@ class BaseMLP(BaseEstimator):
             outs = [model(Tensor(np.asarray(p, dtype=np.float64), dtype=np.float64)).data
                     for p in parts]
         out = outs[0] if len(outs) == 1 else np.concatenate(outs)
+        if not fitted_dtype:
+            return out
         return out.astype(self.__dict__.get("_dtype", np.float32), copy=False)
 
     # --- pickling -------------------------------------------------------------------

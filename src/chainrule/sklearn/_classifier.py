@@ -199,7 +199,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, (n_samples, n_classes) in the order of ``classes_``.
+        """Class probabilities, (n_samples, n_classes) in the order of ``classes_``, float64.
 
         Multilabel: (n_samples, k), the probability of each label.
         """
@@ -369,7 +369,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return self._forward(self._check_X(X, reset=False))
+        # float64 logits, whatever the fitted dtype: probabilities within 1e-38 of
+        # 0 or 1 keep finite logs (float32 would round them to 0 and log to -inf)
+        return self._forward(self._check_X(X, reset=False), fitted_dtype=False)
 
     def _probabilities(self, z) -> np.ndarray:
         if self._kind == "single":
