@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
@@ -206,19 +206,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._probabilities(self._logits(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """log of :meth:`predict_proba`, from the logits (stable) for single-label targets."""
-        z = self._logits(X)
-        if self._kind == "single":
-            return np.zeros((z.shape[0], 1), dtype=z.dtype)
-        if self._kind == "multiclass":
-            return log_softmax(z, axis=1)
-        if self._kind == "binary":
-            return np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
-        # multilabel: the log of predict_proba itself, as scikit-learn.  Independent
-        # sigmoids can all round to 1.0; a finer log would then rank labels that
-        # predict_proba ties, and the two would disagree on the most probable one.
+        """log of :meth:`predict_proba` itself, as scikit-learn (−inf where one underflows).
+
+        Not a separately "stable" log: independent sigmoids (multilabel) can
+        all round to 1.0 and a probability can round to 0.0 for logits beyond
+        ±745; a finer log would then rank what ``predict_proba`` ties, or be
+        finite where the probability is 0, and the two would disagree.
+        """
         with np.errstate(divide="ignore"):
-            return np.log(self._probabilities(z))
+            return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row (0/1 indicators for multilabel)."""
