@@ -5,7 +5,8 @@ Run from the repository root:
     PYTHONPATH=src python benchmarks/bench_sklearn.py
 
 Both estimators get the same data (scikit-learn's digits, 75/25 stratified
-split, standardised, float32), the same network (one hidden layer of 100
+split, standardised; float32 and, in a second table, float64: each library
+trains in the input's dtype), the same network (one hidden layer of 100
 ReLUs), solver (Adam, ε = 1e-3), minibatch size (200), L2 penalty
 (α = 1e-4) and number of epochs; early stopping is off and ``tol=0`` with
 a huge ``n_iter_no_change`` makes both run every epoch.  Each round fits
@@ -22,7 +23,7 @@ Two settings are measured:
   so the comparison is the same arithmetic on the same core.
 
 Options: --epochs N (default 50), --rounds N (default 5), --hidden N
-(default 100), --mode shipped|one-thread|both.
+(default 100), --mode shipped|one-thread|both, --dtype float32|float64|both.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import chainrule as cr
 
 
-def digits_float32():
+def digits(dtype=np.float32):
     X, y = load_digits(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0,
                                               stratify=y)
     scaler = StandardScaler().fit(X_tr)
-    return (scaler.transform(X_tr).astype(np.float32), y_tr,
-            scaler.transform(X_te).astype(np.float32), y_te)
+    return (scaler.transform(X_tr).astype(dtype), y_tr,
+            scaler.transform(X_te).astype(dtype), y_te)
 
 
 def settings(args, seed):
@@ -96,31 +97,36 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hidden", type=int, default=100)
     parser.add_argument("--mode", choices=["shipped", "one-thread", "both"], default="both")
+    parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     args = parser.parse_args(argv)
 
-    data = digits_float32()
+    dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     blas = [f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
             for i in threadpool_info() if i["user_api"] == "blas"]
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"scikit-learn {sklearn.__version__}, BLAS: {', '.join(blas) or '?'}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"digits: {len(data[1])} train / {len(data[3])} test rows, float32; "
+    data = digits()
+    print(f"digits: {len(data[1])} train / {len(data[3])} test rows; "
           f"MLP 64-{args.hidden}-10 relu, adam lr=1e-3, batch 200, alpha=1e-4, "
           f"{args.epochs} epochs, {args.rounds} rounds\n")
     modes = ["shipped", "one-thread"] if args.mode == "both" else [args.mode]
-    header = (f"{'setting':<15} {'library':<10} {'fit s (median)':>15} {'min':>8} "
-              f"{'test acc':>9} {'speed-up':>9}")
+    header = (f"{'input':<8} {'setting':<15} {'library':<10} {'fit s (median)':>15} "
+              f"{'min':>8} {'test acc':>9} {'speed-up':>9}")
     print(header)
     print("-" * len(header))
-    for mode in modes:
-        times, accs = run(mode, args, data)
-        ours = statistics.median(times["chainrule"])
-        theirs = statistics.median(times["sklearn"])
-        label = "as shipped" if mode == "shipped" else "1 BLAS thread"
-        for name in ("chainrule", "sklearn"):
-            ratio = f"{theirs / ours:8.1f}x" if name == "chainrule" else ""
-            print(f"{label:<15} {name:<10} {statistics.median(times[name]):15.3f} "
-                  f"{min(times[name]):8.3f} {np.mean(accs[name]):9.4f} {ratio:>9}")
+    for dtype in dtypes:
+        data = digits(np.dtype(dtype))
+        for mode in modes:
+            times, accs = run(mode, args, data)
+            ours = statistics.median(times["chainrule"])
+            theirs = statistics.median(times["sklearn"])
+            label = "as shipped" if mode == "shipped" else "1 BLAS thread"
+            for name in ("chainrule", "sklearn"):
+                ratio = f"{theirs / ours:8.1f}x" if name == "chainrule" else ""
+                print(f"{dtype:<8} {label:<15} {name:<10} "
+                      f"{statistics.median(times[name]):15.3f} {min(times[name]):8.3f} "
+                      f"{np.mean(accs[name]):9.4f} {ratio:>9}")
     return 0
 
 

@@ -91,13 +91,19 @@ def test_string_labels_binary_and_probabilities(iris):
     assert clf.score(X[mask], labels) > 0.9
 
 
-def test_log_proba_stays_finite_where_proba_underflows(iris):
+def test_log_proba_is_the_log_of_proba_even_where_it_underflows(iris):
+    # as scikit-learn (whose check_classifiers_train compares the two, infinities
+    # included): -inf exactly where a probability underflows to 0
     X, y = iris
     clf = quiet_fit(MLPClassifier((8,), max_iter=5, random_state=0), X, y)
     far = X[:3] * 1e5  # huge logits: some probabilities underflow to 0
-    log_p = clf.predict_log_proba(far)
-    assert np.all(np.isfinite(log_p))
-    assert np.any(clf.predict_proba(far) == 0.0)
+    proba, log_p = clf.predict_proba(far), clf.predict_log_proba(far)
+    assert np.any(proba == 0.0)
+    np.testing.assert_array_equal(np.isneginf(log_p), proba == 0.0)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(log_p, np.log(proba))
+    near = X[:20]
+    assert np.all(np.isfinite(clf.predict_log_proba(near)))
 
 
 def test_multilabel(iris):
@@ -172,9 +178,9 @@ def test_early_stopping_restores_best_weights(digits):
     seen = []
 
     class Recording(MLPClassifier):
-        def _validation_score(self, X_val, T_val):
+        def _validation_score(self, X_val, T_val, w_val=None):
             seen.append([c.copy() for c in self.coefs_])
-            return super()._validation_score(X_val, T_val)
+            return super()._validation_score(X_val, T_val, w_val)
 
     clf = Recording((32,), early_stopping=True, n_iter_no_change=3, tol=0.0,
                     learning_rate_init=0.05, max_iter=60, random_state=0)

@@ -43,7 +43,7 @@ def test_bad_hyperparameters_fail_in_fit(params, match):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
 def test_bad_data(Est):
-    est = Est((4,), max_iter=2)
+    est = Est(hidden_layer_sizes=(4,), max_iter=2)
     X_nan = X.copy()
     X_nan[3, 1] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
@@ -78,8 +78,10 @@ def test_bad_targets():
         MLPClassifier(max_iter=2).fit(X, y_nan)
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         MLPClassifier(max_iter=2).fit(X, rng.standard_normal(30))
-    with pytest.raises(ValueError, match=r"at least 2 classes.*Received: 1 class"):
-        MLPClassifier(max_iter=2).fit(X, np.zeros(30))
+    # one class, as scikit-learn: it is always predicted, with probability 1
+    one = MLPClassifier(max_iter=2).fit(X, np.full(30, 7))
+    assert one.classes_.tolist() == [7] and np.all(one.predict(X) == 7)
+    assert one.predict_proba(X).shape == (30, 1) and np.all(one.predict_proba(X) == 1)
     with pytest.raises(ValueError, match="multilabel"):
         MLPClassifier(max_iter=2).fit(X, np.column_stack([y, y]))
     with pytest.raises(ValueError, match="could not convert|numeric"):
@@ -87,7 +89,7 @@ def test_bad_targets():
 
 
 def test_tiny_validation_set_and_batch_norm_on_one_row():
-    with pytest.raises(ValueError, match="validation set of at least 2 rows"):
+    with pytest.raises(ValueError, match="The validation set is too small.*at least 2"):
         MLPRegressor(early_stopping=True, validation_fraction=0.01).fit(X[:12], y[:12])
     with pytest.raises(ValueError, match="test_size = 1 should be greater or equal to the number"):
         MLPClassifier(early_stopping=True, validation_fraction=0.01).fit(X[:12], y[:12])
@@ -96,7 +98,8 @@ def test_tiny_validation_set_and_batch_norm_on_one_row():
 
 
 def test_divergence_is_reported():
-    big = MLPRegressor((8,), solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=20,
+    big = MLPRegressor(hidden_layer_sizes=(8,),
+                       solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=20,
                        random_state=0)
     with (pytest.raises(FloatingPointError, match=r"loss became (nan|inf) in epoch \d+, minibatch 1"),
           np.errstate(all="ignore")):

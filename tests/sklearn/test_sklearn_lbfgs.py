@@ -60,8 +60,8 @@ def test_max_fun_limits_the_evaluations():
 def test_alpha_is_the_l2_penalty_of_the_whole_data_objective():
     X, y = make_regression(60, 5, noise=1.0, random_state=0)
     y = y / y.std()
-    small = MLPRegressor((8,), solver="lbfgs", alpha=0.0, max_iter=300, random_state=0).fit(X, y)
-    big = MLPRegressor((8,), solver="lbfgs", alpha=10.0, max_iter=300, random_state=0).fit(X, y)
+    small = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.0, max_iter=300, random_state=0).fit(X, y)
+    big = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", alpha=10.0, max_iter=300, random_state=0).fit(X, y)
     norm = lambda est: sum(float(np.sum(w ** 2)) for w in est.coefs_)
     assert norm(big) < 0.5 * norm(small)
 

@@ -29,7 +29,8 @@ def quiet_fit(est, X, y):
 
 def test_diabetes_r2(diabetes):
     X_tr, y_tr, X_te, y_te = diabetes
-    reg = quiet_fit(MLPRegressor((32,), learning_rate_init=0.01, max_iter=60, batch_size=32,
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(32,),
+                                 learning_rate_init=0.01, max_iter=60, batch_size=32,
                                  alpha=1.0, random_state=0), X_tr, y_tr)
     assert reg.score(X_te, y_te) > 0.3  # sklearn's MLPRegressor: 0.36 here
     assert reg.predict(X_te).shape == (len(y_te),)
@@ -39,7 +40,7 @@ def test_diabetes_r2(diabetes):
 def test_two_outputs_keep_their_shape(diabetes):
     X_tr, y_tr, _, _ = diabetes
     Y = np.column_stack([y_tr, -2 * y_tr])
-    reg = quiet_fit(MLPRegressor((16,), max_iter=30, learning_rate_init=0.01,
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01,
                                  random_state=0), X_tr, Y)
     pred = reg.predict(X_tr)
     assert pred.shape == (len(y_tr), 2)
@@ -54,7 +55,7 @@ def test_column_y_warns_and_predicts_1d(diabetes):
 
     X_tr, y_tr, _, _ = diabetes
     with pytest.warns(DataConversionWarning):
-        reg = quiet_fit(MLPRegressor((4,), max_iter=2), X_tr, y_tr[:, None])
+        reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2), X_tr, y_tr[:, None])
     assert reg.predict(X_tr).shape == (len(y_tr),)
 
 
@@ -62,7 +63,8 @@ def test_learns_a_smooth_function_exactly_enough():
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, (400, 1))
     y = np.sin(2 * X[:, 0])
-    reg = quiet_fit(MLPRegressor((32, 32), activation="tanh", learning_rate_init=0.01,
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(32, 32),
+                                 activation="tanh", learning_rate_init=0.01,
                                  max_iter=150, batch_size=50, random_state=0), X, y)
     assert np.sqrt(np.mean((reg.predict(X) - y) ** 2)) < 0.1
     # the reported loss is ½·mean squared error (+ the small penalty)
@@ -72,11 +74,12 @@ def test_learns_a_smooth_function_exactly_enough():
 
 def test_partial_fit_and_early_stopping(diabetes):
     X_tr, y_tr, X_te, y_te = diabetes
-    reg = MLPRegressor((16,), learning_rate_init=0.01, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0)
     for _ in range(20):
         reg.partial_fit(X_tr, y_tr)
     assert len(reg.loss_curve_) == 20 and reg.loss_curve_[-1] < reg.loss_curve_[0]
-    es = MLPRegressor((16,), early_stopping=True, learning_rate_init=0.05, tol=0.0,
+    es = MLPRegressor(hidden_layer_sizes=(16,),
+                      early_stopping=True, learning_rate_init=0.05, tol=0.0,
                       n_iter_no_change=5, max_iter=200, random_state=0).fit(X_tr, y_tr)
     assert es.n_iter_ < 200 and len(es.validation_scores_) == es.n_iter_
     assert es.best_validation_score_ == max(es.validation_scores_)

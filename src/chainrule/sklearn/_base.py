@@ -19,7 +19,17 @@ scikit-learn's parameters into a :class:`chainrule.training.Trainer` run:
   :class:`~chainrule.training.InverseScalingLR` callback;
 * ``partial_fit`` is one Trainer epoch with the optimiser (and its state)
   kept; ``warm_start`` starts from the current weights with a new optimiser;
-* divergence is the Trainer's non-finite loss check.
+* the data reach the Trainer in one of two ways: dense float32 rows
+  without sample weights go in as they are (the fast path); otherwise the
+  Trainer's loader shuffles and batches *row numbers* and a per-minibatch
+  ``transform`` gathers the rows: float64 rows stay float64 (a float64
+  network, as scikit-learn keeps the input's dtype), sparse rows are
+  densified one minibatch at a time, and sample weights travel with the
+  targets;
+* divergence is the Trainer's non-finite loss check: with
+  ``early_stopping`` the run stops, warns and keeps the best weights (the
+  diverged epoch's validation score is NaN); without it ``fit`` raises
+  ValueError, as scikit-learn does.
 
 The callbacks are kept on the estimator, so their counters (samples seen,
 epochs without improvement, best value) continue across ``partial_fit``
@@ -36,14 +46,18 @@ estimator's own stream.
 
 from __future__ import annotations
 
+import itertools
+import numbers
 import warnings
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight
 
 from chainrule import random as cr_random
 from chainrule.autograd.engine import Tensor, no_grad
@@ -60,10 +74,12 @@ from chainrule.training import (
 )
 
 from . import _lbfgs
+from ._compat import validate_data
 from ._params import (
     AnyOf,
     Boolean,
     HiddenSizes,
+    Infinity,
     Interval,
     Options,
     RandomState,
@@ -87,7 +103,6 @@ PARAMS = {
     "learning_rate_init": Interval(0, None, closed="neither"),
     "power_t": Interval(0, None),
     "max_iter": Interval(1, None, integer=True),
-    "max_fun": Interval(1, None, integer=True),
     "shuffle": Boolean(),
     "random_state": RandomState(),
     "tol": Interval(0, None),
@@ -100,11 +115,99 @@ PARAMS = {
     "beta_1": Interval(0, 1, closed="left"),
     "beta_2": Interval(0, 1, closed="left"),
     "epsilon": Interval(0, None, closed="neither"),
-    "n_iter_no_change": Interval(1, None, integer=True),
+    "n_iter_no_change": AnyOf(Interval(1, None, integer=True), Infinity()),
+    "max_fun": Interval(1, None, integer=True),
     "dropout": Interval(0, 1, closed="left"),
     "dropout_mode": Options("inverted", "weight_scaling"),
     "batch_norm": Boolean(),
 }
+
+
+class DivergedError(ValueError, FloatingPointError):
+    """The training loss became NaN or infinite (scikit-learn raises ValueError here)."""
+
+
+def stochastic_solver(estimator) -> bool:
+    """``partial_fit`` exists only for the minibatch solvers (not ``"lbfgs"``)."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. "
+            f"{estimator.solver} is not stochastic."
+        )
+    return True
+
+
+class _WeightedL2(MinibatchL2):
+    """scikit-learn's L2 term α/(2·Σw)·Σ‖W‖²: divided by the minibatch's weight sum.
+
+    Without sample weights ``rows`` stays None and the divisor is the
+    number of rows m', as in :class:`~chainrule.regularization.MinibatchL2`;
+    the weighted loss sets ``rows`` to Σw before each step.
+    """
+
+    def __init__(self, alpha: float):
+        super().__init__(alpha)
+        self.rows = None
+
+    def add_gradient(self, model, batch_rows: int) -> float:
+        return super().add_gradient(model, batch_rows if self.rows is None else self.rows)
+
+
+#: below this size the rows of an epoch are permuted in one copy, as the DataLoader does
+_WHOLE_EPOCH_BYTES = 64 << 20
+
+
+class _RowOrder(Callback):
+    """Feeds the Trainer scikit-learn's minibatches: its row order, float64, sparse, weights.
+
+    The Trainer's loader runs over ``placeholder`` (one float32 zero per
+    row) in order, and ``gather`` (its per-minibatch ``transform``) returns
+    the next rows of the epoch's order instead: the order of scikit-learn,
+    whose epochs compose a fresh ``state.shuffle`` with the last order.
+    Rows keep their dtype (float64 trains a float64 network), sparse rows
+    become dense one minibatch at a time, and with sample weights the
+    targets come as ``(T, w)``.
+    """
+
+    def __init__(self, X, T, weights, state, shuffle: bool):
+        super().__init__()
+        self.X, self.T, self.weights = X, T, weights
+        self.state = state
+        self.shuffle = shuffle
+        n = X.shape[0]
+        self.placeholder = np.zeros((n, 1), dtype=np.float32)
+        self.order = None if not shuffle else np.arange(n)
+        self.start = 0
+        self.epoch_data = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+        self.start = 0
+        if not self.shuffle:
+            self.epoch_data = (self.X, self.T, self.weights)
+            return
+        step = np.arange(len(self.order))
+        self.state.shuffle(step)
+        self.order = self.order[step]
+        if not sp.issparse(self.X) and self.X.nbytes <= _WHOLE_EPOCH_BYTES:
+            # a small dense set is permuted once per epoch and cut into views
+            self.epoch_data = tuple(None if a is None else a[self.order]
+                                    for a in (self.X, self.T, self.weights))
+        else:
+            self.epoch_data = None
+
+    def gather(self, placeholder, _targets):
+        stop = self.start + len(placeholder)
+        if self.epoch_data is not None:
+            idx = slice(self.start, stop)
+            X, T, w = self.epoch_data
+        else:
+            idx = self.order[self.start:stop]
+            X, T, w = self.X, self.T, self.weights
+        self.start = stop
+        xb = X[idx]
+        if sp.issparse(xb):
+            xb = xb.toarray()
+        return xb, (T[idx] if w is None else (T[idx], w[idx]))
 
 
 class _Record(Callback):
@@ -138,6 +241,11 @@ class BaseMLP(BaseEstimator):
     """
 
     _extra_params: ClassVar[dict] = {}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC rows, densified one minibatch at a time
+        return tags
 
     # --- hyperparameters -------------------------------------------------------
     def _check_params(self) -> None:
@@ -188,44 +296,128 @@ class BaseMLP(BaseEstimator):
     def _linears(self) -> list:
         return [m for m in self._model if isinstance(m, Linear)]
 
-    @property
-    def coefs_(self) -> list:
-        """Weight matrices, layer by layer, shape (fan_in, fan_out) (live arrays)."""
-        return [layer.weight.data for layer in self._linears()]
+    # --- coefs_ / intercepts_: plain attributes the user may overwrite --------------
+    def _publish_params(self) -> None:
+        """Point ``coefs_``/``intercepts_`` at the network's live weight arrays."""
+        layers = self._linears()
+        self.coefs_ = [layer.weight.data for layer in layers]
+        self.intercepts_ = [layer.bias.data for layer in layers]
 
-    @property
-    def intercepts_(self) -> list:
-        """Bias vectors, layer by layer, shape (fan_out,) (live arrays)."""
-        return [layer.bias.data for layer in self._linears()]
+    def _sync_params(self) -> None:
+        """Copy weights the user assigned to ``coefs_``/``intercepts_`` into the network.
+
+        scikit-learn's weights are plain lists of arrays; a user may replace
+        them (to warm-start from given weights).  Any entry that is no longer
+        the network's own array is copied into it (in place, so that the
+        optimiser's views stay valid), then the attributes point at the
+        network's arrays again.
+        """
+        name = type(self).__name__
+        layers = self._linears()
+        for attr, kind in (("coefs_", "weight"), ("intercepts_", "bias")):
+            given = getattr(self, attr, None)
+            if given is None:
+                continue
+            if len(given) != len(layers):
+                raise ValueError(
+                    f"{name}: expected {attr} to hold {len(layers)} arrays, one per layer. "
+                    f"Received: {len(given)}"
+                )
+            for layer, value in zip(layers, given):
+                live = getattr(layer, kind).data
+                if value is live:
+                    continue
+                value = np.asarray(value)
+                if value.shape != live.shape:
+                    raise ValueError(
+                        f"{name}: expected {attr} entries of shapes "
+                        f"{[getattr(la, kind).data.shape for la in layers]}. "
+                        f"Received: shape {value.shape} for a {live.shape} layer"
+                    )
+                if np.array_equal(value, live):
+                    continue  # e.g. the same weights, unpickled apart
+                if live.flags.writeable:
+                    live[...] = value
+                else:  # read-only (a memory-mapped load): a fresh array and optimiser
+                    getattr(layer, kind).data = value.astype(live.dtype)
+                    self._optimizer = None
+        self._publish_params()
 
     # --- fitting --------------------------------------------------------------------
-    def _fit(self, X, y, incremental: bool, classes=None):
+    def _fit(self, X, y, incremental: bool, classes=None, sample_weight=None):
         self._check_params()
         if self.early_stopping and incremental:
             raise ValueError(
-                f"{type(self).__name__}: partial_fit runs one epoch and cannot stop "
-                "early. Expected early_stopping=False. Received: early_stopping=True"
+                "partial_fit does not support early_stopping=True "
+                f"({type(self).__name__}: partial_fit runs one epoch and cannot stop early)"
             )
         fresh = not hasattr(self, "_model") or (not incremental and not self.warm_start)
         X, T = self._prepare_targets(X, y, fresh, incremental, classes)
-        if fresh:
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            self._rng = cr_random.new_generator(int(seed))
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         sizes = self._layer_sizes(X.shape[1], self._n_model_outputs())
+        # as scikit-learn: a RandomState from random_state at every call draws
+        # the initial weights, the validation split and the epochs' row order
+        state = check_random_state(self.random_state)
+        if fresh:
+            start = self._initial_weights(state, sizes)  # scikit-learn's draws, first
+            # dropout masks draw from the estimator's own generator
+            seed = self.random_state if isinstance(self.random_state, numbers.Integral) \
+                else state.randint(np.iinfo(np.int32).max)
+            self._rng = cr_random.new_generator(int(seed))
+            self._dtype = np.dtype(X.dtype)
+        elif X.dtype != self._dtype:
+            X = X.astype(self._dtype)
         rows = min(X.shape[0], 200 if self.batch_size == "auto" else self.batch_size)
         with cr_random.use_generator(self._rng), blas_scope(rows, sizes):
             if fresh:
-                self._initialize(X.shape[1], self._n_model_outputs())
+                self._initialize(X.shape[1], self._n_model_outputs(), start)
+            else:
+                self._sync_params()
             if not incremental or self._optimizer is None:
                 self._optimizer = self._make_optimizer()
-            self._train(X, T, incremental)
+            self._publish_params()
+            try:
+                self._train(X, T, sample_weight, incremental, state)
+            finally:
+                self._publish_params()
         return self
+
+    def _check_X(self, X, reset: bool):
+        """X as scikit-learn reads it: float32 stays float32, else float64; CSR kept sparse."""
+        X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
+                          accept_sparse=["csr", "csc"], order="C")
+        return X.tocsr() if sp.issparse(X) else X
 
     def _layer_sizes(self, n_in: int, n_out: int) -> tuple:
         return (n_in,) + hidden_sizes(self.hidden_layer_sizes) + (n_out,)
 
-    def _initialize(self, n_features: int, n_outputs: int) -> None:
+    def _initial_weights(self, state, sizes) -> list:
+        """scikit-learn's initialisation, drawn from its ``random_state`` in its order.
+
+        Glorot's uniform rule (book §8.4) for weights *and* biases:
+        U(−b, b) with b = √(6/(fan_in + fan_out)) (√(2/…) for logistic units),
+        layer by layer, W then b, in float64.  The same ``random_state``
+        therefore starts the network exactly where scikit-learn's starts.
+        """
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights = []
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W = state.uniform(-bound, bound, (fan_in, fan_out))
+            b = state.uniform(-bound, bound, fan_out)
+            weights.append((W, b))
+        return weights
+
+    def _initialize(self, n_features: int, n_outputs: int, start: list) -> None:
         self._model = self._build_model(n_features, n_outputs)
+        for layer, (W, b) in zip(self._linears(), start, strict=True):
+            layer.weight.data = W.astype(self._dtype)  # before any optimiser holds views
+            layer.bias.data = b.astype(self._dtype)
+        if self._dtype != np.float32:  # batch norm's parameters too
+            for p in self._model.parameters():
+                if p.data.dtype != self._dtype:
+                    p.data = p.data.astype(self._dtype)
         self._optimizer = None
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden_sizes(self.hidden_layer_sizes)) + 2
@@ -233,11 +425,12 @@ class BaseMLP(BaseEstimator):
         self.t_ = 0
         self.loss_curve_ = []
         early = bool(self.early_stopping)
+        patience = self.n_iter_no_change
         self._stopper = ToleranceStopping(
             monitor="val_score" if early else "objective",
             mode="max" if early else "min",
             tol=float(self.tol),
-            n_iter_no_change=int(self.n_iter_no_change),
+            n_iter_no_change=patience if patience == np.inf else int(patience),
             reduce_lr_by=5.0 if self._adaptive() else None,
             min_lr=1e-6,
             restore_best_weights=early,
@@ -267,15 +460,15 @@ class BaseMLP(BaseEstimator):
             return None
         return stopper.best
 
-    def _train(self, X, T, incremental: bool) -> None:
+    def _train(self, X, T, weights, incremental: bool, state) -> None:
         """One Trainer run: one epoch for ``partial_fit``, else up to ``max_iter``."""
         if self.solver == "lbfgs":
-            _lbfgs.train_lbfgs(self, X, T, incremental)
+            _lbfgs.train_lbfgs(self, X, T, weights, incremental)
             return
         callbacks = [_Record(self)]
         if self.early_stopping:
-            X, T, X_val, T_val = self._split_validation(X, T)
-            score = EpochScore(lambda model: self._validation_score(X_val, T_val))
+            X, T, weights, X_val, T_val, w_val = self._split_validation(X, T, weights, state)
+            score = EpochScore(lambda model: self._validation_score(X_val, T_val, w_val))
             callbacks.insert(0, score)
         n = X.shape[0]
         batch_size = self._batch_size(n)
@@ -284,14 +477,17 @@ class BaseMLP(BaseEstimator):
                 f"{type(self).__name__}: batch_norm=True needs minibatches of at least 2 "
                 f"rows to estimate a variance. Received: n_samples={n}"
             )
+        rows = _RowOrder(X, T, weights, state, bool(self.shuffle))
+        callbacks.insert(0, rows)
         if self._invscaling is not None:
             callbacks.append(self._invscaling)
         callbacks.append(self._stopper)
+        self._l2 = _WeightedL2(float(self.alpha))
         trainer = Trainer(
             self._model,
-            loss=self._batch_loss,
+            loss=self._weighted_loss if weights is not None else self._batch_loss,
             optimizer=self._optimizer,
-            regularizers=[MinibatchL2(float(self.alpha))],
+            regularizers=[self._l2],
             callbacks=callbacks,
             verbose=0,
         )
@@ -299,25 +495,23 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         try:
             trainer.fit(
-                X,
-                T,
+                rows.placeholder,
+                rows.placeholder,  # the real targets come from rows.gather
                 epochs=epochs,
                 batch_size=batch_size,
-                shuffle=bool(self.shuffle),
+                shuffle=False,  # _RowOrder shuffles, as scikit-learn
+                transform=rows.gather,
                 # batch norm cannot use a trailing minibatch of one row: skip it
                 drop_last=bool(self.batch_norm) and n % batch_size == 1,
             )
         except NonFiniteLossError as err:
-            raise FloatingPointError(
-                f"{type(self).__name__}: the training loss became {err.value} in epoch "
-                f"{self.n_iter_ + 1}, minibatch {err.batch}; training diverged and stopped "
-                "before updating the weights with it. Lower learning_rate_init (now "
-                f"{self.learning_rate_init}) or scale the inputs."
-            ) from err
+            self._diverged(err)
+            return
         finally:
             for cb in callbacks:  # the estimator keeps no reference to the run
                 cb.trainer = cb.model = None
             self._optimizer.zero_grad()
+            self._l2 = None
         if not incremental and not trainer.stop_training and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
@@ -325,38 +519,84 @@ class BaseMLP(BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _split_validation(self, X, T):
-        """Hold out ``validation_fraction`` of the rows (stratified for classes)."""
-        seed = int(cr_random.generator().integers(np.iinfo(np.int32).max))
-        X_train, X_val, T_train, T_val = train_test_split(
-            X, T, test_size=self.validation_fraction, random_state=seed,
-            stratify=self._stratify(T),
+    def _diverged(self, err) -> None:
+        """The loss became NaN/inf: stop as scikit-learn does (see the module doc)."""
+        where = (f"the training loss became {err.value} in epoch {self.n_iter_ + 1}, "
+                 f"minibatch {err.batch}")
+        if not self.early_stopping:
+            raise DivergedError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                f"large values and need to be preprocessed. ({type(self).__name__}: {where}; "
+                "training stopped before updating the weights with it. Lower "
+                f"learning_rate_init (now {self.learning_rate_init}) or scale the inputs.)"
+            ) from err
+        # the diverged epoch counts, with a NaN validation score, as in scikit-learn
+        self.n_iter_ += 1
+        self.loss_ = float(err.value)
+        self.loss_curve_.append(self.loss_)
+        self.validation_scores_.append(float("nan"))
+        if self._stopper.best_state is not None:
+            self._model.load_state_dict(self._stopper.best_state)
+        warnings.warn(
+            f"{type(self).__name__}: {where}; training stopped and the weights of the best "
+            f"validation score ({self._stopper.best}) were restored. Lower "
+            f"learning_rate_init (now {self.learning_rate_init}) or scale the inputs.",
+            ConvergenceWarning,
         )
+
+    def _weighted_loss(self, outputs, targets):
+        """The loss of a minibatch with sample weights: Σ wᵢ·lossᵢ / Σ wᵢ."""
+        T, w = targets
+        total = float(w.sum())
+        self._l2.rows = total
+        return self._batch_loss(outputs, T, w, total)
+
+    def _split_validation(self, X, T, weights, state):
+        """Hold out ``validation_fraction`` of the rows (stratified for classes).
+
+        The split of scikit-learn for the same ``random_state``.
+        """
+        arrays = [X, T] if weights is None else [X, T, weights]
+        parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                 random_state=state, stratify=self._stratify(T))
+        X_train, X_val, T_train, T_val = parts[:4]
+        w_train, w_val = (None, None) if weights is None else parts[4:]
         if X_val.shape[0] < 2:
             raise ValueError(
-                f"{type(self).__name__}: expected a validation set of at least 2 rows "
-                f"with early_stopping=True. Received: {X_val.shape[0]} row(s) from "
-                f"{X.shape[0]} samples and validation_fraction={self.validation_fraction}"
-                "; increase validation_fraction or the data."
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                f"of your dataset. ({type(self).__name__}: early_stopping=True needs at least "
+                f"2 validation rows. Received: {X_val.shape[0]} row(s) from {X.shape[0]} "
+                f"samples and validation_fraction={self.validation_fraction})"
             )
-        return X_train, T_train, X_val, T_val
+        return X_train, T_train, w_train, X_val, T_val, w_val
 
     def _stratify(self, T):
         return None
 
     # --- predicting -----------------------------------------------------------------
-    def _forward(self, X: np.ndarray) -> np.ndarray:
-        """Network outputs (logits / predictions) in float64, inference mode.
+    def _forward(self, X, fitted_dtype: bool = True) -> np.ndarray:
+        """Network outputs (logits / predictions), inference mode.
 
-        The float32 weights are promoted to float64 here, so a row's output
-        does not depend on which other rows share its batch.
+        They are computed in float64 (float32 weights promoted), so a row's
+        output does not depend on which other rows share its batch, and
+        returned in the fitted dtype (float64 with ``fitted_dtype=False``);
+        sparse X is densified 1024 rows at a time.
         """
+        self._sync_params()
         model = self._model
         model.eval()
         sizes = [layer.in_features for layer in self._linears()] + [self.n_outputs_]
-        with no_grad(), blas_scope(X.shape[0], sizes):
-            out = model(Tensor(np.asarray(X, dtype=np.float64), dtype=np.float64))
-        return out.data
+        with no_grad(), blas_scope(min(X.shape[0], 1024), sizes):
+            if sp.issparse(X):
+                parts = [X[i:i + 1024].toarray() for i in range(0, X.shape[0], 1024)]
+            else:
+                parts = [X]
+            outs = [model(Tensor(np.asarray(p, dtype=np.float64), dtype=np.float64)).data
+                    for p in parts]
+        out = outs[0] if len(outs) == 1 else np.concatenate(outs)
+        if not fitted_dtype:
+            return out
+        return out.astype(self.__dict__.get("_dtype", np.float32), copy=False)
 
     # --- pickling -------------------------------------------------------------------
     def __getstate__(self):
@@ -373,7 +613,9 @@ class BaseMLP(BaseEstimator):
         opt_state = state.pop("_optimizer_state", None)
         super().__setstate__(state)
         if "_model" in state:
+            self._sync_params()  # weights assigned to coefs_ before pickling count
             self._optimizer = None
             if opt_state is not None:
                 self._optimizer = self._make_optimizer()
                 self._optimizer.load_state_dict(opt_state)
+            self._publish_params()

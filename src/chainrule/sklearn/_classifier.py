@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+import scipy.sparse as sp
+from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
@@ -13,9 +14,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from chainrule.autograd import ops
 
-from ._base import BaseMLP
+from ._base import BaseMLP, stochastic_solver
 from ._compat import validate_data
-from ._lbfgs import is_stochastic
 from ._params import Interval
 
 
@@ -30,6 +30,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     computed from logits), averaged over the minibatch, plus the L2 penalty
     α/(2m')·Σ‖W‖² on the weight matrices of a minibatch of m' rows —
     scikit-learn's objective, so ``alpha`` means the same in both.
+
+    As scikit-learn's: X may be dense or CSR/CSC (densified one minibatch
+    at a time); float32 X trains float32 weights, any other X float64; the
+    same ``random_state`` draws scikit-learn's initial weights (Glorot
+    uniform for weights and biases), validation split and row order;
+    ``coefs_``/``intercepts_`` are plain lists that may be overwritten
+    (``warm_start`` then continues from them).
 
     Parameters shared with scikit-learn mean what they mean there; these
     differ or are new:
@@ -53,7 +60,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         learning_rate_init: ε₀.
         power_t: exponent of ``"invscaling"``.
         max_iter: maximum number of epochs (L-BFGS iterations with ``"lbfgs"``).
-        max_fun: maximum loss evaluations with ``solver="lbfgs"`` (else unused).
         shuffle: reshuffle the rows every epoch.
         random_state: seeds initialisation, dropout, shuffling and the
             validation split.  Each estimator draws from its own generator,
@@ -70,7 +76,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             weights (book §7.8).
         validation_fraction: share of rows held out for early stopping.
         beta_1, beta_2, epsilon: Adam's ρ₁, ρ₂, δ.
-        n_iter_no_change: epochs without improvement before stopping.
+        n_iter_no_change: epochs without improvement before stopping
+            (``np.inf``: never stop before ``max_iter``).
+        max_fun: most loss evaluations of ``solver="lbfgs"`` (checked
+            here, used by that solver).
         dropout: drop probability of the hidden units (0 = no dropout).
         dropout_mode: ``"inverted"`` (scale by 1/(1-p) while training) or
             ``"weight_scaling"`` (the book's rule: scale by 1-p at inference).
@@ -87,7 +96,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         validation_scores_, best_validation_score_: validation accuracy per
             epoch and its best (with early stopping, else None).
         n_iter_: epochs run by the last call; t_: samples seen in total.
-        coefs_, intercepts_: live weight and bias arrays, (fan_in, fan_out).
+        coefs_, intercepts_: the weight and bias arrays, (fan_in, fan_out), in
+            the input's dtype; assigned arrays are copied into the network.
         n_layers_, n_outputs_, out_activation_: as in scikit-learn.
 
     Example:
@@ -122,11 +132,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         dropout=0.0,
         dropout_mode="inverted",
         batch_norm=False,
         label_smoothing=0.0,
-        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -150,14 +160,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.dropout_mode = dropout_mode
         self.batch_norm = batch_norm
-        self.max_fun = max_fun
         self.label_smoothing = label_smoothing
 
     # --- public API -------------------------------------------------------------------
-    def fit(self, X, y) -> MLPClassifier:
+    def fit(self, X, y, sample_weight=None) -> MLPClassifier:
         """Train on (X, y) for up to ``max_iter`` epochs.
 
         Args:
@@ -165,14 +175,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 ``feature_names_in_``.
             y: (n_samples,) class labels (any sortable type), or a
                 (n_samples, k) 0/1 indicator matrix for multilabel.
+            sample_weight: (n_samples,) weights w: each minibatch's loss is
+                Σ wᵢ·lossᵢ / Σ wᵢ and its L2 term α/(2·Σw)·Σ‖W‖² (scikit-learn's).
 
         Returns:
             self.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    @available_if(is_stochastic)  # not with solver='lbfgs', as scikit-learn
-    def partial_fit(self, X, y, classes=None) -> MLPClassifier:
+    @available_if(stochastic_solver)
+    def partial_fit(self, X, y, classes=None, sample_weight=None) -> MLPClassifier:
         """One epoch over (X, y), continuing from the current state.
 
         Args:
@@ -180,27 +192,30 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y: labels, all among ``classes``.
             classes: every label that will ever appear; required on the
                 first call, optional (and checked) afterwards.
+            sample_weight: (n_samples,) weights, as in :meth:`fit`.
 
         Returns:
             self.
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, (n_samples, n_classes) in the order of ``classes_``.
+        """Class probabilities, (n_samples, n_classes) in the order of ``classes_``, float64.
 
         Multilabel: (n_samples, k), the probability of each label.
         """
         return self._probabilities(self._logits(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """log of :meth:`predict_proba`, computed stably from the logits."""
-        z = self._logits(X)
-        if self._kind == "multiclass":
-            return log_softmax(z, axis=1)
-        if self._kind == "binary":
-            return np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
-        return log_expit(z)
+        """log of :meth:`predict_proba` itself, as scikit-learn (−inf where one underflows).
+
+        Not a separately "stable" log: independent sigmoids (multilabel) can
+        all round to 1.0 and a probability can round to 0.0 for logits beyond
+        ±745; a finer log would then rank what ``predict_proba`` ties, or be
+        finite where the probability is 0, and the two would disagree.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row (0/1 indicators for multilabel)."""
@@ -222,8 +237,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     # --- targets ----------------------------------------------------------------------
     def _prepare_targets(self, X, y, fresh, incremental, classes):
-        X, y = validate_data(self, X, y, reset=fresh, dtype=np.float32,
-                             multi_output=True, order="C")
+        X, y = validate_data(self, X, y, reset=fresh, dtype=(np.float64, np.float32),
+                             accept_sparse=["csr", "csc"], multi_output=True, order="C")
+        if sp.issparse(X):
+            X = X.tocsr()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -239,9 +256,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         else:
             self._check_known_classes(y, multilabel, classes, incremental)
         if self._kind == "multilabel":
-            return X, y.astype(np.float32)
+            return X, y.astype(X.dtype)
+        if self._kind == "single":
+            return X, np.zeros((len(y), 1), dtype=X.dtype)
         if self._kind == "binary":
-            return X, (y == self.classes_[1]).astype(np.float32)[:, None]
+            return X, (y == self.classes_[1]).astype(X.dtype)[:, None]
         return X, np.searchsorted(self.classes_, y).astype(np.int64)
 
     def _set_classes(self, y, multilabel, classes, incremental):
@@ -262,13 +281,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._kind = "multilabel"
             return
         self.classes_ = unique_labels(y if classes is None else classes)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{name}: expected at least 2 classes in y. Received: 1 class "
-                f"({self.classes_[0]!r})"
-            )
         self._check_subset(y)
-        self._kind = "binary" if len(self.classes_) == 2 else "multiclass"
+        # one class: predict it always (scikit-learn's behaviour), still fitting a network
+        kinds = {1: "single", 2: "binary"}
+        self._kind = kinds.get(len(self.classes_), "multiclass")
 
     def _check_known_classes(self, y, multilabel, classes, incremental):
         name = type(self).__name__
@@ -291,9 +307,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             )
         if not incremental and not np.array_equal(unique_labels(y), self.classes_):
             raise ValueError(
-                f"{name}: warm_start can only be used where y has the same classes as "
-                f"in the previous fit. Expected {self.classes_.tolist()}. "
-                f"Received: {unique_labels(y).tolist()}"
+                "warm_start can only be used where `y` has the same classes as in the "
+                f"previous call to fit. Previously got {self.classes_}, `y` has "
+                f"{unique_labels(y)} ({name}: expected the same classes)"
             )
         self._check_subset(y)
 
@@ -307,39 +323,56 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             )
 
     def _n_model_outputs(self) -> int:
-        if self._kind == "binary":
+        if self._kind in ("binary", "single"):
             return 1
         return len(self.classes_)
 
     def _stratify(self, T):
+        # scikit-learn's binarised y, so that its split (and messages) are ours
         if self._kind == "multiclass":
-            return T
-        if self._kind == "binary":
-            return T[:, 0]
+            return np.eye(len(self.classes_), dtype=bool)[T]
+        if self._kind in ("binary", "single"):
+            return T.astype(bool)  # as scikit-learn: its messages name 'True'/'False'
         return None
 
     # --- loss, score, outputs ---------------------------------------------------------
-    def _batch_loss(self, logits, targets):
+    def _batch_loss(self, logits, targets, weights=None, total=None):
+        """Mean cross-entropy of the minibatch (Σ wᵢ·lossᵢ / Σ wᵢ with weights)."""
         eps = float(self.label_smoothing)
         if self._kind == "multiclass":
-            return ops.softmax_cross_entropy(logits, target=targets, smoothing=eps,
-                                            reduction="mean")
+            if weights is None:
+                return ops.softmax_cross_entropy(logits, target=targets, smoothing=eps,
+                                                reduction="mean")
+            losses = ops.softmax_cross_entropy(logits, target=targets, smoothing=eps,
+                                              reduction="none")
+            return (losses * weights.astype(logits.dtype)).sum() * (1.0 / total)
         if eps:
-            targets = targets * np.float32(1 - eps) + np.float32(eps / 2)
-        return ops.bce_with_logits(logits, targets).sum() * (1.0 / logits.shape[0])
+            targets = targets * (1 - eps) + eps / 2
+            targets = targets.astype(logits.dtype)
+        losses = ops.bce_with_logits(logits, targets)
+        if weights is None:
+            return losses.sum() * (1.0 / logits.shape[0])
+        return (losses * weights.astype(logits.dtype)[:, None]).sum() * (1.0 / total)
 
-    def _validation_score(self, X_val, T_val) -> float:
+    def _validation_score(self, X_val, T_val, w_val=None) -> float:
         z = self._forward(X_val)
+        if not np.all(np.isfinite(z)):  # a diverged network scores NaN, as in sklearn
+            return float("nan")
         if self._kind == "multiclass":
-            return float(np.mean(np.argmax(z, axis=1) == T_val))
-        return float(np.mean(np.all((z > 0) == (T_val > 0.5), axis=1)))
+            hits = np.argmax(z, axis=1) == T_val
+        else:
+            hits = np.all((z > 0) == (T_val > 0.5), axis=1)
+        return float(np.average(hits, weights=w_val))
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._forward(X)
+        # float64 logits, whatever the fitted dtype: probabilities within 1e-38 of
+        # 0 or 1 keep finite logs (float32 would round them to 0 and log to -inf)
+        return self._forward(self._check_X(X, reset=False), fitted_dtype=False)
 
     def _probabilities(self, z) -> np.ndarray:
+        if self._kind == "single":
+            return np.ones((z.shape[0], 1), dtype=z.dtype)
         if self._kind == "multiclass":
             return softmax(z, axis=1)
         if self._kind == "binary":

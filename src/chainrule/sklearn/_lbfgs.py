@@ -20,7 +20,6 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from chainrule.optim import LBFGS
-from chainrule.regularization import MinibatchL2
 from chainrule.training import Callback, NonFiniteLossError, Trainer
 
 __all__ = ["is_stochastic", "make_lbfgs", "train_lbfgs"]
@@ -53,20 +52,30 @@ class _Curve(Callback):
         self.start = float(logs["objective"])
 
 
-def train_lbfgs(est, X, T, incremental: bool) -> None:
-    """Fit ``est`` by full-batch L-BFGS; sets ``n_iter_``, ``loss_``, ``loss_curve_``."""
+def train_lbfgs(est, X, T, weights, incremental: bool) -> None:
+    """Fit ``est`` by full-batch L-BFGS; sets ``n_iter_``, ``loss_``, ``loss_curve_``.
+
+    The rows reach the Trainer as in the stochastic solvers (the estimator's
+    ``_RowOrder``: dtype kept, sparse rows densified, sample weights with
+    the targets), here as one full batch in their given order.
+    """
     if incremental:
         raise AttributeError(
             f"{type(est).__name__}: partial_fit is only available for stochastic solvers. "
             "Received: solver='lbfgs'"
         )
+    from ._base import _RowOrder, _WeightedL2
+
     opt = est._optimizer
     curve = _Curve()
-    trainer = Trainer(est._model, loss=est._batch_loss, optimizer=opt,
-                      regularizers=[MinibatchL2(float(est.alpha))], callbacks=[curve],
-                      verbose=0)
+    rows = _RowOrder(X, T, weights, None, shuffle=False)
+    est._l2 = _WeightedL2(float(est.alpha))
+    loss = est._weighted_loss if weights is not None else est._batch_loss
+    trainer = Trainer(est._model, loss=loss, optimizer=opt, regularizers=[est._l2],
+                      callbacks=[rows, curve], verbose=0)
     try:
-        trainer.fit(X, T, epochs=1, batch_size=X.shape[0], shuffle=False)
+        trainer.fit(rows.placeholder, rows.placeholder, epochs=1, batch_size=X.shape[0],
+                    shuffle=False, transform=rows.gather)
     except NonFiniteLossError as err:
         raise FloatingPointError(
             f"{type(est).__name__}: the training loss became {err.value} during L-BFGS; "
@@ -74,12 +83,14 @@ def train_lbfgs(est, X, T, incremental: bool) -> None:
         ) from err
     finally:
         curve.trainer = curve.model = None
+        rows.trainer = rows.model = None
         opt.zero_grad()
     state = opt.state[opt._params[0]]
     est.n_iter_ = int(state.get("n_iter", 0))
     est.t_ = X.shape[0] * est.n_iter_
     # the objective at the final weights (the loss_ scikit-learn reports)
-    est.loss_ = _objective(est, X, T)
+    rows.on_epoch_begin(0, {})
+    est.loss_ = _objective(est, *rows.gather(rows.placeholder, None))
     est.loss_curve_ = [curve.start, est.loss_]
     grad = state.get("flat_grad")
     converged = grad is not None and float(np.abs(grad).max()) <= float(est.tol)
@@ -93,14 +104,25 @@ def train_lbfgs(est, X, T, incremental: bool) -> None:
         )
 
 
-def _objective(est, X, T) -> float:
-    """Mean loss + α/(2n)·Σ‖W‖² at the current weights (a forward pass, no gradient)."""
+def _objective(est, X, targets) -> float:
+    """Mean loss + α/(2n)·Σ‖W‖² at the current weights (a forward pass, no gradient).
+
+    With sample weights (``targets`` = ``(T, w)``) the loss is weighted and
+    n is Σw, as in scikit-learn.
+    """
     from chainrule.autograd.engine import Tensor, no_grad
     from chainrule.regularization import penalized_parameters
 
     model = est._model
     model.eval()
     with no_grad():
-        loss = float(est._batch_loss(model(Tensor(X)), T).data)
+        out = model(Tensor(X, dtype=X.dtype))
+        if isinstance(targets, tuple):
+            T, w = targets
+            denominator = float(w.sum())
+            loss = float(est._batch_loss(out, T, w, denominator).data)
+        else:
+            denominator = X.shape[0]
+            loss = float(est._batch_loss(out, targets).data)
     squares = sum(float(np.vdot(w.data, w.data)) for w in penalized_parameters(model))
-    return loss + 0.5 * float(est.alpha) / X.shape[0] * squares
+    return loss + 0.5 * float(est.alpha) / denominator * squares

@@ -54,6 +54,11 @@ def _body(g: GraphBuilder, estimator: Any, x: str) -> str:
 def _classifier_head(g: GraphBuilder, estimator: Any, z: str) -> tuple[str, str]:
     """(label, probabilities) value names for logits ``z``."""
     kind = estimator._kind
+    if kind == "single":
+        raise ValueError(
+            "export_onnx: expected a classifier fitted on at least 2 classes. Received: "
+            f"one class ({estimator.classes_[0]!r}), which is always predicted"
+        )
     if kind == "multiclass":
         proba = g.node("Softmax", [z], "probabilities", axis=1)
     elif kind == "binary":
@@ -73,6 +78,8 @@ def _classifier_head(g: GraphBuilder, estimator: Any, z: str) -> tuple[str, str]
 
 
 def _regressor_head(g: GraphBuilder, estimator: Any, z: str) -> str:
+    if getattr(estimator, "loss", "squared_error") == "poisson":
+        z = g.node("Exp", [z], "mean")  # the log link's inverse
     if estimator.n_outputs_ == 1:
         shape = g.constant("flat", np.asarray([-1], np.int64))
         return g.node("Reshape", [z, shape], "variable")

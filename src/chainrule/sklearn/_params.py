@@ -65,6 +65,16 @@ class Options:
         return "one of " + ", ".join(repr(o) for o in self.options)
 
 
+class Infinity:
+    """Exactly ``inf`` (``np.inf`` or ``math.inf``): "never"."""
+
+    text = "inf"
+
+    def check(self, value) -> bool:
+        return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+                and value == np.inf)
+
+
 class Boolean:
     """True or False (NumPy booleans too)."""
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
+import scipy.sparse as sp
+from scipy.special import xlogy
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-import chainrule.nn.functional as F
+from chainrule.autograd import ops
 
-from ._base import BaseMLP
+from ._base import BaseMLP, stochastic_solver
 from ._compat import validate_data
-from ._lbfgs import is_stochastic
+from ._params import Options
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -26,21 +30,29 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     several outputs sklearn *reports* the loss averaged over outputs too,
     while its gradient is that of the sum; here loss and gradient agree.)
 
+    With ``loss="poisson"`` the output unit is exp (a log link, for counts
+    and rates y ≥ 0) and the loss is half the Poisson deviance,
+    Σ_outputs [y log(y/ŷ) − y + ŷ] averaged over the rows, as scikit-learn's.
+
     Args: as :class:`chainrule.sklearn.MLPClassifier` (without
-        ``label_smoothing``).  With ``early_stopping`` the validation score
-        is R² (sklearn's ``score``).
+        ``label_smoothing``), plus ``loss``: ``"squared_error"`` or
+        ``"poisson"``.  With ``early_stopping`` the validation score is R²
+        (sklearn's ``score``).
 
     Attributes: as the classifier's, without ``classes_``;
-        ``out_activation_`` is ``"identity"``.  ``predict`` returns
+        ``out_activation_`` is ``"identity"`` (``"exp"`` for Poisson).  ``predict`` returns
         (n_samples,) when y had one column, else (n_samples, n_outputs).
 
     Example:
-        >>> reg = cr.sklearn.MLPRegressor((64,), max_iter=200, random_state=0)
+        >>> reg = cr.sklearn.MLPRegressor(hidden_layer_sizes=(64,), max_iter=200, random_state=0)
         >>> reg.fit(X_train, y_train).score(X_test, y_test)
     """
 
+    _extra_params: ClassVar[dict] = {"loss": Options("squared_error", "poisson")}
+
     def __init__(
         self,
+        loss="squared_error",
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
@@ -64,11 +76,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         dropout=0.0,
         dropout_mode="inverted",
         batch_norm=False,
-        max_fun=15000,
     ):
+        self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -91,42 +104,45 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.dropout_mode = dropout_mode
         self.batch_norm = batch_norm
-        self.max_fun = max_fun
 
     # --- public API -------------------------------------------------------------------
-    def fit(self, X, y) -> MLPRegressor:
+    def fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """Train on (X, y) for up to ``max_iter`` epochs.
 
         Args:
             X: (n_samples, n_features) numbers; a DataFrame sets
                 ``feature_names_in_``.
             y: (n_samples,) or (n_samples, n_outputs) real targets.
+            sample_weight: (n_samples,) weights w: each minibatch's loss is
+                Σ wᵢ·lossᵢ / Σ wᵢ and its L2 term α/(2·Σw)·Σ‖W‖² (scikit-learn's).
 
         Returns:
             self.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    @available_if(is_stochastic)  # not with solver='lbfgs', as scikit-learn
-    def partial_fit(self, X, y) -> MLPRegressor:
+    @available_if(stochastic_solver)
+    def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """One epoch over (X, y), continuing from the current state."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets, (n_samples,) or (n_samples, n_outputs)."""
+        """Predicted targets, (n_samples,) or (n_samples, n_outputs), in X's dtype."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        out = self._forward(X)
+        out = self._forward(self._check_X(X, reset=False))
+        if self.loss == "poisson":
+            out = np.exp(out)
         return out[:, 0] if self.n_outputs_ == 1 else out
 
     @property
     def out_activation_(self) -> str:
-        """Name of the output unit: ``"identity"``."""
+        """Name of the output unit: ``"identity"`` (``"exp"`` with ``loss="poisson"``)."""
         check_is_fitted(self)
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -135,11 +151,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     # --- targets, loss, score ---------------------------------------------------------
     def _prepare_targets(self, X, y, fresh, incremental, classes):
-        X, y = validate_data(self, X, y, reset=fresh, dtype=np.float32,
-                             multi_output=True, y_numeric=True, order="C")
+        X, y = validate_data(self, X, y, reset=fresh, dtype=(np.float64, np.float32),
+                             accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+                             order="C")
+        if sp.issparse(X):
+            X = X.tocsr()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float32)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                f"{type(self).__name__}: expected targets y >= 0 with loss='poisson'. "
+                f"Received: min(y)={np.min(y)}"
+            )
+        T = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=X.dtype)
         if fresh:
             self._n_targets = T.shape[1]
         elif T.shape[1] != self._n_targets:
@@ -152,8 +176,32 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _n_model_outputs(self) -> int:
         return self._n_targets
 
-    def _batch_loss(self, outputs, targets):
-        return F.mse_loss(outputs, targets, reduction="sum") * (0.5 / outputs.shape[0])
+    def _batch_loss(self, outputs, targets, weights=None, total=None):
+        """½‖y − f(x)‖² (or half the Poisson deviance) per row, averaged over the minibatch.
 
-    def _validation_score(self, X_val, T_val) -> float:
-        return float(r2_score(T_val, self._forward(X_val)))
+        With weights: Σ wᵢ·lossᵢ / Σ wᵢ.
+        """
+        if self.loss == "poisson":
+            # ŷ = exp(z): ŷ − y·z, plus the constant y·log y − y of the deviance
+            losses = ops.exp(outputs) - outputs * targets
+            constant = xlogy(targets, targets) - targets
+        else:
+            diff = outputs - targets
+            losses = diff * diff * 0.5
+            constant = None
+        if weights is None:
+            scale, rows = 1.0 / outputs.shape[0], None
+        else:
+            scale, rows = 1.0 / total, weights.astype(outputs.dtype)[:, None]
+        loss = (losses if rows is None else losses * rows).sum() * scale
+        if constant is not None:
+            loss = loss + float((constant if rows is None else constant * rows).sum() * scale)
+        return loss
+
+    def _validation_score(self, X_val, T_val, w_val=None) -> float:
+        out = self._forward(X_val)
+        if self.loss == "poisson":
+            out = np.exp(out)
+        if not np.all(np.isfinite(out)):  # a diverged network scores NaN, as in sklearn
+            return float("nan")
+        return float(r2_score(T_val, out, sample_weight=w_val))

@@ -41,7 +41,8 @@ class ToleranceStopping(_MonitorMixin, Callback):
     Args:
         monitor: a logs key (``"loss"``, ``"objective"``, ``"val_score"``...).
         tol: smallest improvement that resets the count.
-        n_iter_no_change: epochs without improvement allowed.
+        n_iter_no_change: epochs without improvement allowed (``math.inf``:
+            never stop nor reduce; the best value is still tracked).
         mode: "min", "max", or "auto" (max for accuracy-like names).
         reduce_lr_by: divide every group's learning rate by this instead of
             stopping (scikit-learn's ``learning_rate="adaptive"``: 5); None
@@ -73,9 +74,12 @@ class ToleranceStopping(_MonitorMixin, Callback):
         verbose: bool = False,
     ):
         super().__init__()
-        if not isinstance(n_iter_no_change, int) or n_iter_no_change < 1:
+        if n_iter_no_change != math.inf and (
+            not isinstance(n_iter_no_change, int) or n_iter_no_change < 1
+        ):
             raise ValueError(
-                f"Expected n_iter_no_change >= 1. Received: n_iter_no_change={n_iter_no_change!r}"
+                "Expected n_iter_no_change an int >= 1 or math.inf (never stop). "
+                f"Received: n_iter_no_change={n_iter_no_change!r}"
             )
         if tol < 0:
             raise ValueError(f"Expected tol >= 0. Received: tol={tol!r}")
@@ -83,7 +87,8 @@ class ToleranceStopping(_MonitorMixin, Callback):
             raise ValueError(f"Expected reduce_lr_by > 1 or None. Received: {reduce_lr_by!r}")
         self._setup_monitor(monitor, mode, 0.0)
         self.tol = float(tol)
-        self.n_iter_no_change = int(n_iter_no_change)
+        self.n_iter_no_change = n_iter_no_change if n_iter_no_change == math.inf else int(
+            n_iter_no_change)
         self.reduce_lr_by = reduce_lr_by
         self.min_lr = float(min_lr)
         self.restore_best_weights = bool(restore_best_weights)

@@ -33,6 +33,10 @@ Conventions (decided once):
   Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
+* X is checked and made float32 once; a ``transform`` may return float64
+  minibatches (and targets of any form its loss reads), which then train a
+  float64 model in float64 (the scikit-learn estimators gather float64 or
+  sparse rows, and sample weights, this way).
 """
 
 from __future__ import annotations
@@ -77,6 +81,12 @@ class NonFiniteLossError(FloatingPointError):
 def _reads_batches(cb) -> bool:
     """Whether a callback does anything in ``on_batch_end`` (overridden or set on it)."""
     return "on_batch_end" in vars(cb) or type(cb).on_batch_end is not Callback.on_batch_end
+
+
+def _input(xb) -> Tensor:
+    """A minibatch as a Tensor: float64 minibatches (from a ``transform``) stay float64."""
+    f64 = getattr(xb, "dtype", None) == np.float64
+    return Tensor(xb, dtype=np.float64 if f64 else None)
 
 
 def _lr(optimizer) -> float:
@@ -395,7 +405,7 @@ class Trainer:
         first = {}
 
         def closure():
-            out = self.model(Tensor(xb))
+            out = self.model(_input(xb))
             loss = self.loss_fn(out, yb)
             total = loss
             penalty = 0.0
@@ -437,7 +447,7 @@ class Trainer:
             if len(xb) == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
-        out = self.model(Tensor(xb))
+        out = self.model(_input(xb))
         loss = self.loss_fn(out, yb)
         total = loss
         penalty = 0.0
