@@ -9,7 +9,8 @@ parameter (``step``, ``exp_avg``, ``momentum_buffer``, ...) and updates
 :mod:`chainrule.optim.optimizer`).  The second-order methods of §8.6
 (``Newton``, ``ConjugateGradient``, ``BFGS``, ``LBFGS``) take
 ``step(closure)`` and work on a one-vector view of the parameters
-(``_closure.py``); ``AveragedModel``/``update_bn`` give Polyak averaging
+(``_closure.py``); ``ScipyMinimize`` hands the same closure to SciPy's
+L-BFGS-B (scikit-learn's ``solver="lbfgs"``); ``AveragedModel``/``update_bn`` give Polyak averaging
 (§8.7.3, also as ``optim.swa_utils`` like torch).
 """
 
@@ -22,6 +23,7 @@ from .lbfgs import LBFGS
 from .newton import Newton
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
+from .scipy_minimize import ScipyMinimize
 from .sgd import SGD
 from .swa_utils import AveragedModel, update_bn
 
@@ -37,6 +39,7 @@ __all__ = [
     "Newton",
     "Optimizer",
     "RMSprop",
+    "ScipyMinimize",
     "lr_scheduler",
     "update_bn",
 ]

@@ -1,32 +1,28 @@
-"""``solver="lbfgs"`` of the estimators: full-batch L-BFGS through the one Trainer.
+"""``solver="lbfgs"`` of the estimators: full-batch L-BFGS-B through the one Trainer.
 
 scikit-learn's MLPs with ``solver="lbfgs"`` minimise the whole-data
-objective (mean loss + α/(2n)·Σ‖W‖²) with scipy's L-BFGS-B: ``max_iter``
-counts L-BFGS iterations, ``max_fun`` loss evaluations, ``tol`` bounds the
-final max|gradient|, and a :class:`ConvergenceWarning` says when the
-iteration budget ran out first.  Here the same objective goes through the
-Trainer as one full batch with :class:`chainrule.optim.LBFGS` (strong-Wolfe
-line search, 10 curvature pairs as L-BFGS-B's default ``maxcor``): one
-Trainer epoch is one ``optimizer.step(closure)`` running up to ``max_iter``
-iterations.  ``partial_fit``, ``batch_size``, ``early_stopping`` and the
-learning-rate settings do not apply (as in scikit-learn).
+objective (mean loss + α/(2n)·Σ‖W‖²) with SciPy's L-BFGS-B: ``max_iter``
+counts its iterations, ``max_fun`` its loss evaluations, ``tol`` is its
+``gtol`` (max |projected gradient|), and a :class:`ConvergenceWarning` says
+when it stopped for any other reason than convergence.  Here the same
+objective goes through the Trainer as one full batch, and
+:class:`chainrule.optim.ScipyMinimize` hands it to the same SciPy routine
+with the same options, so iterations, evaluations and warnings are
+scikit-learn's.  One Trainer epoch is one ``optimizer.step(closure)``.
+``partial_fit``, ``batch_size``, ``early_stopping`` and the learning-rate
+settings do not apply (as in scikit-learn).
 """
 
 from __future__ import annotations
 
 import warnings
 
-import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from chainrule.optim import LBFGS
+from chainrule.optim import ScipyMinimize
 from chainrule.training import Callback, NonFiniteLossError, Trainer
 
 __all__ = ["is_stochastic", "make_lbfgs", "train_lbfgs"]
-
-#: curvature pairs kept, as scipy's L-BFGS-B (maxcor)
-HISTORY = 10
-
 
 def is_stochastic(est) -> bool:
     """Whether ``partial_fit`` applies (every solver but "lbfgs", as scikit-learn)."""
@@ -34,11 +30,10 @@ def is_stochastic(est) -> bool:
 
 
 def make_lbfgs(est):
-    """The L-BFGS optimiser of a fit: ``max_iter`` iterations, ``max_fun`` evaluations."""
-    return LBFGS(est._model.parameters(), lr=1.0, max_iter=int(est.max_iter),
-                 max_eval=int(est.max_fun), tolerance_grad=float(est.tol),
-                 tolerance_change=float(np.finfo(np.float32).eps) * 1e-2,
-                 history_size=HISTORY, line_search_fn="strong_wolfe")
+    """SciPy's L-BFGS-B with scikit-learn's options: ``max_iter``, ``max_fun``, ``tol``."""
+    return ScipyMinimize(est._model.parameters(), method="L-BFGS-B",
+                         options={"maxiter": int(est.max_iter), "maxfun": int(est.max_fun),
+                                  "gtol": float(est.tol)})
 
 
 class _Curve(Callback):
@@ -86,43 +81,14 @@ def train_lbfgs(est, X, T, weights, incremental: bool) -> None:
         rows.trainer = rows.model = None
         opt.zero_grad()
     state = opt.state[opt._params[0]]
-    est.n_iter_ = int(state.get("n_iter", 0))
+    est.n_iter_ = min(int(state.get("n_iter", 0)), int(est.max_iter))
     est.t_ = X.shape[0] * est.n_iter_
-    # the objective at the final weights (the loss_ scikit-learn reports)
-    rows.on_epoch_begin(0, {})
-    est.loss_ = _objective(est, *rows.gather(rows.placeholder, None))
+    est.loss_ = float(state["fun"])  # the objective at the final weights
     est.loss_curve_ = [curve.start, est.loss_]
-    grad = state.get("flat_grad")
-    converged = grad is not None and float(np.abs(grad).max()) <= float(est.tol)
-    if not converged and (est.n_iter_ >= int(est.max_iter)
-                          or state.get("func_evals", 0) >= int(est.max_fun)):
+    if state.get("status", 0) != 0:
         warnings.warn(
             f"lbfgs failed to converge after {est.n_iter_} iteration(s) "
-            f"(max_iter={est.max_iter}, max_fun={est.max_fun}): increase max_iter or "
-            "max_fun, or scale the data.",
+            f"(status={state['status']}: {state.get('message', '')}): increase max_iter "
+            f"(now {est.max_iter}) or max_fun (now {est.max_fun}), or scale the data.",
             ConvergenceWarning,
         )
-
-
-def _objective(est, X, targets) -> float:
-    """Mean loss + α/(2n)·Σ‖W‖² at the current weights (a forward pass, no gradient).
-
-    With sample weights (``targets`` = ``(T, w)``) the loss is weighted and
-    n is Σw, as in scikit-learn.
-    """
-    from chainrule.autograd.engine import Tensor, no_grad
-    from chainrule.regularization import penalized_parameters
-
-    model = est._model
-    model.eval()
-    with no_grad():
-        out = model(Tensor(X, dtype=X.dtype))
-        if isinstance(targets, tuple):
-            T, w = targets
-            denominator = float(w.sum())
-            loss = float(est._batch_loss(out, T, w, denominator).data)
-        else:
-            denominator = X.shape[0]
-            loss = float(est._batch_loss(out, targets).data)
-    squares = sum(float(np.vdot(w.data, w.data)) for w in penalized_parameters(model))
-    return loss + 0.5 * float(est.alpha) / denominator * squares

@@ -89,8 +89,10 @@ def _input(xb) -> Tensor:
     return Tensor(xb, dtype=np.float64 if f64 else None)
 
 
-def _lr(optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
+def _lr(optimizer) -> float | None:
+    """The first group's learning rate (None for optimisers without one)."""
+    lr = optimizer.param_groups[0].get("lr")
+    return None if lr is None else float(lr)
 
 
 class Trainer:
@@ -376,7 +378,9 @@ class Trainer:
         if self._averager is not None:
             self._reduce_sums()
         logs = self._running_logs()
-        logs["lr"] = _lr(self.optimizer)
+        lr = _lr(self.optimizer)
+        if lr is not None:
+            logs["lr"] = lr
         if validation_data is not None:
             size = max(loader.batch_size, 256)
             if self._averager is not None:
