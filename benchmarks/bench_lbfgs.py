@@ -11,8 +11,10 @@ fits chainrule, then scikit-learn, with the same seed, so both see the same
 machine load.  The table gives the median fit time, the mean test accuracy
 and the mean number of iterations; the last line the accuracy difference
 (must be ≥ -0.01) and the time ratio (chainrule / scikit-learn, must be ≤ 1).
-scikit-learn's lbfgs runs in float64 through scipy's L-BFGS-B; chainrule's
-in float32 through ``cr.optim.LBFGS`` with a strong-Wolfe line search.
+Both minimise with SciPy's L-BFGS-B (chainrule through
+``cr.optim.ScipyMinimize``, which hands it chainrule's loss and gradient);
+the pixels go in as float64 and both compute in float64 (chainrule keeps
+the input's dtype, as scikit-learn does).
 """
 
 from __future__ import annotations
