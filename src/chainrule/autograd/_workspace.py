@@ -89,7 +89,7 @@ class Lease:
     closure is freed, the buffers go back to their :class:`Workspace`.
     """
 
-    __slots__ = ("_space", "_bufs")
+    __slots__ = ("_bufs", "_space")
 
     def __init__(self, space: Workspace, bufs):
         self._space = space
@@ -99,10 +99,7 @@ class Lease:
         space, bufs = self._space, self._bufs
         self._bufs = []
         for buf in bufs:
-            try:
-                space.give(buf)
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
+            space.give(buf)
 
 
 #: The workspace shared by ``conv_ops`` and ``pool_ops``.

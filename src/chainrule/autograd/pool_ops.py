@@ -14,6 +14,7 @@ import math
 
 from .._backend import xp
 from .._threads import run_parallel
+from ._workspace import Lease, workspace
 from .conv_ops import (
     _channels_first,
     _channels_last,
@@ -27,7 +28,6 @@ from .conv_ops import (
     batch_parts,
     graph_windows,
 )
-from ._workspace import Lease, workspace
 from .engine import primitive
 
 
