@@ -33,6 +33,7 @@ import math
 from .._backend import xp
 from .._threads import get_num_threads, run_parallel
 from ._gemm import matmul
+from ._workspace import Lease, workspace
 from .engine import primitive
 
 _as_strided = xp.lib.stride_tricks.as_strided
@@ -64,18 +65,24 @@ def _region(start, size, step):
     return slice(start, start + step * (size - 1) + 1, step)
 
 
-def _pad_last(xt, padding, value):
+def _pad_last(xt, padding, value, take=None):
     """Pad the spatial axes of a channels-last array (N, *S, C).
 
-    The interior is copied once and only the borders are filled.
+    The interior is copied once and only the borders are filled.  With
+    ``take`` (``Workspace.take``) a padded copy is written into a buffer it
+    returns; use :func:`_pad_scratch` to know whether the result is one.
     """
     if not any(lo or hi for lo, hi in padding):
-        return xp.ascontiguousarray(xt)
+        if take is None or xt.flags.c_contiguous:
+            return xp.ascontiguousarray(xt)
+        out = take(xt.shape, xt.dtype)
+        xp.copyto(out, xt)
+        return out
     spatial = xt.shape[1:-1]
     shape = (xt.shape[0],)
     shape += tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
     shape += (xt.shape[-1],)
-    out = xp.empty(shape, dtype=xt.dtype)
+    out = xp.empty(shape, dtype=xt.dtype) if take is None else take(shape, xt.dtype)
     inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, padding))
     out[(slice(None),) + inner] = xt
     for axis, (lo, hi) in enumerate(padding, start=1):
@@ -86,6 +93,17 @@ def _pad_last(xt, padding, value):
         out[tuple(before)] = value
         out[tuple(after)] = value
     return out
+
+
+def _pad_scratch(xt, padding, value):
+    """:func:`_pad_last` into a workspace buffer: (padded, buffer to give back or None).
+
+    The buffer is None when ``xt`` itself (already contiguous, no padding)
+    is returned: it is not the op's to give away.
+    """
+    xpad = _pad_last(xt, padding, value, take=workspace.take)
+    owned = xpad is not xt and xpad.base is None  # a buffer from take, not xt or a view
+    return xpad, (xpad if owned else None)
 
 
 def _crop(xpad, shape, padding):
@@ -141,7 +159,7 @@ def _channels_first(a):
 FEW_CHANNELS = 4
 
 
-def _im2col(xpad, out_size, kernel, stride, dilation, ones=False):
+def _im2col(xpad, out_size, kernel, stride, dilation, ones=False, take=None):
     """The im2col matrix A (N·P, k·C [+1]) of a padded channels-last input.
 
     Row p holds the window of output position p, column k·C + c its
@@ -155,7 +173,12 @@ def _im2col(xpad, out_size, kernel, stride, dilation, ones=False):
     are too short, so A is stored column by column (A is then a
     transposed, Fortran-ordered view): each column is one contiguous copy
     of a strided slab.  BLAS takes either without a copy.
+
+    With ``take`` (``Workspace.take``) the matrix is written into a buffer
+    it returns; the buffer is the result or (few channels) its ``base``.
     """
+    if take is None:
+        take = _fresh
     n, c = xpad.shape[0], xpad.shape[-1]
     positions = n * math.prod(out_size)
     width = math.prod(kernel) * c
@@ -169,7 +192,7 @@ def _im2col(xpad, out_size, kernel, stride, dilation, ones=False):
             xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
             (st[0],) + out_strides + kernel_strides + (st[-1],), writeable=False,
         )
-        buf = xp.empty((positions, width + extra), dtype=xpad.dtype)
+        buf = take((positions, width + extra), xpad.dtype)
         # the first `width` columns of buf, seen with src's shape
         item = buf.itemsize
         row = buf.strides[0]
@@ -185,11 +208,20 @@ def _im2col(xpad, out_size, kernel, stride, dilation, ones=False):
         xpad, tuple(kernel) + (c, n) + tuple(out_size),
         kernel_strides + (st[-1], st[0]) + out_strides, writeable=False,
     )
-    buf = xp.empty((width + extra, positions), dtype=xpad.dtype)
+    buf = take((width + extra, positions), xpad.dtype)
     xp.copyto(buf[:width].reshape(src.shape), src)
     if ones:
         buf[-1] = 1
     return buf.T
+
+
+def _fresh(shape, dtype):
+    return xp.empty(shape, dtype=dtype)
+
+
+def _buffer_of(cols):
+    """The buffer :func:`_im2col` wrote ``cols`` into."""
+    return cols if cols.base is None else cols.base
 
 
 def _weight_matrix(weight, bias):
@@ -202,12 +234,14 @@ def _weight_matrix(weight, bias):
     return wmat
 
 
-def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out, here):
+def _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, out, here,
+               take=None):
     """Convolve a padded channels-last input into ``out`` (N·P, C_out); return A.
 
     ``here``: compute the product on the calling thread (see ``_gemm``).
+    ``take``: where A's buffer comes from (see :func:`_im2col`).
     """
-    cols = _im2col(xpad, out_size, kernel, stride, dilation, ones=with_bias)
+    cols = _im2col(xpad, out_size, kernel, stride, dilation, ones=with_bias, take=take)
     matmul(cols, wmat.T, out=out, here=here)
     return cols
 
@@ -242,21 +276,31 @@ def _input_grad(gt, weight, out, padding, out_size, stride, dilation, here):
     if pads is not None and all(s == 1 for s in stride):
         flipped = weight[(slice(None), slice(None)) + (slice(None, None, -1),) * d]
         flipped = xp.swapaxes(flipped, 0, 1)  # (C, C_out, *k)
-        gpad = _pad_last(gt, pads, 0)
-        _conv_gemm(gpad, _weight_matrix(flipped, None), kernel, False, out.shape[1:-1],
-                   stride, dilation, out=out.reshape(-1, c), here=here)
+        gpad, scratch = _pad_scratch(gt, pads, 0)
+        cols = _conv_gemm(gpad, _weight_matrix(flipped, None), kernel, False,
+                          out.shape[1:-1], stride, dilation, out=out.reshape(-1, c),
+                          here=here, take=workspace.take)
+        # neither copy is seen outside this call
+        workspace.give(_buffer_of(cols))
+        workspace.give(scratch)
         return
     gmat = gt.reshape(-1, gt.shape[-1])
     # (C_out, C, *k) -> (*k, C_out, C): one (C_out, C) matrix per offset
     per_offset = xp.moveaxis(weight.reshape(weight.shape[0], c, -1), 2, 0)
-    slabs = xp.matmul(gmat, per_offset)  # (k, N·P, C)
-    slabs = slabs.reshape((len(slabs), gt.shape[0]) + tuple(out_size) + (c,))
+    dtype = xp.result_type(gmat, per_offset)
+    # scratch of this call only, given back below
+    slab_buf = workspace.take((len(per_offset),) + gmat.shape[:1] + (c,), dtype)
+    xp.matmul(gmat, per_offset, out=slab_buf)  # (k, N·P, C)
+    slabs = slab_buf.reshape((len(slab_buf), gt.shape[0]) + tuple(out_size) + (c,))
     shape = out.shape[:1]
     shape += tuple(s + lo + hi for s, (lo, hi) in zip(out.shape[1:-1], padding))
-    dpad = xp.zeros(shape + (c,), dtype=slabs.dtype)
+    dpad = workspace.take(shape + (c,), dtype)
+    dpad.fill(0)
     for slab, offset in zip(slabs, _offsets(kernel)):
         dpad[_slab(offset, out_size, stride, dilation)] += slab
     out[...] = _crop(dpad, out.shape, padding)
+    workspace.give(slab_buf)
+    workspace.give(dpad)
 
 
 def _padded_size(spatial, padding):
@@ -328,20 +372,24 @@ def conv_nd(ns, x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(
     here = len(parts) > 1  # parts run at once: each product on its own thread
 
     def forward(part):
-        xpad = _pad_last(xt[part], padding, 0)
+        xpad, scratch = _pad_scratch(xt[part], padding, 0)
         rows = out[part].reshape(-1, c_out)
-        return _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows,
-                          here)
+        cols = _conv_gemm(xpad, wmat, kernel, with_bias, out_size, stride, dilation, rows,
+                          here, take=workspace.take)
+        workspace.give(scratch)  # read by im2col only
+        return cols
 
     cols = run_parallel(forward, parts)
+    # the vjp reads the im2col matrices; they go back when it is freed
+    lease = Lease(workspace, [_buffer_of(c) for c in cols])
     result = _channels_first(out)
 
-    def vjp(g, need):
+    def vjp(g, need, lease=lease):
         gt = _channels_last(g)
         gx = xp.empty(xt.shape, dtype=g.dtype) if need[0] else None
 
         def backward(i):
-            gpart = xp.ascontiguousarray(gt[parts[i]])
+            gpart, gcopy = _pad_scratch(gt[parts[i]], (), 0)
             gfull = None
             if need[1] or need[2]:
                 # (C_out, k·C [+1])
@@ -349,6 +397,7 @@ def conv_nd(ns, x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(
             if need[0]:
                 _input_grad(gpart, weight, gx[parts[i]], padding, out_size, stride, dilation,
                             here)
+            workspace.give(gcopy)  # read by the products above only
             return gfull
 
         partial = run_parallel(backward, range(len(parts)))

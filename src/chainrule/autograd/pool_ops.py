@@ -14,6 +14,7 @@ import math
 
 from .._backend import xp
 from .._threads import run_parallel
+from ._workspace import Lease, workspace
 from .conv_ops import (
     _channels_first,
     _channels_last,
@@ -21,6 +22,7 @@ from .conv_ops import (
     _offsets,
     _out_size,
     _pad_last,
+    _pad_scratch,
     _padded_size,
     _slab,
     batch_parts,
@@ -63,7 +65,7 @@ def max_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilatio
     parts = batch_parts(n, x.size + out.size)
 
     def forward(part):
-        xpad = _pad_last(xt[part], padding, -xp.inf)
+        xpad, scratch = _pad_scratch(xt[part], padding, -xp.inf)
         best = out[part]
         if len(slabs) == 1:
             xp.copyto(best, xpad[slabs[0]])
@@ -71,9 +73,11 @@ def max_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilatio
             xp.maximum(xpad[slabs[0]], xpad[slabs[1]], out=best)
         for slab in slabs[2:]:
             xp.maximum(best, xpad[slab], out=best)
-        return xpad
+        return xpad, scratch
 
-    xpads = run_parallel(forward, parts)
+    xpads, scratches = zip(*run_parallel(forward, parts))
+    # the vjp reads the padded copies; they go back when it is freed
+    lease = Lease(workspace, [b for b in scratches if b is not None])
     disjoint = _disjoint(kernel, stride, dilation)
     # windows side by side, covering every input once: each is written once
     tiled = disjoint and all(
@@ -81,18 +85,19 @@ def max_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilatio
         for k, s, d, o, p in zip(kernel, stride, dilation, out_size, padded)
     )
 
-    def vjp(g, need):
+    def vjp(g, need, lease=lease):
         gt = _channels_last(g)
         shape = (n,) + padded + xt.shape[-1:]
         dpad = xp.empty(shape, dtype=g.dtype) if tiled else xp.zeros(shape, dtype=g.dtype)
 
         def backward(i):
             # one transposing copy if g came channels-first (e.g. from Flatten)
-            gpart = xp.ascontiguousarray(gt[parts[i]])
+            gpart, gcopy = _pad_scratch(gt[parts[i]], (), 0)
             best = out[parts[i]]
             xpad, dest = xpads[i], dpad[parts[i]]
-            free = xp.empty(best.shape, dtype=bool)  # windows whose max is not yet routed
-            hit = xp.empty(best.shape, dtype=bool)
+            # scratch masks, given back below
+            free_buf = free = workspace.take(best.shape, bool)  # max not yet routed
+            hit_buf = hit = workspace.take(best.shape, bool)
             last = len(slabs) - 1
             for k, slab in enumerate(slabs):
                 if k == 0:
@@ -110,6 +115,8 @@ def max_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilatio
                     xp.multiply(gpart, hit, out=dest[slab])
                 else:
                     dest[slab] += gpart * hit
+            for buf in (free_buf, hit_buf, gcopy):
+                workspace.give(buf)
 
         run_parallel(backward, range(len(parts)))
         return (_channels_first(_crop(dpad, xt.shape, padding)),)
