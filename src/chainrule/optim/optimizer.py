@@ -173,6 +173,7 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)
         self.chunked = chunked
         self._workspace = _Workspace()
+        self._flat: dict = {}  # group index -> _FlatGroup
         self._calls = 0  # step() calls: the flush clock of optimisers without 'step'
         if isinstance(params, Tensor):
             raise TypeError(
@@ -261,7 +262,9 @@ class Optimizer:
         may_chunk = self.chunked is not False
         update = self._update
         big = []
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
+            if may_chunk and self._step_flat(index, group, later):
+                continue
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -291,6 +294,70 @@ class Optimizer:
         if big:
             self._step_chunked(big)
         return loss
+
+    def _step_flat(self, index: int, group: dict, later: int) -> bool:
+        """Update a small group as one flat array; False if it does not qualify.
+
+        The group qualifies when every parameter has a gradient of its own
+        shape and dtype, all share one dtype, hold at most :data:`CHUNK`
+        elements together (one chunk's worth), and their states are all fresh or all at the same
+        step.  Each state array is then a view into one flat array per state
+        name (``state[p]`` keeps its names and shapes); the parameters and
+        gradients are gathered into flat scratch arrays, the update rule runs
+        once on them, and the new parameter values are copied back into each
+        ``p.data``.  The rule is elementwise, so the numbers are exactly
+        those of the per-parameter path.
+        """
+        params = group["params"]
+        flat = self._flat.get(index)
+        if flat is None or not flat.matches(params):
+            flat = _FlatGroup.build(params)
+            self._flat[index] = flat
+        if flat.rejected:
+            return False
+        grads = []
+        for p, shape in zip(params, flat.shapes):
+            g = p.grad
+            if g is None or g.shape != shape or p.data.shape != shape or g.dtype != flat.dtype:
+                return False
+            grads.append(g)
+        states = self.state
+        first = states.get(params[0])
+        fresh = not first
+        counts_steps = self._counts_steps
+        if counts_steps and not fresh:
+            step = first.get("step")
+            for p in params:
+                st = states.get(p)
+                if not st or st.get("step") != step:
+                    return False
+        if fresh:
+            for p in params:
+                if states.get(p):
+                    return False
+            for p in params:
+                self._init_state(group, p, states[p])
+            flat.adopt(params, states)
+        elif not flat.owns(params, states):
+            if not flat.adopt(params, states):
+                return False
+        st_flat = flat.state
+        if counts_steps:
+            for p in params:
+                states[p]["step"] += 1
+            step = states[params[0]]["step"]
+            st_flat["step"] = step
+        else:
+            step = 1 if fresh else later
+        theta, g = flat.theta, flat.grad
+        np.concatenate([p.data for p in params], axis=None, out=theta)
+        np.concatenate(grads, axis=None, out=g)
+        self._update(group, theta, g, st_flat, step, flat.scratch)
+        if step % FLUSH_EVERY == 0:
+            self._flush(st_flat, flat.scratch[0])
+        for p, view in zip(params, flat.theta_views):
+            np.copyto(p.data, view)
+        return True
 
     def _scratch(self, p: Tensor, theta: np.ndarray) -> tuple:
         """The workspace views that ``p``'s updates use (looked up once per shape)."""
@@ -433,3 +500,103 @@ def _contiguous(theta: np.ndarray, state: dict) -> bool:
     if not theta.flags.c_contiguous:
         return False
     return all(v.flags.c_contiguous for v in state.values() if isinstance(v, np.ndarray))
+
+
+class _FlatGroup:
+    """The flat arrays of a small parameter group (see ``Optimizer._step_flat``).
+
+    ``state`` maps each state name to one flat array, whose slices (reshaped)
+    are the entries of the parameters' ``state[p]``; ``theta`` and ``grad``
+    are flat scratch arrays the parameters and gradients are gathered into.
+    ``rejected`` marks a group that cannot go flat (mixed dtypes, too large,
+    non-contiguous parameters); it is rebuilt when the group's list changes.
+    """
+
+    def __init__(self, params, rejected: bool = False):
+        self.params = list(params)
+        self.count = len(self.params)
+        self.rejected = rejected
+        if rejected:
+            return
+        self.shapes = [p.data.shape for p in self.params]
+        self.dtype = self.params[0].data.dtype
+        sizes = [p.data.size for p in self.params]
+        self.bounds = []
+        lo = 0
+        for n in sizes:
+            self.bounds.append((lo, lo + n))
+            lo += n
+        self.size = lo
+        self.theta = _aligned_empty(lo, self.dtype)
+        self.grad = _aligned_empty(lo, self.dtype)
+        self.scratch = (_aligned_empty(lo, self.dtype), _aligned_empty(lo, self.dtype))
+        self.theta_views = self._views(self.theta)
+        self.state: dict = {}
+        self.owned: list = []  # per parameter: (its state dict, ((name, view), ...))
+
+    @classmethod
+    def build(cls, params):
+        ok = (
+            len(params) > 0
+            and len({p.data.dtype for p in params}) == 1
+            and sum(p.data.size for p in params) <= CHUNK
+        )
+        return cls(params, rejected=not ok)
+
+    def _views(self, flat: np.ndarray) -> list:
+        return [flat[lo:hi].reshape(shape) for (lo, hi), shape in zip(self.bounds, self.shapes)]
+
+    def matches(self, params) -> bool:
+        if len(params) != self.count:
+            return False
+        for a, b in zip(params, self.params):
+            if a is not b:
+                return False
+        return True
+
+    def owns(self, params, states) -> bool:
+        """True if every parameter's state arrays are still this group's views."""
+        owned = self.owned
+        if len(owned) != self.count:
+            return False
+        for p, (st, pairs) in zip(params, owned):
+            if states.get(p) is not st:
+                return False
+            for name, view in pairs:
+                if st.get(name) is not view:
+                    return False
+        return True
+
+    def adopt(self, params, states) -> bool:
+        """Move the parameters' state arrays into flat arrays; False if they differ in kind."""
+        first = states[params[0]]
+        names = [k for k, v in first.items() if isinstance(v, np.ndarray)]
+        for p, shape in zip(params, self.shapes):
+            st = states[p]
+            mine = [k for k, v in st.items() if isinstance(v, np.ndarray)]
+            if mine != names:
+                return False
+            for k in names:
+                if st[k].shape != shape or st[k].dtype != self.dtype:
+                    return False
+            for k, v in st.items():
+                if k not in names and k != "step" and v != first[k]:
+                    return False
+        state = {k: v for k, v in first.items() if k not in names}
+        views = {}
+        for k in names:
+            flat = _aligned_empty(self.size, self.dtype)
+            np.concatenate([states[p][k] for p in params], axis=None, out=flat)
+            state[k] = flat
+            views[k] = self._views(flat)
+        owned = []
+        for i, p in enumerate(params):
+            st = states[p]
+            pairs = []
+            for k in names:
+                st[k] = views[k][i]
+                pairs.append((k, views[k][i]))
+            owned.append((st, tuple(pairs)))
+        self.state = state
+        self.owned = owned
+        return True
