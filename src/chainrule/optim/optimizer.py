@@ -164,6 +164,10 @@ class Optimizer:
     _decaying: tuple = ()
     #: whether the state holds a ``step`` count (torch's SGD has none)
     _counts_steps: bool = True
+    #: whether ``_update`` is elementwise and reads the parameter only for
+    #: weight decay, ending with ``theta -= d``: then small groups may be
+    #: updated as one flat array (``_step_flat``)
+    _elementwise: bool = False
 
     def __init__(self, params: Iterable, defaults: dict, chunked: bool | None = None):
         if chunked not in (None, True, False):
@@ -298,65 +302,87 @@ class Optimizer:
     def _step_flat(self, index: int, group: dict, later: int) -> bool:
         """Update a small group as one flat array; False if it does not qualify.
 
-        The group qualifies when every parameter has a gradient of its own
-        shape and dtype, all share one dtype, hold at most :data:`CHUNK`
-        elements together (one chunk's worth), and their states are all fresh or all at the same
-        step.  Each state array is then a view into one flat array per state
-        name (``state[p]`` keeps its names and shapes); the parameters and
-        gradients are gathered into flat scratch arrays, the update rule runs
-        once on them, and the new parameter values are copied back into each
-        ``p.data``.  The rule is elementwise, so the numbers are exactly
-        those of the per-parameter path.
+        The group qualifies when the rule is elementwise (``_elementwise``),
+        every parameter has a gradient of its own shape and dtype, all share
+        one dtype, hold at most :data:`CHUNK` elements together (one chunk's
+        worth), and their states are all fresh or all at the same step.  Each
+        state array is then a view into one flat array per state name
+        (``state[p]`` keeps its names and shapes), the gradients are gathered
+        into one flat array, and the rule runs once.  Without weight decay
+        the rules read no parameter, so ``theta`` is a :class:`_Descent`,
+        which applies the rule's final ``theta -= d`` to each ``p.data``
+        through views of ``d``; with weight decay the parameters are gathered
+        too and the new values copied back.  Every operation is the
+        per-parameter path's on the same numbers, so the results are exactly
+        those of that path.
         """
         params = group["params"]
         flat = self._flat.get(index)
         if flat is None or not flat.matches(params):
-            flat = _FlatGroup.build(params)
-            self._flat[index] = flat
+            flat = self._flat[index] = _FlatGroup.build(params, self._elementwise)
         if flat.rejected:
             return False
+        dtype = flat.dtype
+        states = self.state
+        counts_steps = self._counts_steps
         grads = []
-        for p, shape in zip(params, flat.shapes):
+        datas = []
+        owned = flat.owned
+        ok = len(owned) == flat.count
+        for p, shape, own in zip(params, flat.shapes, owned or flat.shapes):
             g = p.grad
-            if g is None or g.shape != shape or p.data.shape != shape or g.dtype != flat.dtype:
+            theta = p.data
+            if g is None or g.shape != shape or theta.shape != shape or g.dtype != dtype:
                 return False
             grads.append(g)
-        states = self.state
+            datas.append(theta)
+            if ok:
+                st, pairs = own
+                if states.get(p) is not st:
+                    ok = False
+                    continue
+                for name, view in pairs:
+                    if st.get(name) is not view:
+                        ok = False
         first = states.get(params[0])
         fresh = not first
-        counts_steps = self._counts_steps
-        if counts_steps and not fresh:
-            step = first.get("step")
-            for p in params:
-                st = states.get(p)
-                if not st or st.get("step") != step:
+        if ok and counts_steps:  # a step skipped by one parameter splits the clocks
+            step = first["step"]
+            for st, _ in owned:
+                if st["step"] != step:
                     return False
-        if fresh:
-            for p in params:
-                if states.get(p):
+        if fresh or not ok:
+            # (re)build the flat state: all fresh, or all at one step
+            if fresh:
+                if any(states.get(p) for p in params):
                     return False
-            for p in params:
-                self._init_state(group, p, states[p])
-            flat.adopt(params, states)
-        elif not flat.owns(params, states):
+                for p in params:
+                    self._init_state(group, p, states[p])
+            elif counts_steps:
+                step = first.get("step")
+                if any(not states.get(p) or states[p].get("step") != step for p in params):
+                    return False
             if not flat.adopt(params, states):
                 return False
         st_flat = flat.state
         if counts_steps:
             for p in params:
                 states[p]["step"] += 1
-            step = states[params[0]]["step"]
-            st_flat["step"] = step
+            step = st_flat["step"] = states[params[0]]["step"]
         else:
             step = 1 if fresh else later
-        theta, g = flat.theta, flat.grad
-        np.concatenate([p.data for p in params], axis=None, out=theta)
+        g = flat.grad
         np.concatenate(grads, axis=None, out=g)
-        self._update(group, theta, g, st_flat, step, flat.scratch)
+        if group.get("weight_decay"):
+            theta = flat.theta
+            np.concatenate(datas, axis=None, out=theta)
+            self._update(group, theta, g, st_flat, step, flat.scratch)
+            for a, view in zip(datas, flat.theta_views):
+                np.copyto(a, view)
+        else:
+            self._update(group, _Descent(datas, flat), g, st_flat, step, flat.scratch)
         if step % FLUSH_EVERY == 0:
             self._flush(st_flat, flat.scratch[0])
-        for p, view in zip(params, flat.theta_views):
-            np.copyto(p.data, view)
         return True
 
     def _scratch(self, p: Tensor, theta: np.ndarray) -> tuple:
@@ -531,13 +557,15 @@ class _FlatGroup:
         self.grad = _aligned_empty(lo, self.dtype)
         self.scratch = (_aligned_empty(lo, self.dtype), _aligned_empty(lo, self.dtype))
         self.theta_views = self._views(self.theta)
+        self.scratch_views = {id(a): (a, self._views(a)) for a in self.scratch}
         self.state: dict = {}
         self.owned: list = []  # per parameter: (its state dict, ((name, view), ...))
 
     @classmethod
-    def build(cls, params):
+    def build(cls, params, elementwise: bool = True):
         ok = (
-            len(params) > 0
+            elementwise
+            and len(params) > 0
             and len({p.data.dtype for p in params}) == 1
             and sum(p.data.size for p in params) <= CHUNK
         )
@@ -552,19 +580,6 @@ class _FlatGroup:
         for a, b in zip(params, self.params):
             if a is not b:
                 return False
-        return True
-
-    def owns(self, params, states) -> bool:
-        """True if every parameter's state arrays are still this group's views."""
-        owned = self.owned
-        if len(owned) != self.count:
-            return False
-        for p, (st, pairs) in zip(params, owned):
-            if states.get(p) is not st:
-                return False
-            for name, view in pairs:
-                if st.get(name) is not view:
-                    return False
         return True
 
     def adopt(self, params, states) -> bool:
@@ -600,3 +615,24 @@ class _FlatGroup:
         self.state = state
         self.owned = owned
         return True
+
+
+class _Descent:
+    """The ``theta`` of a flat update without weight decay: ``theta -= d``
+    subtracts each parameter's slice of the flat ``d`` from its ``p.data``."""
+
+    __slots__ = ("datas", "flat")
+
+    def __init__(self, datas: list, flat: _FlatGroup):
+        self.datas = datas
+        self.flat = flat
+
+    def __isub__(self, d: np.ndarray):
+        known = self.flat.scratch_views.get(id(d))
+        if known is not None and known[0] is d:
+            views = known[1]
+        else:
+            views = self.flat._views(d)
+        for a, view in zip(self.datas, views):
+            np.subtract(a, view, out=a)
+        return self
