@@ -96,3 +96,36 @@ def test_group_over_the_limit_steps_per_parameter(monkeypatch):
     opt.step()
     assert opt._flat[0].rejected
     assert all(opt.state[p]["step"] == 1 for p in params)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_optimiser_steps_its_own_state(how):
+    import copy
+    import pickle
+
+    def grads(params, k):
+        for p in params:
+            p.grad = np.full(p.shape, 0.1 * (k + 1), np.float32)
+
+    params = _params(0)
+    opt = cr.optim.Adam(params, lr=0.01)
+    grads(params, 0)
+    opt.step()
+    if how == "deepcopy":
+        params2, opt2 = copy.deepcopy((params, opt))
+    else:
+        params2, opt2 = pickle.loads(pickle.dumps((params, opt)))
+    plain = cr.optim.Adam(_params(0), lr=0.01, chunked=False)
+    grads(plain.param_groups[0]["params"], 0)
+    plain.step()
+    for k in range(1, 4):
+        for ps, o in ((params, opt), (params2, opt2), (plain.param_groups[0]["params"], plain)):
+            grads(ps, k)
+            o.step()
+    ref = plain.param_groups[0]["params"]
+    for a, b, c in zip(params, params2, ref):
+        np.testing.assert_array_equal(a.data, c.data)
+        np.testing.assert_array_equal(b.data, c.data)
+    for a, b, c in zip(params, params2, ref):
+        np.testing.assert_array_equal(opt.state[a]["exp_avg"], plain.state[c]["exp_avg"])
+        np.testing.assert_array_equal(opt2.state[b]["exp_avg"], plain.state[c]["exp_avg"])

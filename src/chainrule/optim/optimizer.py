@@ -27,6 +27,16 @@ inside each ufunc).  Every update is elementwise, so chunking changes no
 number: ``chunked=False`` gives exactly the same results (tests compare
 the two bit for bit).
 
+Small groups (all their parameters together at most :data:`CHUNK`
+elements, as in a small MLP) go the other way by default: one flat array
+per state name holds the state of the whole group (each ``state[p]`` entry
+is a view of its slice, with torch.optim's names and the parameter's
+shape), the gradients are gathered into one flat array, and the update
+rule runs once for the group instead of once per parameter, so a step
+costs a few ufunc calls rather than a few per parameter.  The parameters'
+own arrays are updated in place as before.  Again ``chunked=False`` gives
+the same numbers, parameter by parameter.
+
 Subnormal state: a state entry that decays geometrically (momentum,
 moment averages) for a parameter whose gradient stays zero, e.g. the
 weights of an input pixel that is always blank, sinks into float32's
@@ -149,9 +159,10 @@ class Optimizer:
             for that group.
         defaults: hyperparameters of the subclass and their default values.
         chunked: update parameters larger than :data:`CHUNK` elements in
-            cache-sized chunks, shared among threads.  ``None`` (default)
-            and ``True`` do so, ``False`` updates each parameter as one
-            array.  The results are the same either way.
+            cache-sized chunks, shared among threads, and small groups as
+            one flat array.  ``None`` (default) and ``True`` do so,
+            ``False`` updates each parameter as one array.  The results
+            are the same either way.
 
     Subclasses define ``_validate(group)``, ``_init_state(group, p, state)``
     (the state of a parameter's first step) and ``_update(group, theta, g,
@@ -509,6 +520,13 @@ class Optimizer:
                 if k != "params":
                     mine[k] = tuple(v) if isinstance(v, list) and k == "betas" else v
         self.state = new_state
+
+    def __getstate__(self) -> dict:
+        # a copy (pickle, copy.deepcopy) gets independent state arrays, no
+        # longer views of the flat arrays: it rebuilds those on its next step
+        d = self.__dict__.copy()
+        d["_flat"] = {}
+        return d
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
