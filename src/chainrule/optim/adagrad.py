@@ -44,6 +44,8 @@ class Adagrad(Optimizer):
         >>> opt = cr.optim.Adagrad(model.parameters(), lr=0.01)
     """
 
+    _elementwise = True
+
     def __init__(
         self,
         params: Iterable,

@@ -57,6 +57,7 @@ class Adam(Optimizer):
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
+    _elementwise = True
     _decaying = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
 

@@ -27,6 +27,16 @@ inside each ufunc).  Every update is elementwise, so chunking changes no
 number: ``chunked=False`` gives exactly the same results (tests compare
 the two bit for bit).
 
+Small groups (all their parameters together at most :data:`CHUNK`
+elements, as in a small MLP) go the other way by default: one flat array
+per state name holds the state of the whole group (each ``state[p]`` entry
+is a view of its slice, with torch.optim's names and the parameter's
+shape), the gradients are gathered into one flat array, and the update
+rule runs once for the group instead of once per parameter, so a step
+costs a few ufunc calls rather than a few per parameter.  The parameters'
+own arrays are updated in place as before.  Again ``chunked=False`` gives
+the same numbers, parameter by parameter.
+
 Subnormal state: a state entry that decays geometrically (momentum,
 moment averages) for a parameter whose gradient stays zero, e.g. the
 weights of an input pixel that is always blank, sinks into float32's
@@ -149,9 +159,10 @@ class Optimizer:
             for that group.
         defaults: hyperparameters of the subclass and their default values.
         chunked: update parameters larger than :data:`CHUNK` elements in
-            cache-sized chunks, shared among threads.  ``None`` (default)
-            and ``True`` do so, ``False`` updates each parameter as one
-            array.  The results are the same either way.
+            cache-sized chunks, shared among threads, and small groups as
+            one flat array.  ``None`` (default) and ``True`` do so,
+            ``False`` updates each parameter as one array.  The results
+            are the same either way.
 
     Subclasses define ``_validate(group)``, ``_init_state(group, p, state)``
     (the state of a parameter's first step) and ``_update(group, theta, g,
@@ -164,6 +175,10 @@ class Optimizer:
     _decaying: tuple = ()
     #: whether the state holds a ``step`` count (torch's SGD has none)
     _counts_steps: bool = True
+    #: whether ``_update`` is elementwise and reads the parameter only for
+    #: weight decay, ending with ``theta -= d``: then small groups may be
+    #: updated as one flat array (``_step_flat``)
+    _elementwise: bool = False
 
     def __init__(self, params: Iterable, defaults: dict, chunked: bool | None = None):
         if chunked not in (None, True, False):
@@ -173,6 +188,7 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)
         self.chunked = chunked
         self._workspace = _Workspace()
+        self._flat: dict = {}  # group index -> _FlatGroup
         self._calls = 0  # step() calls: the flush clock of optimisers without 'step'
         if isinstance(params, Tensor):
             raise TypeError(
@@ -261,7 +277,9 @@ class Optimizer:
         may_chunk = self.chunked is not False
         update = self._update
         big = []
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
+            if may_chunk and self._step_flat(index, group, later):
+                continue
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -291,6 +309,92 @@ class Optimizer:
         if big:
             self._step_chunked(big)
         return loss
+
+    def _step_flat(self, index: int, group: dict, later: int) -> bool:
+        """Update a small group as one flat array; False if it does not qualify.
+
+        The group qualifies when the rule is elementwise (``_elementwise``),
+        every parameter has a gradient of its own shape and dtype, all share
+        one dtype, hold at most :data:`CHUNK` elements together (one chunk's
+        worth), and their states are all fresh or all at the same step.  Each
+        state array is then a view into one flat array per state name
+        (``state[p]`` keeps its names and shapes), the gradients are gathered
+        into one flat array, and the rule runs once.  Without weight decay
+        the rules read no parameter, so ``theta`` is a :class:`_Descent`,
+        which applies the rule's final ``theta -= d`` to each ``p.data``
+        through views of ``d``; with weight decay the parameters are gathered
+        too and the new values copied back.  Every operation is the
+        per-parameter path's on the same numbers, so the results are exactly
+        those of that path.
+        """
+        params = group["params"]
+        flat = self._flat.get(index)
+        if flat is None or not flat.matches(params):
+            flat = self._flat[index] = _FlatGroup.build(params, self._elementwise)
+        if flat.rejected:
+            return False
+        dtype = flat.dtype
+        states = self.state
+        counts_steps = self._counts_steps
+        grads = []
+        datas = []
+        owned = flat.owned
+        ok = len(owned) == flat.count
+        for p, shape, own in zip(params, flat.shapes, owned or flat.shapes):
+            g = p.grad
+            theta = p.data
+            if g is None or g.shape != shape or theta.shape != shape or g.dtype != dtype:
+                return False
+            grads.append(g)
+            datas.append(theta)
+            if ok:
+                st, pairs = own
+                if states.get(p) is not st:
+                    ok = False
+                    continue
+                for name, view in pairs:
+                    if st.get(name) is not view:
+                        ok = False
+        first = states.get(params[0])
+        fresh = not first
+        if ok and counts_steps:  # a step skipped by one parameter splits the clocks
+            step = first["step"]
+            for st, _ in owned:
+                if st["step"] != step:
+                    return False
+        if fresh or not ok:
+            # (re)build the flat state: all fresh, or all at one step
+            if fresh:
+                if any(states.get(p) for p in params):
+                    return False
+                for p in params:
+                    self._init_state(group, p, states[p])
+            elif counts_steps:
+                step = first.get("step")
+                if any(not states.get(p) or states[p].get("step") != step for p in params):
+                    return False
+            if not flat.adopt(params, states):
+                return False
+        st_flat = flat.state
+        if counts_steps:
+            for p in params:
+                states[p]["step"] += 1
+            step = st_flat["step"] = states[params[0]]["step"]
+        else:
+            step = 1 if fresh else later
+        g = flat.grad
+        np.concatenate(grads, axis=None, out=g)
+        if group.get("weight_decay"):
+            theta = flat.theta
+            np.concatenate(datas, axis=None, out=theta)
+            self._update(group, theta, g, st_flat, step, flat.scratch)
+            for a, view in zip(datas, flat.theta_views):
+                np.copyto(a, view)
+        else:
+            self._update(group, _Descent(datas, flat), g, st_flat, step, flat.scratch)
+        if step % FLUSH_EVERY == 0:
+            self._flush(st_flat, flat.scratch[0])
+        return True
 
     def _scratch(self, p: Tensor, theta: np.ndarray) -> tuple:
         """The workspace views that ``p``'s updates use (looked up once per shape)."""
@@ -417,6 +521,13 @@ class Optimizer:
                     mine[k] = tuple(v) if isinstance(v, list) and k == "betas" else v
         self.state = new_state
 
+    def __getstate__(self) -> dict:
+        # a copy (pickle, copy.deepcopy) gets independent state arrays, no
+        # longer views of the flat arrays: it rebuilds those on its next step
+        d = self.__dict__.copy()
+        d["_flat"] = {}
+        return d
+
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, g in enumerate(self.param_groups):
@@ -433,3 +544,113 @@ def _contiguous(theta: np.ndarray, state: dict) -> bool:
     if not theta.flags.c_contiguous:
         return False
     return all(v.flags.c_contiguous for v in state.values() if isinstance(v, np.ndarray))
+
+
+class _FlatGroup:
+    """The flat arrays of a small parameter group (see ``Optimizer._step_flat``).
+
+    ``state`` maps each state name to one flat array, whose slices (reshaped)
+    are the entries of the parameters' ``state[p]``; ``theta`` and ``grad``
+    are flat scratch arrays the parameters and gradients are gathered into.
+    ``rejected`` marks a group that cannot go flat (mixed dtypes, too large,
+    non-contiguous parameters); it is rebuilt when the group's list changes.
+    """
+
+    def __init__(self, params, rejected: bool = False):
+        self.params = list(params)
+        self.count = len(self.params)
+        self.rejected = rejected
+        if rejected:
+            return
+        self.shapes = [p.data.shape for p in self.params]
+        self.dtype = self.params[0].data.dtype
+        sizes = [p.data.size for p in self.params]
+        self.bounds = []
+        lo = 0
+        for n in sizes:
+            self.bounds.append((lo, lo + n))
+            lo += n
+        self.size = lo
+        self.theta = _aligned_empty(lo, self.dtype)
+        self.grad = _aligned_empty(lo, self.dtype)
+        self.scratch = (_aligned_empty(lo, self.dtype), _aligned_empty(lo, self.dtype))
+        self.theta_views = self._views(self.theta)
+        self.scratch_views = {id(a): (a, self._views(a)) for a in self.scratch}
+        self.state: dict = {}
+        self.owned: list = []  # per parameter: (its state dict, ((name, view), ...))
+
+    @classmethod
+    def build(cls, params, elementwise: bool = True):
+        ok = (
+            elementwise
+            and len(params) > 0
+            and len({p.data.dtype for p in params}) == 1
+            and sum(p.data.size for p in params) <= CHUNK
+        )
+        return cls(params, rejected=not ok)
+
+    def _views(self, flat: np.ndarray) -> list:
+        return [flat[lo:hi].reshape(shape) for (lo, hi), shape in zip(self.bounds, self.shapes)]
+
+    def matches(self, params) -> bool:
+        if len(params) != self.count:
+            return False
+        for a, b in zip(params, self.params):
+            if a is not b:
+                return False
+        return True
+
+    def adopt(self, params, states) -> bool:
+        """Move the parameters' state arrays into flat arrays; False if they differ in kind."""
+        first = states[params[0]]
+        names = [k for k, v in first.items() if isinstance(v, np.ndarray)]
+        for p, shape in zip(params, self.shapes):
+            st = states[p]
+            mine = [k for k, v in st.items() if isinstance(v, np.ndarray)]
+            if mine != names:
+                return False
+            for k in names:
+                if st[k].shape != shape or st[k].dtype != self.dtype:
+                    return False
+            for k, v in st.items():
+                if k not in names and k != "step" and v != first[k]:
+                    return False
+        state = {k: v for k, v in first.items() if k not in names}
+        views = {}
+        for k in names:
+            flat = _aligned_empty(self.size, self.dtype)
+            np.concatenate([states[p][k] for p in params], axis=None, out=flat)
+            state[k] = flat
+            views[k] = self._views(flat)
+        owned = []
+        for i, p in enumerate(params):
+            st = states[p]
+            pairs = []
+            for k in names:
+                st[k] = views[k][i]
+                pairs.append((k, views[k][i]))
+            owned.append((st, tuple(pairs)))
+        self.state = state
+        self.owned = owned
+        return True
+
+
+class _Descent:
+    """The ``theta`` of a flat update without weight decay: ``theta -= d``
+    subtracts each parameter's slice of the flat ``d`` from its ``p.data``."""
+
+    __slots__ = ("datas", "flat")
+
+    def __init__(self, datas: list, flat: _FlatGroup):
+        self.datas = datas
+        self.flat = flat
+
+    def __isub__(self, d: np.ndarray):
+        known = self.flat.scratch_views.get(id(d))
+        if known is not None and known[0] is d:
+            views = known[1]
+        else:
+            views = self.flat._views(d)
+        for a, view in zip(self.datas, views):
+            np.subtract(a, view, out=a)
+        return self

@@ -69,6 +69,7 @@ class RMSprop(Optimizer):
         ...                        nesterov=True)
     """
 
+    _elementwise = True
     _decaying = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(

@@ -61,6 +61,7 @@ class SGD(Optimizer):
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
+    _elementwise = True
     _decaying = ("momentum_buffer",)
     _counts_steps = False
 
