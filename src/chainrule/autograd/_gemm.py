@@ -16,6 +16,7 @@ inner axis may differ when that axis is cut, as with any blocked GEMM.
 from __future__ import annotations
 
 from .._backend import xp
+from .._threads import _limit_holders
 
 #: A block of at most this many multiply-adds runs on the calling thread
 #: (below OpenBLAS's threshold for splitting a product over its threads).
@@ -72,7 +73,11 @@ def matmul(a, b, out=None, here: bool = False):
 
     ``here`` is for code that already runs on several threads at once; a
     large product outside such code is left to BLAS and its threads.
+    Inside :func:`chainrule._threads.one_blas_thread` (an estimator's fit)
+    BLAS is on one thread already, so products go to it whole.
     """
+    if _limit_holders[0]:
+        return xp.matmul(a, b, out=out)
     if here or a.shape[0] * a.shape[1] * b.shape[1] < LARGE_MACS:
         return matmul_here(a, b, out=out)
     return xp.matmul(a, b, out=out)
