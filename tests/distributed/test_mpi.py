@@ -4,7 +4,6 @@ These tests start ``mpiexec -n 2`` themselves (mpich from pip), so they
 need the ``[distributed]`` extra; without it they skip with that reason.
 """
 
-import os
 import shutil
 import subprocess
 import sys
@@ -21,17 +20,10 @@ pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec on PATH (ins
 WORKER = str(Path(__file__).with_name("mpi_worker.py"))
 
 
-def _env():
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = "1"
-    return env
-
 
 def _mpi(n, *args, timeout=120):
     cmd = [MPIEXEC, "-n", str(n), sys.executable, WORKER, *args]
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           check=False)
 
 
@@ -49,7 +41,7 @@ def test_two_ranks_equal_replicas_and_one_process(tmp_path):
         np.testing.assert_array_equal(w0[k], w1[k])
     # one process, no MPI launcher: the same global minibatches
     single = subprocess.run([sys.executable, WORKER, str(tmp_path / "one"), "train"],
-                            env=_env(), capture_output=True, text=True, timeout=120, check=False)
+                            capture_output=True, text=True, timeout=120, check=False)
     assert single.returncode == 0, single.stderr
     w = _load(f"{tmp_path}/one.rank0.npz")
     diff = max(float(np.max(np.abs(w[k] - w0[k]))) for k in w)
@@ -78,10 +70,10 @@ def test_fit_under_mpiexec_is_data_parallel_and_matches_one_process(tmp_path):
     import json
 
     cmd = [MPIEXEC, "-n", "2", sys.executable, FIT_WORKER, str(tmp_path / "two")]
-    two = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=180,
+    two = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
                          check=False)
     assert two.returncode == 0, two.stderr
-    one = subprocess.run([sys.executable, FIT_WORKER, str(tmp_path / "one")], env=_env(),
+    one = subprocess.run([sys.executable, FIT_WORKER, str(tmp_path / "one")],
                          capture_output=True, text=True, timeout=180, check=False)
     assert one.returncode == 0, one.stderr
     w0, w1 = _load(f"{tmp_path}/two.rank0.npz"), _load(f"{tmp_path}/two.rank1.npz")

@@ -26,6 +26,18 @@ def _data(a):
     return a.data if isinstance(a, Tensor) else a
 
 
+def _forward(name: str):
+    """``name`` of chainrule's ops as a namespace function (ops import this module)."""
+
+    def call(a):
+        from . import ops
+
+        return getattr(ops, name)(a)
+
+    call.__name__ = name
+    return call
+
+
 def _axes(axis, ndim):
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     return tuple(ax % ndim for ax in axes)
@@ -84,17 +96,8 @@ class GraphNamespace:
         return Tensor._result(_raw.asarray(a, dtype=dtype), None)
 
     # --- differentiable functions ------------------------------------------
-    @staticmethod
-    def exp(a):
-        from . import ops
-
-        return ops.exp(a)
-
-    @staticmethod
-    def log(a):
-        from . import ops
-
-        return ops.log(a)
+    exp = staticmethod(_forward("exp"))
+    log = staticmethod(_forward("log"))
 
     @staticmethod
     def log1p(a):
@@ -102,23 +105,9 @@ class GraphNamespace:
 
         return ops.log(1 + a)
 
-    @staticmethod
-    def sqrt(a):
-        from . import ops
-
-        return ops.sqrt(a)
-
-    @staticmethod
-    def abs(a):
-        from . import ops
-
-        return ops.abs(a)
-
-    @staticmethod
-    def tanh(a):
-        from . import ops
-
-        return ops.tanh(a)
+    sqrt = staticmethod(_forward("sqrt"))
+    abs = staticmethod(_forward("abs"))
+    tanh = staticmethod(_forward("tanh"))
 
     @staticmethod
     def where(cond, a, b):

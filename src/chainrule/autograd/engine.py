@@ -121,7 +121,11 @@ def enable_grad(fn=None):
 
 
 def unbroadcast(g, shape):
-    """Sum ``g`` down to ``shape``: the vjp of NumPy broadcasting."""
+    """Sum ``g`` down to ``shape``: the vjp of NumPy broadcasting.
+
+    ``g`` is an array, or a gradient Tensor in a ``create_graph`` backward:
+    the same sums are then recorded ops, differentiable again.
+    """
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
@@ -343,22 +347,6 @@ def _backward(root, grad):
         _accumulate_leaf(leaf, grads.pop(id(leaf)), handed_out)
 
 
-def _unbroadcast_graph(g, shape):
-    """:func:`unbroadcast` for a gradient Tensor (differentiable sums)."""
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if g.shape != shape:
-        raise ValueError(
-            f"gradient of shape {g.shape} cannot be summed down to the "
-            f"input's shape {shape} (a vjp returned the wrong shape)"
-        )
-    return g
-
-
 def _graph_vjp(node, g):
     """The vjp of ``node``'s op recorded as ops: its forward re-run on Tensors with GRAPH."""
     from ._namespace import GRAPH  # the namespace imports the ops, which import us
@@ -414,8 +402,7 @@ def _propagate(roots, root_grads, targets, graph):
             if graph and not isinstance(gx, Tensor):
                 gx = Tensor._result(xp.asarray(gx), None)
             if gx.shape != x.data.shape:
-                gx = _unbroadcast_graph(gx, x.data.shape) if graph else unbroadcast(
-                    gx, x.data.shape)
+                gx = unbroadcast(gx, x.data.shape)
             receive(x, gx)
     for key in leaves:
         if targets is None or key in targets:

@@ -144,6 +144,18 @@ class ClosureOptimizer(Optimizer):
         self._set_flat(x)
         return f, g
 
+    def _begin(self, closure, *counters: str):
+        """The checked closure, the one group and the shared state of a step.
+
+        The state (kept on the first parameter, as torch.optim.LBFGS does)
+        gets each counter in ``counters`` set to 0 on the first step.
+        """
+        closure = self._need_closure(closure, type(self).__name__)
+        state = self.state[self._params[0]]
+        for name in counters:
+            state.setdefault(name, 0)
+        return closure, self.param_groups[0], state
+
     @staticmethod
     def _need_closure(closure, name) -> Callable:
         if closure is None:

@@ -58,11 +58,7 @@ class BFGS(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` BFGS iterations; return the first closure call's loss."""
-        closure = self._need_closure(closure, "BFGS")
-        group = self.param_groups[0]
-        state = self.state[self._params[0]]
-        state.setdefault("n_iter", 0)
-        state.setdefault("func_evals", 0)
+        closure, group, state = self._begin(closure, "n_iter", "func_evals")
         orig, f, g = self._evaluate(closure)
         state["func_evals"] += 1
         if np.abs(g).max() <= group["tolerance_grad"]:

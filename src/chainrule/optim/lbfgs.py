@@ -90,14 +90,10 @@ class LBFGS(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` iterations; return the loss of the first closure call."""
-        closure = self._need_closure(closure, "LBFGS")
-        group = self.param_groups[0]
+        closure, group, state = self._begin(closure, "func_evals", "n_iter")
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
         history, line_search = group["history_size"], group["line_search_fn"]
-        state = self.state[self._params[0]]
-        state.setdefault("func_evals", 0)
-        state.setdefault("n_iter", 0)
 
         orig_loss, loss, g = self._evaluate(closure)
         evals = 1

@@ -132,12 +132,7 @@ class Newton(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` Newton iterations; return the first closure call's loss."""
-        closure = self._need_closure(closure, "Newton")
-        group = self.param_groups[0]
-        state = self.state[self._params[0]]
-        state.setdefault("n_iter", 0)
-        state.setdefault("func_evals", 0)
-        state.setdefault("hvp_evals", 0)
+        closure, group, state = self._begin(closure, "n_iter", "func_evals", "hvp_evals")
         lam = float(group["damping"])
         cg_max = int(group["cg_max_iter"] or self.numel)
         orig = None

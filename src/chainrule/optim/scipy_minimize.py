@@ -57,14 +57,13 @@ class ScipyMinimize(ClosureOptimizer):
 
     def step(self, closure: Callable | None = None):
         """Minimise; returns the loss at the final parameters (as a float)."""
-        closure = self._need_closure(closure, type(self).__name__)
+        closure, group, state = self._begin(closure)
         try:
             from scipy.optimize import minimize
         except ImportError:  # pragma: no cover - scipy comes with scikit-learn
             raise ImportError(
                 'ScipyMinimize needs SciPy: pip install scipy (or "chainrule[data]")'
             ) from None
-        group = self.param_groups[0]
 
         def fun(x):
             self._set_flat(x)
@@ -74,7 +73,6 @@ class ScipyMinimize(ClosureOptimizer):
         x0 = self._get_flat().astype(np.float64)
         res = minimize(fun, x0, jac=True, method=group["method"], options=group["options"])
         self._set_flat(np.asarray(res.x))
-        state = self.state[self._params[0]]
         state.update(n_iter=int(res.nit), func_evals=int(res.nfev), status=int(res.status),
                      message=str(res.message), fun=float(res.fun),
                      flat_grad=np.asarray(res.jac, dtype=np.float64))

@@ -474,8 +474,8 @@ class Trainer:
         self.optimizer.step()
         self._after_step(xb, yb, out, loss, penalty)
 
-    def _after_step(self, xb, yb, out, loss, penalty: float) -> None:
-        n = len(xb)
+    def _advance(self) -> None:
+        """After an optimiser step: constraints, the step count, a per-step schedule."""
         if self.constraints:
             with no_grad():
                 for c in self.constraints:
@@ -483,6 +483,10 @@ class Trainer:
         self.global_step += 1
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
+
+    def _after_step(self, xb, yb, out, loss, penalty: float) -> None:
+        n = len(xb)
+        self._advance()
         self._sums["loss"] += float(loss.data) * n
         self._sums["penalty"] += penalty * n
         self._sums["count"] += n
@@ -497,13 +501,7 @@ class Trainer:
         self._averager.set_share(0, 1)
         self._averager.synchronize()
         self.optimizer.step()
-        if self.constraints:
-            with no_grad():
-                for c in self.constraints:
-                    c(self.model)
-        self.global_step += 1
-        if self.scheduler is not None and self.scheduler_interval == "step":
-            self.scheduler.step()
+        self._advance()
 
     def _non_finite(self, value: float, epoch: int, snapshot: dict) -> None:
         finite = all(np.all(np.isfinite(a)) for a in self.model.state_dict().values())
