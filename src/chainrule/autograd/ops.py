@@ -16,6 +16,7 @@ Composite ops (mse, prelu, nll...) are built from these and need no vjp.
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 
 from .._backend import device_of, dtype_in, from_host, namespace_of
@@ -24,11 +25,11 @@ from .._backend.kernels import (
 )
 from .._backend.kernels import (
     _ones,
+    kernel,
 )
 from .._backend.kernels import (
     _sum_keep_numpy as _sum_keep_np,
 )
-from .._backend.kernels import kernel
 from ._gemm import matmul as _gemm
 from ._namespace import GRAPH
 from .engine import primitive
@@ -485,7 +486,7 @@ def concatenate(xp, *arrays, axis=0):
     lead = (slice(None),) * ax
 
     def vjp(g, need):
-        return tuple(g[lead + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
+        return tuple(g[lead + (slice(lo, hi), ...)] for lo, hi in itertools.pairwise(bounds))
 
     return xp.concat(arrays, axis=ax), vjp
 
@@ -498,7 +499,7 @@ def stack(xp, *arrays, axis=0):
 
     def vjp(g, need):
         n = len(arrays)
-        return tuple(g[lead + (i,)] for i in range(n))
+        return tuple(g[lead + (i, ...)] for i in range(n))
 
     return out, vjp
 
