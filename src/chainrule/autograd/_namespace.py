@@ -145,6 +145,8 @@ class GraphNamespace:
             return namespace_of(a).astype(a, dtype)
         if a.dtype == dtype:
             return a
+        if not a.requires_grad:
+            return Tensor._result(namespace_of(a.data).astype(a.data, dtype), None)
         return _ops().astype(a, dtype=dtype)
 
     @staticmethod

@@ -257,7 +257,8 @@ def graph_windows(ns, x, kernel, stride, padding, dilation, fill=0.0):
             slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
         xpad = ns.scatter(x, x.shape[:2] + padded, inner)
         if fill:
-            border = xp.full(x.shape[:2] + padded, fill, dtype=x.dtype)
+            # a host constant: the engine moves it to x's library and dtype
+            border = xp.full(tuple(x.shape[:2]) + padded, fill)
             border[inner] = 0
             xpad = xpad + border
     else:

@@ -456,8 +456,7 @@ def astype(xp, a, dtype=None):
     """The same values in another float ``dtype`` (required); the gradient is cast back."""
     if dtype is None:
         raise TypeError("astype needs a dtype, e.g. astype(x, dtype=np.float64)")
-    if xp is not GRAPH:
-        dtype = dtype_in(xp, dtype)
+    dtype = dtype_in(_data_ns(a) if xp is GRAPH else xp, dtype)
     src = a.dtype
     return xp.astype(a, dtype), lambda g, need: (xp.astype(g, src),)
 

@@ -183,9 +183,10 @@ def avg_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
         for slab in slabs[1:]:
             total = total + slab
         if count_include_pad or not any(lo or hi for lo, hi in padding):
-            out = total / x.dtype.type(math.prod(kernel))
+            out = total / float(math.prod(kernel))
         else:
-            mask = _pad_last(xp.ones((1,) + x.shape[2:] + (1,), dtype=x.dtype), padding, 0)
+            # a host constant: the engine moves it to x's library and dtype
+            mask = _pad_last(xp.ones((1,) + tuple(x.shape[2:]) + (1,)), padding, 0)
             out_size = _out_size(mask.shape[1:-1], kernel, stride, ones)
             count = sum(mask[_slab(o, out_size, stride, ones)] for o in _offsets(kernel))
             out = total / _channels_first(count)
