@@ -8,8 +8,8 @@ import copy
 import numpy as np
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 
 def _move(model, namespace):
