@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.optim import SGD
 from chainrule.regularization import (
     ActivityRegularizer,

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.optim import SGD
 from chainrule.regularization import AdversarialTraining, fgsm, pgd
 from chainrule.training import fit
