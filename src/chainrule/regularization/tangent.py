@@ -158,24 +158,32 @@ class TangentProp:
         weight: the penalty's weight ≥ 0.
         tangent_fn: ``x (N, ...) array -> (T, N, ...) tangents``; e.g.
             ``lambda x: image_tangents(x, image_shape=(8, 8))``.
+        output_fn: optional map of the model's output before the Jacobian
+            (e.g. ``nn.functional.softmax``, to ask for invariant class
+            probabilities rather than invariant logits).
 
     Example:
         >>> tp = TangentProp(0.05, lambda x: image_tangents(x, image_shape=(8, 8)))
         >>> fit(model, X, y, loss="cross_entropy", optimizer=opt, regularizers=[tp])
     """
 
-    def __init__(self, weight: float, tangent_fn: Callable):
+    def __init__(self, weight: float, tangent_fn: Callable, output_fn: Callable | None = None):
         if not np.isfinite(weight) or weight < 0:
             raise ValueError(f"Expected weight >= 0. Received: weight={weight}")
         if not callable(tangent_fn):
             raise TypeError(f"Expected tangent_fn to be callable. Received: {tangent_fn!r}")
         self.weight = float(weight)
         self.tangent_fn = tangent_fn
+        self.output_fn = output_fn
 
     def batch_penalty(self, model, x, y=None, loss_fn=None, loss=None) -> Tensor:
         """weight · Ω(model, x, tangent_fn(x)) for one minibatch."""
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
-        return tangent_prop_penalty(model, data, self.tangent_fn(data)) * self.weight
+        f = model
+        if self.output_fn is not None:
+            def f(inputs):
+                return self.output_fn(model(inputs))
+        return tangent_prop_penalty(f, data, self.tangent_fn(data)) * self.weight
 
     def __repr__(self):
         return f"TangentProp(weight={self.weight})"
