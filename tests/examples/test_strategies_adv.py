@@ -72,6 +72,7 @@ def test_tangent_prop_gains_a_little_and_augmentation_is_only_reported(capsys):
     assert r["per_class"] == 5
     plain, tp, aug = r["plain"], r["tangent prop"], r["augmentation"]
     assert tp["accuracy"][0] > plain["accuracy"][0]
+    assert tp["gain"][0] > 0 and plain["gain"] == (0.0, 0.0)
     assert 0.5 < aug["accuracy"][0] < 1.0  # trained and scored; no direction claimed
     _shows(out, plain["accuracy"][0], tp["accuracy"][0], aug["accuracy"][0])
 

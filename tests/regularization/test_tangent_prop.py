@@ -141,3 +141,19 @@ def test_fit_step_with_tangent_prop_is_the_step_on_loss_plus_weighted_penalty():
     np.testing.assert_allclose(hist.history["penalty"][-1], 0.3 * omega.item(), rtol=1e-5)
     with pytest.raises(ValueError, match="weight"):
         TangentProp(-1.0, lambda xb: tangents)
+
+
+def test_tangent_prop_output_fn_penalises_the_mapped_output():
+    """output_fn=softmax: Ω of the class probabilities, equal to torch's jvp of softmax∘f."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 5))
+    v = rng.standard_normal((2, 6, 5))
+    net, ref = _pair()
+    tp = TangentProp(2.0, lambda xb: v, output_fn=F.softmax)
+    got = tp.batch_penalty(net, x)
+    expected = 2.0 * _torch_penalty(lambda t: torch.softmax(ref(t), dim=-1), x, v)
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=1e-12)
+    got.backward()
+    expected.backward()
+    np.testing.assert_allclose(net[0].weight.grad, ref[0].weight.grad.numpy().T,
+                               rtol=1e-10, atol=1e-13)
