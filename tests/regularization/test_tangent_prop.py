@@ -157,3 +157,21 @@ def test_tangent_prop_output_fn_penalises_the_mapped_output():
     expected.backward()
     np.testing.assert_allclose(net[0].weight.grad, ref[0].weight.grad.numpy().T,
                                rtol=1e-10, atol=1e-13)
+
+
+def test_closure_optimisers_see_the_batch_penalty_too():
+    """L-BFGS re-evaluates the objective in a closure: the batch regulariser is part of it."""
+    rng = np.random.default_rng(5)
+    x = rng.random((16, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    tangents = rng.standard_normal((2, 16, 5)).astype(np.float32)
+    net, _ = _pair(dtype=np.float32)
+    start = tangent_prop_penalty(net, x, tangents).item()
+    hist = fit(net, x, y, loss="cross_entropy",
+               optimizer=cr.optim.LBFGS(net.parameters(), max_iter=20),
+               epochs=1, batch_size=16, shuffle=False,
+               regularizers=[TangentProp(5.0, lambda xb: tangents)], verbose=0)
+    # the first evaluation is logged, before the update
+    np.testing.assert_allclose(hist.history["penalty"][0], 5.0 * start, rtol=1e-5)
+    # minimising the penalised objective shrinks the penalty a lot
+    assert tangent_prop_penalty(net, x, tangents).item() < 0.5 * start
