@@ -4,6 +4,7 @@ One epoch: for each minibatch (xb, yb) drawn by the shuffling
 :class:`~chainrule.data.DataLoader`::
 
     J = loss(model(xb), yb) + Σ regularizer(model)   # book eq. 7.1
+        + Σ b.batch_penalty(model, xb, yb, loss, J₀)  # J₀ the data term; e.g. §7.13, §7.14
     optimizer.zero_grad(); J.backward()
     for r in gradient regularizers: r.add_gradient(model, m')   # e.g. MinibatchL2
     optimizer.step()
@@ -102,8 +103,10 @@ class Trainer:
     scikit-learn estimators, the meta-algorithms of
     :mod:`chainrule.ensembles`).  What varies is plugged in:
 
-    * ``regularizers``: graph penalties ``model -> Tensor`` (``L2Penalty``)
-      or gradient-side ones with ``add_gradient`` (``MinibatchL2``);
+    * ``regularizers``: graph penalties ``model -> Tensor`` (``L2Penalty``),
+      gradient-side ones with ``add_gradient`` (``MinibatchL2``), or batch
+      ones with ``batch_penalty(model, xb, yb, loss_fn, loss) -> Tensor``
+      that read the minibatch (``AdversarialTraining``, ``TangentProp``);
     * ``constraints``: ``model -> None`` after each step (``MaxNorm``);
     * ``callbacks``: epoch/batch hooks (``EarlyStopping``,
       ``ToleranceStopping``, ``InverseScalingLR``, ``EpochScore``,
@@ -158,15 +161,19 @@ class Trainer:
             get_metric(spec)  # validate names early
         self.regularizers = []
         self.gradient_regularizers = []
+        self.batch_regularizers = []
         for reg in regularizers:
             if hasattr(reg, "add_gradient"):
                 self.gradient_regularizers.append(reg)
+            elif hasattr(reg, "batch_penalty"):
+                self.batch_regularizers.append(reg)
             elif callable(reg):
                 self.regularizers.append(reg)
             else:
                 raise TypeError(
                     "Expected regularizers: callables model -> scalar Tensor, or objects "
-                    f"with add_gradient(model, batch_rows). Received: {type(reg).__name__}"
+                    "with add_gradient(model, batch_rows) or batch_penalty(model, xb, yb, "
+                    f"loss_fn, loss). Received: {type(reg).__name__}"
                 )
         self.constraints = list(constraints)
         callbacks = list(callbacks)
@@ -340,7 +347,7 @@ class Trainer:
     def _running_logs(self) -> dict:
         n = max(self._sums["count"], 1)
         logs = {"loss": self._sums["loss"] / n}
-        if self.regularizers or self.gradient_regularizers:
+        if self.regularizers or self.gradient_regularizers or self.batch_regularizers:
             logs["penalty"] = self._sums["penalty"] / n
             logs["objective"] = logs["loss"] + logs["penalty"]
         for m in self._train_metrics:
@@ -409,14 +416,10 @@ class Trainer:
         first = {}
 
         def closure():
-            out = self.model(_input(xb))
+            xt = _input(xb)
+            out = self.model(xt)
             loss = self.loss_fn(out, yb)
-            total = loss
-            penalty = 0.0
-            for reg in self.regularizers:
-                term = reg(self.model)
-                penalty += float(term.data)
-                total = total + term
+            total, penalty = self._graph_penalties(xt, yb, loss)
             if not first:
                 value = float(total.data)
                 if not math.isfinite(value):
@@ -451,14 +454,10 @@ class Trainer:
             if len(xb) == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
-        out = self.model(_input(xb))
+        xt = _input(xb)
+        out = self.model(xt)
         loss = self.loss_fn(out, yb)
-        total = loss
-        penalty = 0.0
-        for reg in self.regularizers:
-            term = reg(self.model)
-            penalty += float(term.data)
-            total = total + term
+        total, penalty = self._graph_penalties(xt, yb, loss)
         value = float(total.data)
         if not math.isfinite(value):
             self._non_finite(value, epoch, snapshot)
@@ -473,6 +472,25 @@ class Trainer:
             self._averager.synchronize()
         self.optimizer.step()
         self._after_step(xb, yb, out, loss, penalty)
+
+    def _graph_penalties(self, xt: Tensor, yb, loss: Tensor) -> tuple:
+        """The objective with the graph penalties added, and their sum as a float.
+
+        Model-only regularizers first (an ``ActivityRegularizer`` reads the
+        output of the forward pass just made), then the batch ones, which
+        may run the model again on other inputs.
+        """
+        total = loss
+        penalty = 0.0
+        for reg in self.regularizers:
+            term = reg(self.model)
+            penalty += float(term.data)
+            total = total + term
+        for reg in self.batch_regularizers:
+            term = reg.batch_penalty(self.model, xt, yb, self.loss_fn, loss)
+            penalty += float(term.data)
+            total = total + term
+        return total, penalty
 
     def _advance(self) -> None:
         """After an optimiser step: constraints, the step count, a per-step schedule."""
@@ -664,7 +682,11 @@ def fit(
             loss (e.g. ``regularization.L2Penalty(1e-4)``), or gradient-side
             penalties with ``add_gradient(model, batch_rows) -> penalty``
             that add their gradient in place after ``backward`` (e.g.
-            ``regularization.MinibatchL2(alpha)``, scikit-learn's L2).
+            ``regularization.MinibatchL2(alpha)``, scikit-learn's L2), or
+            batch regularizers with ``batch_penalty(model, xb, yb, loss_fn,
+            loss) -> scalar Tensor`` that read the minibatch and its data
+            loss (``regularization.AdversarialTraining``,
+            ``regularization.TangentProp``).
         constraints: callables ``model -> None`` applied without gradients
             after every step (e.g. ``regularization.MaxNorm(3.0)``).
         transform: ``(xb, yb) -> (xb, yb)`` per training minibatch
