@@ -389,3 +389,26 @@ def test_unlabeled_errors_are_clear(case, match):
     with pytest.raises((ValueError, TypeError), match=match):
         fit(model, X_l, y, loss=loss, unlabeled=X_u, verbose=0,
             optimizer=cr.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_tasks_labelled_on_different_rows_train_on_their_own_rows():
+    """Pooled examples (§7.7): -1 / NaN mark a row without a task's target."""
+    model = _model()
+    X, y = _data(n=12)
+    y["cls"][6:] = MISSING_LABEL
+    y["reg"][:4] = np.nan
+    losses = {"cls": "cross_entropy", "reg": "mse"}
+    hist = fit(model, X, y, loss=losses, optimizer=cr.optim.SGD(model.parameters(), lr=0.0),
+               epochs=1, batch_size=5, verbose=0, metrics={"cls": ["accuracy"]})
+    zc, zr = _np_forward(model, X)
+    ce = -_np_log_softmax(zc[:6])[np.arange(6), y["cls"][:6]].mean()
+    mse = ((zr[4:] - y["reg"][4:]) ** 2).mean()
+    assert hist.history["cls_loss"][0] == pytest.approx(ce, rel=1e-5)
+    assert hist.history["reg_loss"][0] == pytest.approx(mse, rel=1e-5)
+    acc = (zc[:6].argmax(axis=1) == y["cls"][:6]).mean()
+    assert hist.history["cls_accuracy"][0] == pytest.approx(acc)
+    # a class id out of range on a labelled row is still an error
+    y["cls"][3] = 7
+    with pytest.raises(ValueError, match=r"Received: 7 in row 3 of y\['cls'\]"):
+        fit(model, X, y, loss=losses, optimizer=cr.optim.SGD(model.parameters(), lr=0.0),
+            verbose=0)

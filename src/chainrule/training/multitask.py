@@ -30,6 +30,10 @@ both::
         loss_weights={"input": 0.5},            # the unsupervised weight λ
         unlabeled=X_u, ...)
 
+**Tasks labelled on different rows** (the pooled examples of §7.7) mark a
+row without a task's target with :data:`MISSING_LABEL` (-1) for class ids
+or NaN for real targets; such rows train the other tasks only.
+
 Labelled and unlabelled rows are shuffled together, so each minibatch holds
 them in proportion; a task's term is the mean over the rows that have its
 target (0 for a minibatch with none).
@@ -190,7 +194,9 @@ class MultiTaskLoss:
         """Validate X and a dict of targets once; return ``(X, {task: array})``.
 
         A task's target None is the input itself (reconstruction).  Class
-        ids must fit the task's head when its output size is known.
+        ids must fit the task's head when its output size is known.  Rows
+        marked missing (-1 class ids, NaN real targets) are left out of the
+        checks and kept as markers (-1, NaN).
         """
         y_name = name.replace("X", "y")
         if not isinstance(y, dict):
@@ -222,7 +228,15 @@ class MultiTaskLoss:
             t_name = f"{y_name}[{task!r}]"
             if kind == "any":
                 kind = "int" if np.asarray(y[task]).dtype.kind in "iu" else "float"
-            arr = check_targets(y[task], X.shape[0], name=t_name, integer=kind == "int")
+            raw = np.asarray(y[task])
+            rows = None
+            if raw.ndim and raw.shape[0] == X.shape[0] and raw.dtype.kind in "iuf":
+                rows = present_rows(raw)  # rows marked missing are checked out
+            if rows is not None:  # check the labelled rows where they are (row numbers)
+                filled = np.zeros_like(raw)
+                filled[rows] = raw[rows]
+                raw = filled
+            arr = check_targets(raw, X.shape[0], name=t_name, integer=kind == "int")
             if kind == "binary" and not np.all((arr == 0) | (arr == 1)):
                 bad = arr[(arr != 0) & (arr != 1)][0]
                 raise ValueError(f"Expected 0/1 labels in {t_name}. Received: {bad}")
@@ -230,6 +244,10 @@ class MultiTaskLoss:
                 _, n_out = _first_and_last_layer(heads._modules[task])
                 if n_out is not None:
                     check_class_labels(arr, n_out, name=t_name)
+            if rows is not None:
+                full = _missing(arr, X.shape[0])
+                full[rows] = arr[rows]
+                arr = full
             out[task] = arr
         return X, out
 
