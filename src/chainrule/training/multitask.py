@@ -37,6 +37,12 @@ or NaN for real targets; such rows train the other tasks only.
 Labelled and unlabelled rows are shuffled together, so each minibatch holds
 them in proportion; a task's term is the mean over the rows that have its
 target (0 for a minibatch with none).
+
+Data-parallel over MPI, a dict of targets is sharded row-aligned and the
+per-task logs are reduced over the ranks.  With missing targets each rank's
+task mean is weighted by its share of the minibatch's rows, not of the
+rows with that task's target, so the step is close to, but not exactly,
+the one-process step (it is exact when every row has every target).
 """
 
 from __future__ import annotations

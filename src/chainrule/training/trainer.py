@@ -360,7 +360,7 @@ class Trainer:
 
         part = dist.shard(len(X))
         n = part.stop - part.start
-        scores = self.evaluate(X[part], y[part], batch_size=batch_size) if n else {}
+        scores = self.evaluate(X[part], take_rows(y, part), batch_size=batch_size) if n else {}
         names = sorted(dist.broadcast_object(sorted(scores), root=0))
         local = np.array([scores.get(k, 0.0) * n for k in names] + [n], dtype=np.float64)
         total = dist.all_reduce(local, op="sum")
