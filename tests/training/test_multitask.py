@@ -247,6 +247,10 @@ def test_bad_target_and_output_keys_are_named():
     with pytest.raises(ValueError, match=r"model outputs with the tasks \['cls', 'other'\]"):
         fit(model, X, {"cls": y["cls"], "other": y["reg"]},
             loss={"cls": "cross_entropy", "other": "mse"}, optimizer=opt, verbose=0)
+    with pytest.raises(TypeError, match=r"loss as a dict \{task: loss\} for a MultiTask"):
+        fit(model, X, y["cls"], loss="cross_entropy", optimizer=opt, verbose=0)
+    with pytest.raises(TypeError, match="return a dict"):
+        fit(nn.Linear(5, 3), X, y, loss=losses, optimizer=opt, verbose=0)
     with pytest.raises(ValueError, match="loss_weights only with a dict"):
         fit(model, X, y, loss="mse", loss_weights={"cls": 1.0}, optimizer=opt, verbose=0)
     with pytest.raises(ValueError, match=r"class ids in 0..2.*y\['cls'\]"):

@@ -55,6 +55,7 @@ import numpy as np
 from .. import random as _random
 from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, take_rows, train_val_split
+from ..nn.multitask import MultiTask
 from . import checkpoint as ckpt
 from .callbacks import Callback, ModelCheckpoint
 from .evaluation import _output_data, check_data, evaluate, predict
@@ -211,6 +212,11 @@ class Trainer:
     def _check_data(self, X, y, name: str = "X", transform=None):
         if isinstance(self.loss_fn, MultiTaskLoss):
             return self.loss_fn.check_data(self.model, X, y, name=name, transform=transform)
+        if isinstance(self.model, MultiTask):
+            raise TypeError(
+                f"Expected loss as a dict {{task: loss}} for a MultiTask model (tasks "
+                f"{list(self.model.tasks)}). Received: loss={self.loss_name!r}"
+            )
         return check_data(self.model, X, y, self.loss_name, name=name, transform=transform)
 
     # --- the loop ---------------------------------------------------------------
