@@ -72,3 +72,12 @@ def test_semi_supervised_unlabelled_rows_train_the_reconstruction(capsys):
     mean, std = r[20]["+ unlabelled rows/accuracy"]
     assert f"{mean:.4f} +- {std:.4f}" in out
     assert "do not" in out
+
+
+@pytest.mark.parametrize("name", ["multitask", "semi_supervised"])
+def test_strategy_examples_expose_run_small_seed_and_a_main(name):
+    import inspect
+
+    params = inspect.signature(importlib.import_module(name).run).parameters
+    assert params["small"].default is False and params["seed"].default == 0
+    assert 'if __name__ == "__main__":' in (STRATEGIES / f"{name}.py").read_text()

@@ -416,3 +416,18 @@ def test_tasks_labelled_on_different_rows_train_on_their_own_rows():
     with pytest.raises(ValueError, match=r"Received: 7 in row 3 of y\['cls'\]"):
         fit(model, X, y, loss=losses, optimizer=cr.optim.SGD(model.parameters(), lr=0.0),
             verbose=0)
+
+
+def test_tensor_dataset_indexes_a_dict_of_targets_together_and_checks_their_rows():
+    from chainrule.data import TensorDataset
+
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    ds = TensorDataset(X, {"a": np.arange(6), "b": np.arange(6) * 10.0})
+    xb, yb = ds[np.array([4, 1])]
+    np.testing.assert_array_equal(xb[:, 0], [8, 2])
+    np.testing.assert_array_equal(yb["a"], [4, 1])
+    np.testing.assert_array_equal(yb["b"], [40.0, 10.0])
+    with pytest.raises(ValueError, match=r"y\['b'\] with 6 rows \(as X\). Received: 5 rows"):
+        TensorDataset(X, {"a": np.arange(6), "b": np.arange(5)})
+    with pytest.raises(ValueError, match="y with 6 rows"):
+        TensorDataset(X, np.arange(4))
