@@ -26,12 +26,30 @@ __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 _WHOLE_EPOCH_BYTES = 64 << 20
 
 
+def take_rows(y, index):
+    """Rows ``index`` of targets: an array, None, or a dict of arrays (one per task,
+    indexed alike so the tasks keep the same row order)."""
+    if y is None:
+        return None
+    if isinstance(y, dict):
+        return {k: v[index] for k, v in y.items()}
+    return y[index]
+
+
+def _n_rows(y) -> list:
+    """(name, rows) of each target array: one entry, or one per task of a dict."""
+    if isinstance(y, dict):
+        return [(f"y[{k!r}]", np.asarray(v).shape[:1] or (None,)) for k, v in y.items()]
+    return [("y", np.asarray(y).shape[:1] or (None,))]
+
+
 class TensorDataset:
     """Features and (optional) targets held in memory, indexed together.
 
     Args:
         X: array of shape (n_samples, ...).
-        y: optional array with ``n_samples`` rows (class ids or targets).
+        y: optional array with ``n_samples`` rows (class ids or targets), or
+            a dict of such arrays (multi-task targets, indexed together).
 
     Example:
         >>> ds = TensorDataset(np.zeros((10, 3)), np.arange(10))
@@ -44,11 +62,13 @@ class TensorDataset:
         if X.ndim == 0:
             raise ValueError("Expected X with one row per sample. Received: a scalar")
         if y is not None:
-            y = np.asarray(y)
-            if y.ndim == 0 or y.shape[0] != X.shape[0]:
-                raise ValueError(
-                    f"Expected y with {X.shape[0]} rows (as X). Received: shape {y.shape}"
-                )
+            y = {k: np.asarray(v) for k, v in y.items()} if isinstance(y, dict) else np.asarray(y)
+            for name, (rows,) in _n_rows(y):
+                if rows != X.shape[0]:
+                    raise ValueError(
+                        f"Expected {name} with {X.shape[0]} rows (as X). Received: "
+                        f"{'a scalar' if rows is None else f'{rows} rows'}"
+                    )
         self.X = X
         self.y = y
 
@@ -57,8 +77,7 @@ class TensorDataset:
 
     def __getitem__(self, index):
         """Rows ``index`` (an int, slice or index array) as ``(X, y)``."""
-        yb = None if self.y is None else self.y[index]
-        return self.X[index], yb
+        return self.X[index], take_rows(self.y, index)
 
 
 class DataLoader:
@@ -147,7 +166,7 @@ class DataLoader:
         whole = self.shuffle and X.nbytes <= _WHOLE_EPOCH_BYTES
         if whole:
             X = X[order]
-            y = None if y is None else y[order]
+            y = take_rows(y, order)
         try:
             while self._position < n_batches:
                 k = self._position
@@ -157,7 +176,7 @@ class DataLoader:
                 else:  # a copy, so a transform never edits the caller's rows
                     idx = order[k * bs : (k + 1) * bs]
                 xb = X[idx]
-                yb = None if y is None else y[idx]
+                yb = take_rows(y, idx)
                 if self.transform is not None:
                     xb, yb = self.transform(xb, yb)
                 # count the batch as consumed before the caller sees it, so a
@@ -242,13 +261,9 @@ def train_val_split(
     else:
         perm = rng.permutation(n)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
-    y = None if y is None else np.asarray(y)
-    return (
-        X[train_idx],
-        None if y is None else y[train_idx],
-        X[val_idx],
-        None if y is None else y[val_idx],
-    )
+    if y is not None and not isinstance(y, dict):
+        y = np.asarray(y)
+    return X[train_idx], take_rows(y, train_idx), X[val_idx], take_rows(y, val_idx)
 
 
 def standardize(X_train: np.ndarray, *others: np.ndarray):

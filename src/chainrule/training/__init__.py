@@ -21,12 +21,14 @@ from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
 from .metrics import Metric, get_metric
+from .multitask import MISSING_LABEL, MultiTaskLoss, TaskMetric
 from .tensorboard import TensorBoard
 from .tolerance import EpochScore, InverseScalingLR, ToleranceStopping
 from .trainer import NonFiniteLossError, Trainer, fit
 
 __all__ = [
     "LOSSES",
+    "MISSING_LABEL",
     "Callback",
     "CheckpointError",
     "CurvatureMonitor",
@@ -38,8 +40,10 @@ __all__ = [
     "LearningRateSchedulerCallback",
     "Metric",
     "ModelCheckpoint",
+    "MultiTaskLoss",
     "NonFiniteLossError",
     "PolyakAveraging",
+    "TaskMetric",
     "TensorBoard",
     "ToleranceStopping",
     "Trainer",

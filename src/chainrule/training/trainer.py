@@ -34,6 +34,11 @@ Conventions (decided once):
   Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
+* Multi-task (§7.7) and semi-supervised (§7.6) training are this loop with
+  a dict of targets and a :class:`~chainrule.training.MultiTaskLoss` (see
+  :mod:`chainrule.training.multitask`): minibatches carry a dict of
+  targets in the same row order; ``unlabeled`` rows are appended with
+  their labels marked missing; per-task losses are logged as ``<task>_loss``.
 * X is checked and made float32 once; a ``transform`` may return float64
   minibatches (and targets of any form its loss reads), which then train a
   float64 model in float64 (the scikit-learn estimators gather float64 or
@@ -50,13 +55,15 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.engine import Tensor, no_grad
-from ..data.loader import DataLoader, TensorDataset, train_val_split
+from ..data.loader import DataLoader, TensorDataset, take_rows, train_val_split
+from ..nn.multitask import MultiTask
 from . import checkpoint as ckpt
 from .callbacks import Callback, ModelCheckpoint
-from .evaluation import check_data, evaluate, predict
+from .evaluation import _output_data, check_data, evaluate, predict
 from .history import History
 from .losses import get_loss
 from .metrics import get_metric
+from .multitask import MultiTaskLoss, task_metrics
 from .progress import ProgressBar
 
 __all__ = ["NonFiniteLossError", "Trainer", "evaluate", "fit", "predict"]
@@ -146,17 +153,25 @@ class Trainer:
         verbose="auto",
         generator=None,
         distributed: bool | None = None,
+        loss_weights: dict | None = None,
     ):
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(
                 f"Expected scheduler_interval 'step' or 'epoch'. Received: {scheduler_interval!r}"
             )
         self.model = model
+        if isinstance(loss, dict):
+            loss = MultiTaskLoss(loss, loss_weights)
+        elif loss_weights is not None:
+            raise ValueError(
+                "Expected loss_weights only with a dict of per-task losses. Received: "
+                f"loss={loss!r}"
+            )
         self.loss_fn, self.loss_name = get_loss(loss)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.scheduler_interval = scheduler_interval
-        self.metric_specs = list(metrics)
+        self.metric_specs = task_metrics(metrics)
         for spec in self.metric_specs:
             get_metric(spec)  # validate names early
         self.regularizers = []
@@ -198,10 +213,17 @@ class Trainer:
         self.loader: DataLoader | None = None
         self.stop_training = False
         self._train_metrics: list = []
-        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0, "parts": {}}
 
     # --- data checks ------------------------------------------------------------
     def _check_data(self, X, y, name: str = "X", transform=None):
+        if isinstance(self.loss_fn, MultiTaskLoss):
+            return self.loss_fn.check_data(self.model, X, y, name=name, transform=transform)
+        if isinstance(self.model, MultiTask):
+            raise TypeError(
+                f"Expected loss as a dict {{task: loss}} for a MultiTask model (tasks "
+                f"{list(self.model.tasks)}). Received: loss={self.loss_name!r}"
+            )
         return check_data(self.model, X, y, self.loss_name, name=name, transform=transform)
 
     # --- the loop ---------------------------------------------------------------
@@ -218,6 +240,7 @@ class Trainer:
         shuffle: bool = True,
         checkpoint=None,
         drop_last: bool = False,
+        unlabeled=None,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
         scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
@@ -233,10 +256,11 @@ class Trainer:
                 shuffle=shuffle,
                 checkpoint=checkpoint,
                 drop_last=drop_last,
+                unlabeled=unlabeled,
             )
 
     def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
-             shuffle, checkpoint, drop_last) -> History:
+             shuffle, checkpoint, drop_last, unlabeled=None) -> History:
         if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
             raise TypeError(
                 f"Expected epochs to be an integer (a whole number of epochs). "
@@ -244,6 +268,13 @@ class Trainer:
             )
         if epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
+        if unlabeled is not None and not isinstance(self.loss_fn, MultiTaskLoss):
+            raise ValueError(
+                "Expected a dict of per-task losses with a task that reconstructs the input "
+                "(target None) to learn from unlabeled rows. Received: "
+                f"loss={self.loss_name!r}"
+            )
+        raw_y = y
         X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
             raise ValueError("Expected validation_data or validation_split, not both")
@@ -257,6 +288,8 @@ class Trainer:
                     f"{type(validation_data).__name__}"
                 )
             validation_data = self._check_data(*validation_data, name="X_val")
+        if unlabeled is not None:  # after the split: validation rows keep their labels
+            X, y = self.loss_fn.add_unlabeled(X, y, raw_y, unlabeled)
         # each call is a new run; ``checkpoint`` continues a saved one
         self.epochs = int(epochs)
         self.epoch = 0
@@ -320,8 +353,15 @@ class Trainer:
         values = [self._sums["loss"], self._sums["penalty"], float(self._sums["count"])]
         for m in self._train_metrics:
             values += [m.total, float(m.count), float(getattr(m, "sq", 0.0))]
+        tasks = getattr(self.loss_fn, "tasks", ())
+        for t in tasks:
+            values += self._sums["parts"].get(t, [0.0, 0])
         total = dist.all_reduce(np.array(values, dtype=np.float64), op="sum")
-        self._sums = {"loss": total[0], "penalty": total[1], "count": int(total[2])}
+        k = 3 + 3 * len(self._train_metrics)
+        parts = {t: [float(total[k + 2 * i]), int(total[k + 2 * i + 1])]
+                 for i, t in enumerate(tasks)}
+        self._sums = {"loss": total[0], "penalty": total[1], "count": int(total[2]),
+                      "parts": parts}
         for i, m in enumerate(self._train_metrics):
             m.total, m.count = float(total[3 + 3 * i]), int(total[4 + 3 * i])
             if hasattr(m, "sq"):
@@ -333,20 +373,22 @@ class Trainer:
 
         part = dist.shard(len(X))
         n = part.stop - part.start
-        scores = self.evaluate(X[part], y[part], batch_size=batch_size) if n else {}
+        scores = self.evaluate(X[part], take_rows(y, part), batch_size=batch_size) if n else {}
         names = sorted(dist.broadcast_object(sorted(scores), root=0))
         local = np.array([scores.get(k, 0.0) * n for k in names] + [n], dtype=np.float64)
         total = dist.all_reduce(local, op="sum")
         return {k: float(v / total[-1]) for k, v in zip(names, total[:-1])}
 
     def _reset_sums(self) -> None:
-        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0, "parts": {}}
         for m in self._train_metrics:
             m.reset()
 
     def _running_logs(self) -> dict:
         n = max(self._sums["count"], 1)
         logs = {"loss": self._sums["loss"] / n}
+        for task, (total, rows) in self._sums.get("parts", {}).items():
+            logs[f"{task}_loss"] = total / rows if rows else float("nan")
         if self.regularizers or self.gradient_regularizers or self.batch_regularizers:
             logs["penalty"] = self._sums["penalty"] / n
             logs["objective"] = logs["loss"] + logs["penalty"]
@@ -450,7 +492,7 @@ class Trainer:
             from ..distributed import shard
 
             part = shard(n_global)
-            xb, yb = xb[part], (None if yb is None else yb[part])
+            xb, yb = xb[part], take_rows(yb, part)
             if len(xb) == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
@@ -508,8 +550,13 @@ class Trainer:
         self._sums["loss"] += float(loss.data) * n
         self._sums["penalty"] += penalty * n
         self._sums["count"] += n
+        parts = self.loss_fn.parts if isinstance(self.loss_fn, MultiTaskLoss) else {}
+        for task, (value, rows) in parts.items():
+            acc = self._sums["parts"].setdefault(task, [0.0, 0])
+            acc[0] += value * rows
+            acc[1] += rows
         if self._train_metrics:
-            o = out.data
+            o = _output_data(out)
             for m in self._train_metrics:
                 m.update(o, yb)
 
@@ -568,7 +615,7 @@ class Trainer:
             "loader": None if self.loader is None else self.loader.state_dict(),
             "n_samples": None if self.loader is None else len(self.loader.dataset),
             "history": self.history.state_dict(),
-            "sums": dict(self._sums),
+            "sums": {**self._sums, "parts": {k: list(v) for k, v in self._sums["parts"].items()}},
             "metrics": [m.state_dict() for m in self._train_metrics],
             "callbacks": [[type(c).__name__, c.state_dict()] for c in self.callbacks],
         }
@@ -617,7 +664,9 @@ class Trainer:
         self.history.load_state_dict(state["history"])
         if self.loader is not None and state["loader"] is not None:
             self.loader.load_state_dict(state["loader"])
-        self._sums = dict(state["sums"])
+        sums = dict(state["sums"])
+        sums["parts"] = {k: list(v) for k, v in sums.get("parts", {}).items()}
+        self._sums = sums
         for m, ms in zip(self._train_metrics, state["metrics"]):
             m.load_state_dict(ms)
         saved = list(state["callbacks"])
@@ -653,6 +702,8 @@ def fit(
     scheduler_interval: str = "step",
     generator=None,
     drop_last: bool = False,
+    loss_weights: dict | None = None,
+    unlabeled=None,
 ) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
@@ -661,10 +712,19 @@ def fit(
             ``train()``/``eval()``/``state_dict()``).
         X: inputs, (n_samples, ...), finite numbers (made float32).
         y: targets (class ids for "cross_entropy", real values for "mse"),
-            or None to reconstruct X.
+            or None to reconstruct X; for a multi-task model, a dict
+            ``{task: targets or None}`` (None: the task reconstructs X).
         loss: a name ("cross_entropy", "mse", "l1", "bce", "gaussian_nll";
             see :mod:`chainrule.training.losses`) or a callable
-            ``(output Tensor, target ndarray) -> scalar Tensor``.
+            ``(output Tensor, target ndarray) -> scalar Tensor``; or a dict
+            ``{task: loss}`` for a model returning ``{task: output}``
+            (:class:`chainrule.nn.MultiTask`): the objective is then
+            Σ_t w_t L_t and the history holds ``<task>_loss`` too (book §7.7).
+        loss_weights: ``{task: w_t}`` with a dict ``loss`` (default 1 each).
+        unlabeled: rows without targets (semi-supervised, book §7.6),
+            appended to X with every labelled task's target marked missing:
+            they train only the tasks whose target is None (reconstruction),
+            through the shared trunk.  Needs a dict ``loss``.
         optimizer: a ``chainrule.optim`` optimiser over the model's parameters.
         epochs: total number of epochs; on resume, training continues up
             to this total.
@@ -672,7 +732,8 @@ def fit(
         validation_data: ``(X_val, y_val)`` scored after every epoch.
         validation_split: or a share of (X, y) held out for validation.
         metrics: names ("accuracy", "mse", "mae", "log_likelihood", "loss")
-            or callables ``(output, target) -> float``.
+            or callables ``(output, target) -> float``; for a multi-task
+            model ``{task: [metric, ...]}``, logged as ``<task>_<metric>``.
         callbacks: :class:`Callback` instances (EarlyStopping, ...).
         scheduler: a ``chainrule.optim.lr_scheduler`` scheduler, stepped
             after every optimiser step (``scheduler_interval="step"``, the
@@ -728,6 +789,7 @@ def fit(
         constraints=constraints,
         verbose=verbose,
         generator=generator,
+        loss_weights=loss_weights,
     )
     return trainer.fit(
         X,
@@ -740,4 +802,5 @@ def fit(
         shuffle=shuffle,
         checkpoint=checkpoint,
         drop_last=drop_last,
+        unlabeled=unlabeled,
     )
