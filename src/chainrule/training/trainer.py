@@ -211,6 +211,7 @@ class Trainer:
         shuffle: bool = True,
         checkpoint=None,
         drop_last: bool = False,
+        sampler=None,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
         scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
@@ -226,10 +227,11 @@ class Trainer:
                 shuffle=shuffle,
                 checkpoint=checkpoint,
                 drop_last=drop_last,
+                sampler=sampler,
             )
 
     def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
-             shuffle, checkpoint, drop_last) -> History:
+             shuffle, checkpoint, drop_last, sampler=None) -> History:
         if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
             raise TypeError(
                 f"Expected epochs to be an integer (a whole number of epochs). "
@@ -262,6 +264,7 @@ class Trainer:
             shuffle=shuffle,
             drop_last=drop_last,
             transform=transform,
+            sampler=sampler,
         )
         self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
         self._reset_sums()
@@ -635,6 +638,7 @@ def fit(
     scheduler_interval: str = "step",
     generator=None,
     drop_last: bool = False,
+    sampler=None,
 ) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
@@ -671,6 +675,10 @@ def fit(
             (augmentation); not applied to validation data.
         shuffle: reshuffle the training rows every epoch.
         drop_last: skip a last minibatch smaller than ``batch_size``.
+        sampler: the rows of each epoch, e.g. a
+            :class:`~chainrule.data.CurriculumSampler` (easy rows first,
+            paced; book §8.7.6); replaces ``shuffle`` (see
+            :class:`~chainrule.data.DataLoader`).
         verbose: "auto" (a progress bar only on a terminal), 0, 1 or 2.
         checkpoint: path of a checkpoint written by :class:`ModelCheckpoint`
             (or ``Trainer.save_checkpoint``) to resume from: model,
@@ -718,4 +726,5 @@ def fit(
         shuffle=shuffle,
         checkpoint=checkpoint,
         drop_last=drop_last,
+        sampler=sampler,
     )
