@@ -87,7 +87,7 @@ def summarize(values) -> tuple:
 def report(title: str, rows: dict, metric: str = "test accuracy") -> None:
     """Print ``{method: [value per seed]}`` as ``method  mean ± std  (n seeds)``."""
     print(f"== {title}")
-    print(f"   {"method":<52s} {metric:>22s}")
+    print(f"   {'method':<52s} {metric:>22s}")
     for name, values in rows.items():
         m, s = summarize(values)
         print(f"   {name:<52s} {m:10.4f} ± {s:.4f}   ({len(values)} seeds)")
