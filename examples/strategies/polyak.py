@@ -12,7 +12,18 @@ The model is the MNIST-1D MLP (40-128-128-10, ReLU), trained by plain SGD
 (no momentum, a constant step 0.3, minibatches of 50).  Each run keeps two
 :class:`chainrule.optim.AveragedModel` copies, updated after every step
 from the middle epoch on: the arithmetic mean, and an exponential one
-(α = 0.99).  Test cross-entropy and accuracy, mean ± std over seeds.
+(α = 0.99).  Test cross-entropy and accuracy, mean ± std over seeds;
+20 epochs and 6 seeds in the full version, 16 epochs and 3 seeds in the
+small one.
+
+What we measured: with this large constant step both averages lower the
+test loss a lot (1.30 → 0.95 for the tail average) and raise the accuracy
+by about 3.5 points.  With a step of 0.1 the iterates move less and the
+averages gain little (the exponential one lowers the loss slightly; the
+tail average, which still includes early points of a run that keeps
+improving, can be worse).  Trained for 40 epochs the network overfits:
+the last iterate's test loss climbs to 1.57, the tail average's to 1.37,
+and the accuracies are level.
 
 Run: ``python examples/strategies/polyak.py``
 """
@@ -76,7 +87,7 @@ def train(X, y, epochs: int, seed: int):
 
 def run(small: bool = False, seed: int = 0) -> dict:
     """Final iterate vs its averages on several seeds; returns loss and accuracy per method."""
-    epochs = 16 if small else 40
+    epochs = 16 if small else 20
     seeds = [seed + i for i in range(3 if small else 6)]
     X, y, Xt, yt = mnist1d()
     names = ("SGD, last iterate", "Polyak average (second half, every step)",

@@ -100,10 +100,15 @@ def test_depth_vs_width_runs_at_equal_parameter_counts(capsys, tmp_path):
     _shows(out, *acc.values())
 
 
-def test_polyak_average_and_the_last_iterate(capsys):
+def test_averaged_iterates_beat_sgds_last_iterate(capsys):
     _, r, out = _run("polyak", capsys)
-    # measured: the exponential average has a lower test loss than the last iterate
-    assert r["ema_loss"][0] < r["last_loss"][0]
-    for key in ("last", "polyak", "ema"):
-        assert r[f"{key}_accuracy"][0] > 0.5
-    _shows(out, r["last_loss"], r["polyak_loss"], r["ema_loss"])
+    # measured (constant step 0.3): both averages have a lower test loss than the
+    # last iterate on every seed, and a higher mean accuracy
+    last = r["per_seed_loss"]["SGD, last iterate"]
+    for name, losses in r["per_seed_loss"].items():
+        if name != "SGD, last iterate":
+            assert all(a < b for a, b in zip(losses, last)), r["per_seed_loss"]
+    for key in ("polyak", "ema"):
+        assert r[f"{key}_loss"][0] < r["last_loss"][0] - 0.1
+        assert r[f"{key}_accuracy"][0] > r["last_accuracy"][0]
+    _shows(out, r["last_loss"], r["polyak_loss"], r["ema_loss"], r["last_accuracy"])
