@@ -96,6 +96,9 @@ def test_depth_vs_width_runs_at_equal_parameter_counts(capsys, tmp_path):
     acc = r["accuracy"]
     # every architecture learns (chance is 10%)
     assert all(m > 0.45 for m, _ in acc.values())
+    # measured (small and full runs): two hidden layers beat one at the same
+    # parameter count; deeper still is not better at this budget, so not asserted
+    assert acc[10_000, 2][0] > acc[10_000, 1][0] + 0.01
     assert (tmp_path / "dw.png").stat().st_size > 0 or "matplotlib" in out
     _shows(out, *acc.values())
 
