@@ -63,16 +63,17 @@ def test_every_example_has_run_small_seed_and_a_main():
         assert 'if __name__ == "__main__":' in (STRATEGIES / f"{name}.py").read_text()
 
 
-def test_pretraining_beats_training_the_deep_sigmoid_net_from_scratch(capsys):
+def test_greedy_pretraining_beats_training_the_deep_sigmoid_net_from_scratch(capsys):
     _, r, out = _run("pretraining", capsys)
-    # both pretrainings beat the same network trained from scratch on every seed
-    for method in ("greedy supervised pretraining", "FitNets hints"):
-        for got, base in zip(r["per_seed"][method], r["per_seed"]["from scratch"]):
-            assert got > base, (method, r["per_seed"])
-    assert r["hints"][0] > r["scratch"][0] + 0.05
-    # the wide, shallow teacher stays far ahead of the thin deep student
-    assert r["teacher"][0] > r["hints"][0]
-    _shows(out, r["scratch"], r["greedy"], r["hints"])
+    # measured: greedy pretraining + fine-tuning beats the same network trained from
+    # scratch for the same number of epochs, on every seed (the FitNets row, which
+    # needs a teacher, is in the full version only; hint_train is tested in
+    # tests/training/test_strategies.py)
+    per_seed = r["per_seed"]
+    for got, base in zip(per_seed["greedy supervised pretraining"], per_seed["from scratch"]):
+        assert got > base + 0.01, per_seed
+    assert "hints" not in r
+    _shows(out, r["scratch"], r["greedy"])
 
 
 def test_curriculum_with_noisy_labels_beats_random_order_at_equal_epochs(capsys):
