@@ -81,29 +81,36 @@ def test_greedy_without_freeze_trains_the_lower_blocks_too():
     assert all(_changed(blocks[0], before[2]))  # stage 2 moved block 0
 
 
-def test_greedy_frozen_block_is_trained_in_its_own_stage_only():
-    """With freeze, block 0 ends as after stage 0: a one-block run gives the same weights."""
+def test_greedy_stage_is_a_fit_of_block_and_head_on_the_frozen_features():
+    """Stage 1 = fit(Sequential(block 1, head 1)) on block 0's eval-mode outputs."""
+    from chainrule.training import fit
+
     X, y = _data()
-    heads = []
-
-    def run_greedy():
-        cr.manual_seed(4)
-        blocks = _blocks(depth=2)
-        greedy_pretrain(blocks, lambda k: heads.append(nn.Linear(5, 3)) or heads[-1], X, y,
-                        loss="cross_entropy", make_optimizer=_adam, epochs=2, batch_size=32,
-                        verbose=0, generator=3)
-        return blocks
-
-    blocks = run_greedy()
-    # redo stage 1 by hand from the same starting weights
     cr.manual_seed(4)
-    again = _blocks(depth=2)
-    start_heads = len(heads)
-    greedy_pretrain(again[:1], lambda k: heads.append(nn.Linear(5, 3)) or heads[-1], X, y,
-                    loss="cross_entropy", make_optimizer=_adam, epochs=2, batch_size=32,
-                    verbose=0, generator=3)
-    assert len(heads) == start_heads + 1
-    for a, b in zip(blocks[0].parameters(), again[0].parameters()):
+    blocks = _blocks(depth=2)
+    start = {}
+
+    def make_head(k):
+        head = nn.Linear(5, 3)
+        start[k] = (blocks[k].state_dict(), head.state_dict())
+        return head
+
+    model, _ = greedy_pretrain(blocks, make_head, X, y, loss="cross_entropy",
+                               make_optimizer=_adam, epochs=3, batch_size=32, verbose=0,
+                               generator=3)
+    # by hand, from stage 1's starting weights and the same shuffling seed
+    block, head = _blocks(depth=1, d=5)[0], nn.Linear(5, 3)
+    block.load_state_dict(start[1][0])
+    head.load_state_dict(start[1][1])
+    with cr.no_grad():
+        features = blocks[0](cr.tensor(X)).data
+    stage = nn.Sequential(block, head)
+    fit(stage, features, y, loss="cross_entropy", optimizer=_adam(list(stage.parameters())),
+        epochs=3, batch_size=32, verbose=0, generator=3)
+    for a, b in zip(blocks[1].parameters(), block.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    last_head = list(model._modules.values())[-1]
+    for a, b in zip(last_head.parameters(), head.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
 
 
