@@ -241,6 +241,7 @@ class Trainer:
         checkpoint=None,
         drop_last: bool = False,
         unlabeled=None,
+        sampler=None,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
         scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
@@ -257,10 +258,11 @@ class Trainer:
                 checkpoint=checkpoint,
                 drop_last=drop_last,
                 unlabeled=unlabeled,
+                sampler=sampler,
             )
 
     def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
-             shuffle, checkpoint, drop_last, unlabeled=None) -> History:
+             shuffle, checkpoint, drop_last, unlabeled=None, sampler=None) -> History:
         if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
             raise TypeError(
                 f"Expected epochs to be an integer (a whole number of epochs). "
@@ -302,6 +304,7 @@ class Trainer:
             shuffle=shuffle,
             drop_last=drop_last,
             transform=transform,
+            sampler=sampler,
         )
         self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
         self._reset_sums()
@@ -704,6 +707,7 @@ def fit(
     drop_last: bool = False,
     loss_weights: dict | None = None,
     unlabeled=None,
+    sampler=None,
 ) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
@@ -754,6 +758,10 @@ def fit(
             (augmentation); not applied to validation data.
         shuffle: reshuffle the training rows every epoch.
         drop_last: skip a last minibatch smaller than ``batch_size``.
+        sampler: the rows of each epoch, e.g. a
+            :class:`~chainrule.data.CurriculumSampler` (easy rows first,
+            paced; book §8.7.6); replaces ``shuffle`` (see
+            :class:`~chainrule.data.DataLoader`).
         verbose: "auto" (a progress bar only on a terminal), 0, 1 or 2.
         checkpoint: path of a checkpoint written by :class:`ModelCheckpoint`
             (or ``Trainer.save_checkpoint``) to resume from: model,
@@ -803,4 +811,5 @@ def fit(
         checkpoint=checkpoint,
         drop_last=drop_last,
         unlabeled=unlabeled,
+        sampler=sampler,
     )
