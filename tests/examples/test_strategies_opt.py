@@ -55,9 +55,10 @@ def _shows(printed: str, *pairs) -> None:
 
 
 def test_every_example_has_run_small_seed_and_a_main():
+    # every example of the folder (this file's and the other strategy test files')
     files = sorted(p.stem for p in STRATEGIES.glob("*.py") if not p.stem.startswith("_"))
-    assert files == NAMES
-    for name in NAMES:
+    assert set(NAMES) <= set(files)
+    for name in files:
         params = inspect.signature(importlib.import_module(name).run).parameters
         assert params["small"].default is False and params["seed"].default == 0
         assert 'if __name__ == "__main__":' in (STRATEGIES / f"{name}.py").read_text()
