@@ -47,13 +47,13 @@ from chainrule.data import CurriculumSampler
 from chainrule.training import continuation, fit
 
 try:
-    from _common import accuracy, mnist1d, one_blas_thread, predict, report, summarize
+    from _strategies import accuracy, mnist1d, one_blas_thread, predict, report, summarize
 except ImportError:  # run from elsewhere
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import accuracy, mnist1d, one_blas_thread, predict, report, summarize
+    from _strategies import accuracy, mnist1d, one_blas_thread, predict, report, summarize
 
 LR = 3e-3
 BATCH = 100

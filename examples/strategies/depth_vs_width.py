@@ -23,13 +23,13 @@ from chainrule import nn
 from chainrule.training import fit
 
 try:
-    from _common import accuracy, mnist1d, one_blas_thread, report, summarize
+    from _strategies import accuracy, mnist1d, one_blas_thread, report, summarize
 except ImportError:  # run from elsewhere
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import accuracy, mnist1d, one_blas_thread, report, summarize
+    from _strategies import accuracy, mnist1d, one_blas_thread, report, summarize
 
 N_IN, N_OUT = 40, 10
 

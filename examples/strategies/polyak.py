@@ -37,13 +37,13 @@ from chainrule import nn
 from chainrule.training import LambdaCallback, fit
 
 try:
-    from _common import mnist1d, one_blas_thread, predict, report, summarize
+    from _strategies import mnist1d, one_blas_thread, predict, report, summarize
 except ImportError:  # run from elsewhere
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import mnist1d, one_blas_thread, predict, report, summarize
+    from _strategies import mnist1d, one_blas_thread, predict, report, summarize
 
 LR = 0.3
 BATCH = 50

@@ -34,13 +34,13 @@ from chainrule import nn
 from chainrule.training import fit, greedy_pretrain, hint_train
 
 try:
-    from _common import accuracy, mnist1d, one_blas_thread, report, summarize
+    from _strategies import accuracy, mnist1d, one_blas_thread, report, summarize
 except ImportError:  # run from elsewhere
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import accuracy, mnist1d, one_blas_thread, report, summarize
+    from _strategies import accuracy, mnist1d, one_blas_thread, report, summarize
 
 DEPTH, WIDTH = 10, 32
 LR = 3e-3  # the best of {1e-3, 3e-3, 1e-2, 3e-2} for the network from scratch
