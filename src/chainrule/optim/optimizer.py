@@ -387,7 +387,7 @@ class Optimizer:
             if g is None:
                 continue
             theta = p.data
-            if g.shape != theta.shape or g.dtype != theta.dtype or type(g) is not np.ndarray:
+            if type(g) is not np.ndarray or g.shape != theta.shape or g.dtype != theta.dtype:
                 g = self._as_grad(p, g)
             state = self.state[p]
             fresh = not state
@@ -424,7 +424,7 @@ class Optimizer:
             if g is None:
                 continue
             theta = p.data
-            if g.shape != theta.shape or g.dtype != theta.dtype or type(g) is not type(theta):
+            if type(g) is not type(theta) or g.shape != theta.shape or g.dtype != theta.dtype:
                 g = self._as_grad(p, g)
             state = self.state[p]
             fresh = not state
