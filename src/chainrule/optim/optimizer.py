@@ -65,6 +65,7 @@ so checkpoints (written as host arrays) load onto any device.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import ClassVar
@@ -546,7 +547,7 @@ class Optimizer:
         xp = namespace_of(theta)
         if g.dtype != theta.dtype:
             g = xp.astype(g, theta.dtype)
-        if g.size != theta.size:
+        if math.prod(g.shape) != math.prod(theta.shape):
             raise ValueError(
                 f"Expected a gradient of shape {theta.shape} (the parameter's). "
                 f"Received: shape {g.shape}"
