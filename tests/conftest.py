@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule._backend import from_host, to_host
 
 
 @pytest.fixture(autouse=True)
@@ -11,10 +12,14 @@ def _seed():
     yield
 
 
-# --- array namespaces (issue 12) -------------------------------------------
-# The same shape as dev-core's fixture: ``namespace`` yields an object with
-# ``.xp``, ``.device``, ``.asarray(np_array)`` and ``.to_numpy(a)``.
-class _Namespace:
+class Namespace:
+    """One array library and device the conformance tests run on.
+
+    ``xp`` is the namespace (``numpy`` itself for NumPy), ``device`` its
+    device (``"cpu"`` for NumPy), ``asarray(np_array)`` a host array moved
+    there (dtype kept), ``to_numpy(a)`` an array (or Tensor) of it back on the host.
+    """
+
     def __init__(self, name, xp, device):
         self.name = name
         self.xp = xp
@@ -22,45 +27,57 @@ class _Namespace:
 
     def asarray(self, a):
         a = np.asarray(a)
-        if self.name == "numpy":
-            return a.copy()
-        if self.device is None:
-            return self.xp.asarray(a.copy())
-        return self.xp.asarray(a.copy(), device=self.device)
+        if self.xp is np:
+            return a
+        return from_host(a, self.xp, self.device, a.dtype)
 
     def to_numpy(self, a):
-        from chainrule._backend import to_host
+        if isinstance(a, cr.Tensor):
+            a = a.data
+        return to_host(a)
 
-        return np.asarray(to_host(getattr(a, "data", a) if hasattr(a, "_ctx") else a))
+    def owns(self, a) -> bool:
+        """Whether array (or Tensor) ``a`` is of this namespace and on this device."""
+        from chainrule._backend import device_of, namespace_of
+
+        if isinstance(a, cr.Tensor):
+            a = a.data
+        if namespace_of(a) is not self.xp:
+            return False
+        return self.xp is np or device_of(a) == self.device
 
     def __repr__(self):
-        return self.name
+        return f"Namespace({self.name})"
 
 
-NAMESPACES = ["numpy", "strict", "strict-device1", "torch"]
+#: Every namespace the conformance tests run on (CPU, in CI).
+NAMESPACES = ("numpy", "strict", "strict-device1", "torch")
 
 
-def make_namespace(name):
+def make_namespace(name: str) -> Namespace:
+    """The :class:`Namespace` called ``name`` (skips when its library is missing)."""
     if name == "numpy":
-        return _Namespace(name, np, "cpu")
+        return Namespace(name, np, "cpu")
     if name.startswith("strict"):
-        xps = pytest.importorskip("array_api_strict")
-        device = xps.Device("device1") if name == "strict-device1" else None
-        if device is None:
-            device = xps.__array_namespace_info__().default_device()
-        return _Namespace(name, xps, device)
-    compat = pytest.importorskip("array_api_compat.torch")
-    import torch
+        xs = pytest.importorskip("array_api_strict")
+        dev = xs.Device("device1") if name == "strict-device1" else xs.Device("CPU_DEVICE")
+        return Namespace(name, xs, dev)
+    if name == "torch":
+        pytest.importorskip("torch")
+        compat = pytest.importorskip("array_api_compat.torch")
+        import torch
 
-    return _Namespace(name, compat, torch.device("cpu"))
+        return Namespace(name, compat, torch.device("cpu"))
+    raise ValueError(f"unknown namespace {name!r}")
 
 
 @pytest.fixture(params=NAMESPACES)
 def namespace(request):
+    """Each namespace in turn: NumPy, array_api_strict (two devices), torch CPU."""
     return make_namespace(request.param)
 
 
 @pytest.fixture
 def namespaces():
-    """``namespaces(name)``: the namespace object of that name (one of NAMESPACES)."""
+    """``namespaces(name)``: the :class:`Namespace` of that name (one of NAMESPACES)."""
     return make_namespace

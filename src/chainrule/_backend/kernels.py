@@ -90,7 +90,7 @@ def _move_index(xp, index, device):
     from . import from_host
 
     def move(part):
-        if isinstance(part, numpy.ndarray) or isinstance(part, list):
+        if isinstance(part, (numpy.ndarray, list)):
             return from_host(part, xp, device)
         return part
 
@@ -261,6 +261,10 @@ def _scatter_add_generic(xp, g, shape, index, dtype=None):
         return xp.reshape(vals, shape)
     plan = _advanced_plan(xp, shape, index)
     if plan is None:
+        if any(p is None for p in parts):
+            # None (a new axis) is not allowed when storing: drop it, and g's 1-axes with it
+            index = tuple(p for p in parts if p is not None)
+            g = xp.reshape(g, tuple(out[index].shape))
         out[index] = g
         return out
     basic, lo, hi, sub, flat = plan
@@ -377,7 +381,7 @@ def window_slab(offset, out, stride, dilation):
     """Index into a padded (N, *S, C) array of the inputs seen at kernel ``offset``."""
     return (slice(None),) + tuple(
         _region(o * d, n, s) for o, n, s, d in zip(offset, out, stride, dilation)
-    )
+    ) + (Ellipsis,)
 
 
 def offsets(kernel):
