@@ -261,3 +261,23 @@ def test_integer_parameters_are_refused_on_any_namespace(namespace):
     p.data = namespace.asarray(np.ones(3, np.int64))
     with pytest.raises(TypeError, match="floating-point parameters"):
         cr.optim.SGD([p], lr=0.1)
+
+
+def test_averaged_model_on_every_namespace(namespace):
+    from chainrule.optim.swa_utils import AveragedModel
+
+    class One(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(namespace.asarray(np.zeros(3, np.float32)))
+
+    model = One()
+    swa = AveragedModel(model)
+    ema = AveragedModel(model, decay=0.5)
+    for k in range(1, 4):
+        model.w.data[...] = namespace.asarray(np.full(3, float(k), np.float32))
+        swa.update_parameters(model)
+        ema.update_parameters(model)
+    assert device_of(swa.module.w.data) == namespace.device
+    np.testing.assert_allclose(namespace.to_numpy(swa.module.w.data), 2.0)  # mean of 1, 2, 3
+    np.testing.assert_allclose(namespace.to_numpy(ema.module.w.data), 2.25)  # 1 → 1.5 → 2.25
