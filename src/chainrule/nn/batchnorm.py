@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from .._backend import namespace_of, xp
-from ..autograd.engine import Tensor, primitive
+from ..autograd.engine import Tensor, _is_float, primitive
 from .module import Module
 from .parameter import Parameter
 
@@ -224,8 +224,8 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype), dtype=dtype)
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype), dtype=dtype)
         else:
             self.weight = None
             self.bias = None
@@ -263,7 +263,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}({self.num_features}) expects {self.num_features} "
                 f"channels on axis 1. Received: shape {x.shape}"
             )
-        if x.dtype.kind != "f":
+        if not _is_float(x.data):
             raise TypeError(
                 f"{type(self).__name__} expects floating-point input. Received: dtype={x.dtype}"
             )

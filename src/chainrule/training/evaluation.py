@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..autograd.engine import Tensor, no_grad
+from ..data.loader import take_rows
 from ..data.validation import check_dataset, check_features
 from ..nn.container import Sequential
 from .losses import get_loss, target_kind
@@ -44,6 +45,13 @@ def _first_and_last_layer(model):
     return first, last
 
 
+def _output_data(out):
+    """A model output's arrays: one array, or a dict of them (multi-task models)."""
+    if isinstance(out, dict):
+        return {k: v.data for k, v in out.items()}
+    return out.data
+
+
 def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None):
     """Validate (X, y) for ``model`` and a loss, once; return them as arrays.
 
@@ -71,7 +79,8 @@ def predict(model, X, batch_size: int = 256) -> np.ndarray:
     """Model outputs for X (eval mode, no gradients), as one NumPy array.
 
     Returns raw outputs (logits for classifiers): take ``argmax(axis=1)``
-    for classes or apply softmax for probabilities.
+    for classes or apply softmax for probabilities.  A model returning a
+    dict (``nn.MultiTask``) gives a dict ``{task: array}``.
 
     Example:
         >>> classes = predict(model, X_test).argmax(axis=1)
@@ -83,10 +92,12 @@ def predict(model, X, batch_size: int = 256) -> np.ndarray:
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                outs.append(np.asarray(model(Tensor(X[i : i + batch_size])).data))
+                outs.append(_output_data(model(Tensor(X[i : i + batch_size]))))
     finally:
         model.train(was_training)
-    return np.concatenate(outs, axis=0)
+    if outs and isinstance(outs[0], dict):
+        return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+    return np.concatenate([np.asarray(o) for o in outs], axis=0)
 
 
 def evaluate(
@@ -102,9 +113,13 @@ def evaluate(
 
     Args:
         model: the trained model.
-        X, y: data and targets (checked as in ``fit``).
-        loss: a loss name or callable (see ``fit``); None to skip it.
-        metrics: metric names or callables.
+        X, y: data and targets (checked as in ``fit``); a dict of targets
+            for a multi-task model.
+        loss: a loss name or callable (see ``fit``), a dict ``{task: loss}``
+            or a :class:`~chainrule.training.MultiTaskLoss` (each task's mean
+            loss is then reported as ``<task>_loss`` too); None to skip it.
+        metrics: metric names or callables (``{task: [metric, ...]}`` for a
+            multi-task model).
         batch_size: rows per forward pass (memory only; results are the
             same).
 
@@ -116,26 +131,42 @@ def evaluate(
         >>> evaluate(model, X_test, y_test, metrics=["accuracy"])
         {'loss': 0.07, 'accuracy': 0.98}
     """
-    metric_objs = [m for m in map(get_metric, metrics) if m]
+    from .multitask import MultiTaskLoss, task_metrics  # it builds on this module
+
+    metric_objs = [m for m in map(get_metric, task_metrics(metrics)) if m]
+    if isinstance(loss, dict):
+        loss = MultiTaskLoss(loss)
     loss_fn, loss_name = get_loss(loss) if loss is not None else (None, "")
+    multi = isinstance(loss_fn, MultiTaskLoss)
     if not _checked:
-        X, y = check_data(model, X, y, loss_name)
+        if multi:
+            X, y = loss_fn.check_data(model, X, y)
+        else:
+            X, y = check_data(model, X, y, loss_name)
+    parts: dict = {}
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                xb, yb = X[i : i + batch_size], y[i : i + batch_size]
+                xb, yb = X[i : i + batch_size], take_rows(y, slice(i, i + batch_size))
                 out = model(Tensor(xb))
                 if loss_fn is not None:
                     total += float(loss_fn(out, yb).data) * len(xb)
+                    for task, (value, rows) in (loss_fn.parts if multi else {}).items():
+                        acc = parts.setdefault(task, [0.0, 0])
+                        acc[0] += value * rows
+                        acc[1] += rows
                 count += len(xb)
+                data = _output_data(out) if metric_objs else None
                 for m in metric_objs:
-                    m.update(out.data, yb)
+                    m.update(data, yb)
     finally:
         model.train(was_training)
     result = {"loss": total / count} if loss_fn is not None else {}
+    for task, (value, rows) in parts.items():
+        result[f"{task}_loss"] = value / rows if rows else float("nan")
     for m in metric_objs:
         result[m.name] = m.result()
     return result
