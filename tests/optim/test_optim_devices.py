@@ -281,3 +281,24 @@ def test_averaged_model_on_every_namespace(namespace):
     assert device_of(swa.module.w.data) == namespace.device
     np.testing.assert_allclose(namespace.to_numpy(swa.module.w.data), 2.0)  # mean of 1, 2, 3
     np.testing.assert_allclose(namespace.to_numpy(ema.module.w.data), 2.25)  # 1 → 1.5 → 2.25
+
+
+def test_a_numpy_only_subclass_names_what_it_lacks(namespaces):
+    class Plain(cr.optim.Optimizer):
+        _counts_steps = False
+
+        def __init__(self, params):
+            super().__init__(params, {"lr": 0.1})
+
+        def _update(self, group, theta, g, state, step, scratch):
+            theta -= group["lr"] * g
+
+    ns = namespaces("strict")
+    p = nn.Parameter(ns.asarray(np.ones(3, np.float32)))
+    p.grad = ns.asarray(np.ones(3, np.float32))
+    with pytest.raises(NotImplementedError, match="Plain has an update rule for NumPy"):
+        Plain([p]).step()
+    q = nn.Parameter(np.ones(3, np.float32))
+    q.grad = np.ones(3, np.float32)
+    Plain([q]).step()  # NumPy: its own _update
+    np.testing.assert_allclose(q.data, 0.9)

@@ -416,6 +416,12 @@ class Optimizer:
         The kernel (``self._kernel``, e.g. ``"adam_update"``) is looked up
         once for the group; it updates ``p.data`` and the state in place.
         """
+        if not self._kernel:
+            raise NotImplementedError(
+                f"{type(self).__name__} has an update rule for NumPy arrays only: set its "
+                "_kernel to the name of an update kernel with a 'generic' entry to step "
+                f"parameters of {getattr(xp, '__name__', xp)}"
+            )
         update = kernel(self._kernel, xp)
         options = self._kernel_options
         counts_steps = self._counts_steps
