@@ -83,3 +83,31 @@ def test_scipy_minimize_crosses_the_host_boundary(namespace, namespaces):
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-10)
     for a, r in zip(params, ref):
         np.testing.assert_allclose(a, r, rtol=1e-7, atol=1e-9)
+
+
+def _newton(ns):
+    rng = np.random.default_rng(0)
+    h, c = rng.uniform(0.5, 2.0, 6), rng.standard_normal(6)
+    w = nn.Parameter(ns.asarray(np.zeros(6)), dtype=np.float64)
+    big_h = cr.tensor(ns.asarray(h), dtype=np.float64)
+    big_c = cr.tensor(ns.asarray(c), dtype=np.float64)
+    opt = cr.optim.Newton([w])
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w * big_h).sum() * 0.5 + (w * big_c).sum() + (w * w * w * w).sum() * 0.01
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure)) for _ in range(3)]
+    assert namespace_of(w.data) is ns.xp and device_of(w.data) == device_of(big_h.data)
+    return losses, ns.to_numpy(w.data)
+
+
+def test_newton_on_every_namespace(namespace, namespaces):
+    """Hessian-vector products through the engine, CG and the step in the namespace."""
+    losses, w = _newton(namespace)
+    ref_losses, ref = _newton(namespaces("numpy"))
+    assert losses[-1] < losses[0] - 1.0
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+    np.testing.assert_allclose(w, ref, rtol=1e-10, atol=1e-12)
