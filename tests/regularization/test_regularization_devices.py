@@ -77,3 +77,27 @@ def test_weight_noise_is_numpys_on_every_namespace(namespace, namespaces):
     assert device_of(out.data) == namespace.device
     _same(namespace, out.data, expected.data)
     assert not np.allclose(expected.data, ref.module.w.data + 1.0)  # noise was added
+
+
+def test_mc_dropout_predict_with_a_model_on_every_namespace(namespace, namespaces):
+    from chainrule.regularization import mc_dropout_predict
+
+    class Net(nn.Module):
+        def __init__(self, ns):
+            super().__init__()
+            self.scale = Scale(ns)
+            self.drop = nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.drop(self.scale(x))
+
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    cr.manual_seed(8)
+    out = mc_dropout_predict(Net(namespace), x, n=5, output="softmax", return_std=True)
+    cr.manual_seed(8)
+    ref = mc_dropout_predict(Net(namespaces("numpy")), x, n=5, output="softmax",
+                             return_std=True)
+    for a, b in zip(out, ref):
+        assert isinstance(a, np.ndarray) and a.dtype == np.float64
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert ref[1].max() > 0  # the masks varied between passes
