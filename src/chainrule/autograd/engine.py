@@ -18,7 +18,9 @@ Two kinds of namespace run the same code:
   another library are moved to that library and device (``from_host``).
   A primitive may have per-backend forwards (``op.variant("numpy")``, a
   kernel-table entry ``"op:<name>"``): the NumPy one keeps NumPy's fast
-  tricks, the generic one uses standard names only;
+  tricks, the generic one uses standard names only.  An op whose first
+  operand is a NumPy Tensor takes a short host path (no namespace lookup:
+  the tape's per-op cost on small arrays stays what it was);
 - the differentiable one (:data:`GRAPH`, chainrule's own ops on Tensors)
   when ``backward(create_graph=True)`` or ``grad(..., create_graph=True)``
   reaches the op: the engine runs the forward again on the input *Tensors*
