@@ -12,11 +12,11 @@ from chainrule._backend import (
     dtype_in,
     from_host,
     is_numpy,
+    kernels,
     namespace_of,
     parse_device,
     to_host,
 )
-from chainrule._backend import kernels
 
 xs = pytest.importorskip("array_api_strict")
 DEV1 = xs.Device("device1")
