@@ -29,8 +29,8 @@ COMPUTE = [
     *[SRC / "training" / f for f in ("trainer.py", "losses.py", "metrics.py", "evaluation.py")],
 ]
 NAMESPACE_VARS = {"xp", "ns"}
-#: GRAPH-namespace helpers the vjps call that are not array functions
-NOT_ARRAY_FUNCTIONS = {"differentiable", "vjp_of"}
+#: GRAPH-namespace helpers the vjps call (only where ``xp`` is GRAPH): not array functions
+NOT_ARRAY_FUNCTIONS = {"differentiable", "vjp_of", "scatter"}
 
 
 def _numpy_only(node) -> bool:

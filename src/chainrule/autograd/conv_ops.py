@@ -30,6 +30,8 @@ import functools
 import itertools
 import math
 
+import numpy as _np  # the NumPy variants' stride tricks
+
 from .._backend import device_of, xp
 from .._backend import kernels as _kernels
 from .._backend.kernels import _col2im_numpy, _im2col_numpy
@@ -38,7 +40,7 @@ from ._gemm import matmul
 from ._workspace import Lease, workspace
 from .engine import primitive
 
-_as_strided = xp.lib.stride_tricks.as_strided
+_as_strided = _np.lib.stride_tricks.as_strided  # the NumPy variants only
 
 #: Steps touching fewer array elements than this are not cut into parts
 #: (a hand-off to a helper thread costs more than it saves).
