@@ -12,9 +12,12 @@ What it does, in under 8 minutes:
    else from the package index (CuPy's wheel matching the driver's CUDA
    major version, ``cupy-cuda12x`` or ``cupy-cuda13x``); chainrule itself
    is imported from ``src/`` of this checkout;
-2. runs the namespace-parametrised tests (op/vjp conformance, optimisers
-   against torch, the training step) with the CuPy namespace
-   (``CHAINRULE_TEST_NAMESPACES=cupy``);
+2. runs the namespace-parametrised tests (op/vjp conformance, layers,
+   optimisers against torch, the training step) with the CuPy namespace
+   (``CHAINRULE_TEST_NAMESPACES=cupy``), then ``cupy_conformance.py`` (every
+   gradcheck case and the CuPy kernel entries against NumPy) and
+   ``gpu_optim_check.py`` (the fused optimiser kernels, ``Module.to("cuda")``,
+   device masks), and the README's GPU example;
 3. times one training step (forward, cross-entropy, backward, optimiser
    step) of two MLPs with chainrule+CuPy and with PyTorch CUDA, same
    weights, same data, rounds alternating between the libraries, medians:
@@ -102,21 +105,54 @@ def write_names(path):
     print(f"wrote {path}")
 
 
-def run_tests(timeout: int) -> int:
+def _run(cmd, timeout: int, what: str) -> int:
     env = dict(os.environ, CHAINRULE_TEST_NAMESPACES="cupy", PYTHONUNBUFFERED="1")
-    targets = [t for t in ("tests/backend", "tests/autograd", "tests/optim", "tests/nn",
-                           "tests/training/test_devices.py") if (ROOT / t).exists()]
-    cmd = [sys.executable, "-m", "pytest", *targets, "-q", "-k", "cupy", "-p", "no:cacheprovider",
-           "-x", "--no-header", "-W", "ignore::DeprecationWarning"]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     try:
         rc = subprocess.run(cmd, cwd=ROOT, env=env, timeout=timeout, check=False).returncode
     except subprocess.TimeoutExpired:
-        print(f"tests stopped after {timeout} s")
+        print(f"{what} stopped after {timeout} s")
         rc = 124
-    print(f"tests: exit {rc} in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{what}: exit {rc} in {time.perf_counter() - start:.0f} s", flush=True)
     return rc
+
+
+def run_tests(timeout: int) -> int:
+    """The namespace-parametrised tests with CuPy, then the two kernel scripts."""
+    targets = [t for t in ("tests/backend", "tests/autograd", "tests/nn", "tests/optim",
+                           "tests/regularization", "tests/training/test_devices.py")
+               if (ROOT / t).exists()]
+    rc = _run([sys.executable, "-m", "pytest", *targets, "-q", "-k", "cupy", "-p",
+               "no:cacheprovider", "--no-header", "-W", "ignore::DeprecationWarning"],
+              timeout, "tests")
+    for script in ("cupy_conformance.py", "gpu_optim_check.py"):
+        if (ROOT / "benchmarks" / script).exists():
+            rc = _run([sys.executable, str(ROOT / "benchmarks" / script)], 120, script) or rc
+    return rc
+
+
+def run_readme_gpu_example() -> int:
+    """The README's GPU example (the ```python gpu block), as written."""
+    import re
+
+    blocks = re.findall(r"```python gpu\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    if not blocks:
+        print("README has no GPU example")
+        return 1
+    setup = ("import numpy as np\nimport chainrule as cr\nimport chainrule.nn as nn\n"
+             "from chainrule.data import load_dataset\nfrom chainrule.training import fit\n"
+             "X, y, X_te, y_te = load_dataset('digits')\n")
+    namespace: dict = {}
+    try:
+        exec(compile(setup + "\n".join(blocks), "README.md (GPU example)", "exec"), namespace)  # noqa: S102
+    except Exception:  # noqa: BLE001  (reported; the check goes on)
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    print("README GPU example: ran; last loss", namespace["history"].history["loss"][-1])
+    return 0
 
 
 CASES = {
@@ -219,7 +255,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--names", metavar="FILE", help="write CuPy's names to FILE and stop")
     parser.add_argument("--skip-tests", action="store_true")
-    parser.add_argument("--test-timeout", type=int, default=300)
+    parser.add_argument("--test-timeout", type=int, default=200)
     parser.add_argument("--json", metavar="FILE", help="also write the timings as JSON")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -234,6 +270,7 @@ def main(argv=None) -> int:
     device = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     print(f"device: {device}; CuPy {cupy.__version__}; torch {torch.__version__}", flush=True)
     rc = 0 if args.skip_tests else run_tests(args.test_timeout)
+    rc = run_readme_gpu_example() or rc
     rows = []
     for name, spec in CASES.items():
         try:

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -50,8 +52,11 @@ class Namespace:
         return f"Namespace({self.name})"
 
 
-#: Every namespace the conformance tests run on (CPU, in CI).
-NAMESPACES = ("numpy", "strict", "strict-device1", "torch")
+#: Every namespace the conformance tests run on (CPU, in CI), plus those named in
+#: ``CHAINRULE_TEST_NAMESPACES`` (comma-separated; ``cupy`` on a GPU machine, as
+#: ``benchmarks/gpu_check.py`` sets it).
+NAMESPACES = ("numpy", "strict", "strict-device1", "torch") + tuple(
+    n for n in os.environ.get("CHAINRULE_TEST_NAMESPACES", "").split(",") if n.strip())
 
 
 def make_namespace(name: str) -> Namespace:
@@ -68,6 +73,10 @@ def make_namespace(name: str) -> Namespace:
         import torch
 
         return Namespace(name, compat, torch.device("cpu"))
+    if name == "cupy":
+        cupy = pytest.importorskip("cupy")
+        compat = pytest.importorskip("array_api_compat.cupy")
+        return Namespace(name, compat, cupy.cuda.Device(0))
     raise ValueError(f"unknown namespace {name!r}")
 
 
