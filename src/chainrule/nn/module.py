@@ -65,6 +65,10 @@ class _HookHandle:
 class Module:
     """Base class: subclasses define ``__init__`` (layers) and ``forward``."""
 
+    # set in __init__ (object.__setattr__); declared for type checkers
+    training: bool
+    _modules: OrderedDict
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())

@@ -7,6 +7,7 @@ statistics) under ``no_grad`` and put it back in the mode it was in.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -75,8 +76,9 @@ def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None
     )
 
 
-def predict(model, X, batch_size: int = 256) -> np.ndarray:
-    """Model outputs for X (eval mode, no gradients), as one NumPy array.
+def predict(model, X, batch_size: int = 256) -> Any:
+    """Model outputs for X (eval mode, no gradients), as one NumPy array
+    (a dict of them, one per task, for a :class:`~chainrule.nn.MultiTask` model).
 
     Returns raw outputs (logits for classifiers): take ``argmax(axis=1)``
     for classes or apply softmax for probabilities.  A model returning a
@@ -136,6 +138,7 @@ def evaluate(
     metric_objs = [m for m in map(get_metric, task_metrics(metrics)) if m]
     if isinstance(loss, dict):
         loss = MultiTaskLoss(loss)
+    loss_fn: Any
     loss_fn, loss_name = get_loss(loss) if loss is not None else (None, "")
     multi = isinstance(loss_fn, MultiTaskLoss)
     if not _checked:
@@ -159,7 +162,7 @@ def evaluate(
                         acc[0] += value * rows
                         acc[1] += rows
                 count += len(xb)
-                data = _output_data(out) if metric_objs else None
+                data: Any = _output_data(out) if metric_objs else None
                 for m in metric_objs:
                     m.update(data, yb)
     finally:

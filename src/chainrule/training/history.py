@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+from typing import Any
 
 __all__ = ["History"]
 
@@ -33,6 +34,8 @@ class History:
     def __init__(self, history: dict | None = None, epoch: list | None = None):
         self.history: dict[str, list] = {k: list(v) for k, v in (history or {}).items()}
         self.epoch: list[int] = list(epoch or [])
+        #: the smoothing level of a continuation stage (``continuation``), else None
+        self.level: Any = None
 
     def append(self, epoch: int, logs: dict) -> None:
         """Record one epoch's logs (missing names are padded with NaN)."""

@@ -297,13 +297,14 @@ class TaskMetric(Metric):
 
     def __init__(self, task: str, metric):
         self.task = task
-        self.inner = get_metric(metric)
-        if self.inner is None:
+        inner = get_metric(metric)
+        if inner is None:
             raise ValueError(
                 f"Expected a metric for task {task!r}; its loss is always logged as "
                 f"'{task}_loss'. Received: {metric!r}"
             )
-        self.name = f"{task}_{self.inner.name}"
+        self.inner: Metric = inner
+        self.name = f"{task}_{inner.name}"
         super().__init__()
 
     def reset(self) -> None:
