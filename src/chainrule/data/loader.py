@@ -19,11 +19,22 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .. import random as _random
+from .._backend import device_of, from_host, namespace_of, to_host
 
 __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
 #: datasets up to this size are permuted whole at the start of an epoch
 _WHOLE_EPOCH_BYTES = 64 << 20
+
+
+def _rows(a):
+    """``a`` as an array with rows: NumPy for host data; an array-API array stays as it is."""
+    if a is None or isinstance(a, np.ndarray):
+        return a
+    module = type(a).__module__.split(".")[0]
+    if hasattr(a, "__array_namespace__") or module in ("cupy", "torch"):
+        return a  # an array of a device library: it stays on its device
+    return np.asarray(a)
 
 
 class TensorDataset:
@@ -40,11 +51,11 @@ class TensorDataset:
     """
 
     def __init__(self, X, y=None):
-        X = np.asarray(X)
+        X = _rows(X)
         if X.ndim == 0:
             raise ValueError("Expected X with one row per sample. Received: a scalar")
         if y is not None:
-            y = np.asarray(y)
+            y = _rows(y)
             if y.ndim == 0 or y.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"Expected y with {X.shape[0]} rows (as X). Received: shape {y.shape}"
@@ -57,6 +68,8 @@ class TensorDataset:
 
     def __getitem__(self, index):
         """Rows ``index`` (an int, slice or index array) as ``(X, y)``."""
+        if not isinstance(self.X, np.ndarray):  # an array-API array: standard indexing only
+            return _take(self.X, index), _take(self.y, index)
         yb = None if self.y is None else self.y[index]
         return self.X[index], yb
 
@@ -78,7 +91,10 @@ class DataLoader:
             ``cr.random.generator()`` for its randomness.
 
     Yields:
-        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets).
+        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets); for a
+        dataset held as arrays of a device library (CuPy, torch,
+        array_api_strict) minibatches are gathered on that device (the
+        permutation is drawn on the host and moved once per epoch).
 
     Example:
         >>> loader = DataLoader(TensorDataset(X, y), batch_size=64)
@@ -141,6 +157,9 @@ class DataLoader:
         n_batches = len(self)
         X, y = self.dataset.X, self.dataset.y
         bs = self.batch_size
+        if not isinstance(X, np.ndarray):
+            yield from self._iter_device(X, y, order, n_batches, bs)
+            return
         # a small dataset is permuted once per epoch and cut into slices
         # (views); a large one is gathered minibatch by minibatch (no copy
         # of the whole set): the same minibatches either way
@@ -169,6 +188,29 @@ class DataLoader:
                 self._order = None
                 self._position = 0
 
+    def _iter_device(self, X, y, order, n_batches, bs):
+        """Minibatches of a dataset held on a device: gathered there by ``take``."""
+        xp = namespace_of(X)
+        if self.shuffle:
+            order = from_host(order, xp, device_of(X))
+        try:
+            while self._position < n_batches:
+                k = self._position
+                if self.shuffle:
+                    idx = order[k * bs : (k + 1) * bs]
+                    xb, yb = xp.take(X, idx, axis=0), None if y is None else xp.take(y, idx, axis=0)
+                else:
+                    xb = X[k * bs : (k + 1) * bs, ...]
+                    yb = None if y is None else y[k * bs : (k + 1) * bs, ...]
+                if self.transform is not None:
+                    xb, yb = self.transform(xb, yb)
+                self._position = k + 1
+                yield xb, yb
+        finally:
+            if self._position >= n_batches:
+                self._order = None
+                self._position = 0
+
     # --- resuming -------------------------------------------------------------
     def state_dict(self) -> dict:
         """The epoch's permutation and position (None/0 between epochs)."""
@@ -189,6 +231,19 @@ class DataLoader:
         self._position = int(state.get("position", 0)) if order is not None else 0
 
 
+def _take(a, index):
+    """Rows ``index`` of an array-API array (an int, a slice, or host indices)."""
+    if a is None:
+        return None
+    if isinstance(index, slice):
+        return a[index, ...]
+    xp = namespace_of(a)
+    if isinstance(index, (int, np.integer)):
+        return a[int(index), ...]
+    idx = from_host(np.asarray(index, dtype=np.int64), xp, device_of(a))
+    return xp.take(a, idx, axis=0)
+
+
 def train_val_split(
     X, y=None, val_fraction: float = 0.2, seed: int | None = 0, stratify: bool = False
 ):
@@ -207,7 +262,7 @@ def train_val_split(
     Returns:
         ``(X_train, y_train, X_val, y_val)`` (the y's are None without y).
     """
-    X = np.asarray(X)
+    X = _rows(X)
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"Expected val_fraction in (0, 1). Received: {val_fraction}")
     n = X.shape[0] if X.ndim else 0
@@ -223,7 +278,7 @@ def train_val_split(
     if stratify:
         if y is None:
             raise ValueError("Expected y with stratify=True. Received: y=None")
-        y_arr = np.asarray(y)
+        y_arr = to_host(y)
         classes, counts = np.unique(y_arr, return_counts=True)
         # per-class quotas summing to n_val (largest remainders get the rest)
         exact = counts * (n_val / n)
@@ -242,7 +297,9 @@ def train_val_split(
     else:
         perm = rng.permutation(n)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
-    y = None if y is None else np.asarray(y)
+    y = _rows(y)
+    if not isinstance(X, np.ndarray):  # arrays of a device library: split on that device
+        return _take(X, train_idx), _take(y, train_idx), _take(X, val_idx), _take(y, val_idx)
     return (
         X[train_idx],
         None if y is None else y[train_idx],

@@ -33,6 +33,15 @@ Conventions (decided once):
   Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
+* Devices: the model's array namespace and device are read from its first
+  parameter once per ``fit``.  NumPy data stays on the host loader and
+  each minibatch is moved to the model's device once; data that already
+  is an array of the model's library (CuPy, torch, array_api_strict) stays
+  there whole and is cut into minibatches on that device; data of another
+  library is refused with a message naming both.  Losses and metrics
+  accumulate on the device; the epoch's logs are Python floats (one
+  scalar comes to the host per step: the divergence check needs it before
+  the step).
 * X is checked and made float32 once; a ``transform`` may return float64
   minibatches (and targets of any form its loss reads), which then train a
   float64 model in float64 (the scikit-learn estimators gather float64 or
@@ -48,6 +57,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from .. import random as _random
+from .._backend import namespace_of
 from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, train_val_split
 from . import checkpoint as ckpt
@@ -56,6 +66,7 @@ from .evaluation import check_data, evaluate, predict
 from .history import History
 from .losses import get_loss
 from .metrics import get_metric
+from ._placement import model_place, on_model
 from .progress import ProgressBar
 
 __all__ = ["NonFiniteLossError", "Trainer", "evaluate", "fit", "predict"]
@@ -83,9 +94,9 @@ def _reads_batches(cb) -> bool:
     return "on_batch_end" in vars(cb) or type(cb).on_batch_end is not Callback.on_batch_end
 
 
-def _input(xb) -> Tensor:
+def _input(xb, xp=np) -> Tensor:
     """A minibatch as a Tensor: float64 minibatches (from a ``transform``) stay float64."""
-    f64 = getattr(xb, "dtype", None) == np.float64
+    f64 = getattr(xb, "dtype", None) == (np.float64 if xp is np else xp.float64)
     return Tensor(xb, dtype=np.float64 if f64 else None)
 
 
@@ -192,10 +203,18 @@ class Trainer:
         self.stop_training = False
         self._train_metrics: list = []
         self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+        self._xp, self._device = np, "cpu"  # where the model computes, read per fit
 
     # --- data checks ------------------------------------------------------------
     def _check_data(self, X, y, name: str = "X", transform=None):
         return check_data(self.model, X, y, self.loss_name, name=name, transform=transform)
+
+    def _to_model(self, xb, yb):
+        """A host minibatch moved to the model's device (device minibatches stay)."""
+        xp = self._xp
+        if xp is np:
+            return xb, yb
+        return on_model(xb, xp, self._device, "X"), on_model(yb, xp, self._device, "y")
 
     # --- the loop ---------------------------------------------------------------
     def fit(
@@ -237,6 +256,7 @@ class Trainer:
             )
         if epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
+        self._xp, self._device = model_place(self.model)
         X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
             raise ValueError("Expected validation_data or validation_split, not both")
@@ -312,6 +332,7 @@ class Trainer:
 
         values = [self._sums["loss"], self._sums["penalty"], float(self._sums["count"])]
         for m in self._train_metrics:
+            m._flush()
             values += [m.total, float(m.count), float(getattr(m, "sq", 0.0))]
         total = dist.all_reduce(np.array(values, dtype=np.float64), op="sum")
         self._sums = {"loss": total[0], "penalty": total[1], "count": int(total[2])}
@@ -365,6 +386,7 @@ class Trainer:
         # the running logs are built per minibatch only for those who read them
         watchers = [cb for cb in self.callbacks if _reads_batches(cb)]
         for xb, yb in loader:
+            xb, yb = self._to_model(xb, yb)
             self._train_step(xb, yb, epoch, snapshot)
             if watchers or bar.active:
                 logs = self._running_logs()
@@ -405,11 +427,11 @@ class Trainer:
         first evaluation's output, loss and penalty are logged, as a plain
         step logs the values before its update.
         """
-        n = len(xb)
+        n = xb.shape[0]
         first = {}
 
         def closure():
-            out = self.model(_input(xb))
+            out = self.model(_input(xb, self._xp))
             loss = self.loss_fn(out, yb)
             total = loss
             penalty = 0.0
@@ -442,16 +464,16 @@ class Trainer:
             out, loss, penalty = self._closure_step(xb, yb, epoch, snapshot)
             self._after_step(xb, yb, out, loss, penalty)
             return
-        n_global = len(xb)
+        n_global = xb.shape[0]
         if self._averager is not None:
             from ..distributed import shard
 
             part = shard(n_global)
             xb, yb = xb[part], (None if yb is None else yb[part])
-            if len(xb) == 0:  # fewer rows than ranks: contribute no gradient
+            if xb.shape[0] == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
-        out = self.model(_input(xb))
+        out = self.model(_input(xb, self._xp))
         loss = self.loss_fn(out, yb)
         total = loss
         penalty = 0.0
@@ -464,7 +486,7 @@ class Trainer:
             self._non_finite(value, epoch, snapshot)
         self.optimizer.zero_grad()
         total.backward()
-        n = len(xb)
+        n = xb.shape[0]
         for reg in self.gradient_regularizers:
             # per-minibatch terms scale with the global minibatch (alpha / m')
             penalty += reg.add_gradient(self.model, n_global)
@@ -472,7 +494,8 @@ class Trainer:
             self._averager.set_share(n, n_global)
             self._averager.synchronize()
         self.optimizer.step()
-        self._after_step(xb, yb, out, loss, penalty)
+        # the checked value is the loss itself without graph penalties: no second sync
+        self._after_step(xb, yb, out, loss, penalty, value if total is loss else None)
 
     def _advance(self) -> None:
         """After an optimiser step: constraints, the step count, a per-step schedule."""
@@ -484,10 +507,10 @@ class Trainer:
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
 
-    def _after_step(self, xb, yb, out, loss, penalty: float) -> None:
-        n = len(xb)
+    def _after_step(self, xb, yb, out, loss, penalty: float, value=None) -> None:
+        n = xb.shape[0]
         self._advance()
-        self._sums["loss"] += float(loss.data) * n
+        self._sums["loss"] += (float(loss.data) if value is None else value) * n
         self._sums["penalty"] += penalty * n
         self._sums["count"] += n
         if self._train_metrics:
@@ -504,7 +527,12 @@ class Trainer:
         self._advance()
 
     def _non_finite(self, value: float, epoch: int, snapshot: dict) -> None:
-        finite = all(np.all(np.isfinite(a)) for a in self.model.state_dict().values())
+        finite = True
+        for a in self.model.state_dict().values():
+            xp = namespace_of(a)
+            if not bool(xp.all(xp.isfinite(a))):
+                finite = False
+                break
         if not finite:
             self.model.load_state_dict(snapshot)
         where = "the start of this epoch" if not finite else "the last step"
