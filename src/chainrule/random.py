@@ -15,6 +15,20 @@ asyncio task) that entered it, so two estimators fitting on two threads
 each draw from their own generator, and nothing global is swapped in and
 out.  ``get_rng_state``/``set_rng_state`` read and write the generator in
 scope (checkpoints use them to make a resumed run bit-identical).
+
+Devices.  Initialisation and shuffling always draw on the host (the same
+initial weights on every backend, then moved).  Dropout and noise masks
+are drawn where the activations live, by :func:`rand` and :func:`randn`:
+
+- NumPy: from the generator in scope, as above (the same numbers as
+  before devices existed);
+- CuPy: from a ``cupy.random.Generator`` per GPU, tied to the generator
+  in scope and seeded with 64 bits drawn from it the first time that GPU
+  asks, so ``cr.manual_seed(s)`` fixes the GPU's masks too (they differ
+  from the NumPy ones: another bit generator);
+- any other namespace (array_api_strict, torch through array-api-compat;
+  the array API standard has no random numbers): drawn on the host from
+  the generator in scope and moved, so the masks are exactly NumPy's.
 """
 
 from __future__ import annotations
@@ -24,11 +38,16 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._backend import device_of, from_host, namespace_of
+from ._backend.kernels import kernel, register
+
 __all__ = [
     "generator",
     "get_rng_state",
     "manual_seed",
     "new_generator",
+    "rand",
+    "randn",
     "set_rng_state",
     "use_generator",
 ]
@@ -90,3 +109,54 @@ def get_rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by :func:`get_rng_state` into the generator in scope."""
     generator().bit_generator.state = state
+
+
+def _placement(like):
+    """(namespace, device) of array or chainrule Tensor ``like`` (NumPy for None)."""
+    if like is None:
+        return np, None
+    if hasattr(like, "_ctx"):  # a chainrule Tensor (this layer cannot import its class)
+        like = like.data
+    return namespace_of(like), device_of(like)
+
+
+def rand(shape, like=None):
+    """Uniform [0, 1) float32 numbers of ``shape``, where ``like`` lives.
+
+    Args:
+        shape: the shape of the result.
+        like: an array (or Tensor) whose namespace and device the numbers
+            should have; None for a NumPy array.
+
+    The numbers come from the generator in scope (see the module's notes on
+    devices: NumPy and the generic namespaces get the same numbers; CuPy
+    draws from a device generator seeded from it).
+    """
+    xp, device = _placement(like)
+    return kernel("random_uniform", xp)(xp, generator(), tuple(shape), None, device)
+
+
+def randn(shape, like=None):
+    """Standard normal float32 numbers of ``shape``, where ``like`` lives (see :func:`rand`)."""
+    xp, device = _placement(like)
+    return kernel("random_normal", xp)(xp, generator(), tuple(shape), None, device)
+
+
+@register("random_uniform", "numpy")
+def _uniform_numpy(xp, host, shape, dtype, device):
+    return host.random(shape, dtype=np.float32)
+
+
+@register("random_uniform", "generic")
+def _uniform_generic(xp, host, shape, dtype, device):
+    return from_host(host.random(shape, dtype=np.float32), xp, device)
+
+
+@register("random_normal", "numpy")
+def _normal_numpy(xp, host, shape, dtype, device):
+    return host.standard_normal(shape, dtype=np.float32)
+
+
+@register("random_normal", "generic")
+def _normal_generic(xp, host, shape, dtype, device):
+    return from_host(host.standard_normal(shape, dtype=np.float32), xp, device)

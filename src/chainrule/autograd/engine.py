@@ -8,11 +8,17 @@ side by side in ``ops.py`` and are written once against the array namespace
 ``xp`` they receive.  The engine records ``(vjp, inputs, need, fwd, params)``
 on the output tensor and nothing else.
 
-Two namespaces run the same code:
+Two kinds of namespace run the same code:
 
-- the raw one (:data:`RAW`, NumPy) when a forward is recorded: the vjp
-  closes over plain arrays and ``backward()`` runs on arrays (the fast
-  path, no graph is built);
+- the raw one, the array namespace of the op's first Tensor input
+  (``_backend.namespace_of``: NumPy, CuPy, array_api_strict, torch through
+  array-api-compat), when a forward is recorded: the vjp closes over plain
+  arrays and ``backward()`` runs on arrays (the fast path, no graph is
+  built).  Constants (NumPy arrays, masks, class ids) meeting Tensors of
+  another library are moved to that library and device (``from_host``).
+  A primitive may have per-backend forwards (``op.variant("numpy")``, a
+  kernel-table entry ``"op:<name>"``): the NumPy one keeps NumPy's fast
+  tricks, the generic one uses standard names only;
 - the differentiable one (:data:`GRAPH`, chainrule's own ops on Tensors)
   when ``backward(create_graph=True)`` or ``grad(..., create_graph=True)``
   reaches the op: the engine runs the forward again on the input *Tensors*
@@ -38,7 +44,21 @@ import inspect
 import itertools
 import threading
 
-from .._backend import as_float_array, xp
+import math
+
+import numpy as _np
+
+from .._backend import (
+    _NAMESPACES,
+    as_float_array,
+    device_of,
+    from_host,
+    namespace_of,
+    parse_device,
+    to_host,
+    xp,
+)
+from .._backend import kernels as _kernels
 
 __all__ = [
     "PRIMITIVES",
@@ -64,7 +84,7 @@ class _GradModeState(threading.local):
 
 _mode = _GradModeState()
 _ndarray = xp.ndarray
-#: The raw array namespace forwards and vjps compute with on the fast path.
+#: The host array namespace (NumPy); ops compute with their inputs' namespace.
 RAW = xp
 _new_tensor = object.__new__
 _next_seq = itertools.count().__next__  # creation numbers of recorded op results
@@ -120,24 +140,47 @@ def enable_grad(fn=None):
     return mode if fn is None else mode(fn)
 
 
+def _ns(a):
+    """The namespace of array ``a`` (one dict lookup for a known type)."""
+    try:
+        return _NAMESPACES[type(a)]
+    except KeyError:
+        return namespace_of(a)
+
+
+def _is_float(a) -> bool:
+    """Whether array ``a`` has a real or complex floating dtype (any namespace)."""
+    if type(a) is _ndarray:
+        return a.dtype.kind in "fc"
+    return _ns(a).isdtype(a.dtype, ("real floating", "complex floating"))
+
+
 def unbroadcast(g, shape):
     """Sum ``g`` down to ``shape``: the vjp of NumPy broadcasting.
 
-    ``g`` is an array, or a gradient Tensor in a ``create_graph`` backward:
-    the same sums are then recorded ops, differentiable again.
+    ``g`` is an array of any namespace, or a gradient Tensor in a
+    ``create_graph`` backward: the same sums are then recorded ops,
+    differentiable again.
     """
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
-    if extra == 1 and g.ndim == 2 and g.dtype.kind == "f":
-        # a bias broadcast over rows: column sums as one BLAS product, much
-        # faster than NumPy's axis-0 sum of a float32 matrix (see ops._column_sums)
-        g = xp.ones(g.shape[0], dtype=g.dtype) @ g
-    elif extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
+    if isinstance(g, Tensor):
+        if extra > 0:
+            g = g.sum(axis=tuple(range(extra)))
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+    else:
+        ns = _ns(g)
+        if extra == 1 and g.ndim == 2:
+            # a bias broadcast over rows: NumPy sums float columns as one BLAS product
+            g = _kernels.kernel("column_sums", ns)(ns, g)
+        elif extra > 0:
+            g = ns.sum(g, axis=tuple(range(extra)))
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = ns.sum(g, axis=axes, keepdims=True)
     if g.shape != shape:
         raise ValueError(
             f"gradient of shape {g.shape} cannot be summed down to the "
@@ -151,8 +194,12 @@ class Tensor:
 
     Args:
         data: array-like; float data becomes float32 unless ``dtype`` says.
+            An array of an array-API library (NumPy, CuPy, array_api_strict,
+            torch through array-api-compat) keeps its library and device:
+            every op on the Tensor computes there.
         requires_grad: whether ``backward`` should fill ``.grad``.
-        dtype: NumPy dtype to force (e.g. ``np.float64`` for gradient checks).
+        dtype: dtype to force (e.g. ``np.float64`` for gradient checks; a
+            NumPy dtype is mapped to the same dtype of the data's library).
 
     Example:
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -169,7 +216,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data = as_float_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and not _is_float(self.data):
             raise TypeError(
                 "Only floating-point tensors can require gradients. "
                 f"Received dtype={self.data.dtype}"
@@ -202,41 +249,91 @@ class Tensor:
 
     @property
     def size(self):
-        return self.data.size
+        d = self.data
+        return d.size if type(d) is _ndarray else math.prod(d.shape)
+
+    @property
+    def device(self):
+        """The device the data lives on (``"cpu"`` for NumPy)."""
+        return device_of(self.data)
+
+    @property
+    def xp(self):
+        """The array namespace the data computes with (``numpy`` for NumPy data)."""
+        return _ns(self.data)
 
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
     def __len__(self):
-        return len(self.data)
+        if not self.data.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
 
     def numpy(self):
-        """The underlying ``np.ndarray`` (shared, not copied)."""
-        return self.data
+        """The data as a host NumPy array.
+
+        NumPy data is returned as it is (shared, not copied); data of another
+        library or device is copied to the host (``_backend.to_host``, DLPack
+        first).
+        """
+        return to_host(self.data)
+
+    def to(self, device=None, *, xp=None) -> Tensor:
+        """A new Tensor with the same values on ``device`` (and namespace ``xp``).
+
+        ``device`` is ``"cpu"`` (NumPy), ``"cuda"``/``"cuda:N"`` (CuPy), or,
+        with ``xp=`` an array namespace, one of that namespace's devices
+        (``None``: its default device), e.g.
+        ``t.to(xp=array_api_strict, device=array_api_strict.Device("device1"))``.
+        The result is a new leaf (``to`` is not recorded); ``requires_grad``
+        is kept.  Values pass through the host when the library changes.
+        """
+        ns, dev = parse_device(device, xp)
+        data = self.data
+        if _ns(data) is ns:
+            if dev is not None and dev != device_of(data):
+                data = ns.asarray(data, device=dev)
+        elif ns is _np:
+            data = to_host(data)
+        else:
+            data = from_host(to_host(data), ns, dev)
+        t = Tensor._result(data, None)
+        t.requires_grad = self.requires_grad
+        return t
 
     def item(self):
-        return self.data.item()
+        d = self.data
+        return d.item() if type(d) is _ndarray else to_host(d).item()
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
         return Tensor._result(self.data, None)
 
     def __float__(self):
-        return float(self.data.item())
+        return float(self.item())
 
     def __int__(self):
-        return int(self.data.item())
+        return int(self.item())
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
-        body = repr(self.data)
+        data = self.data
+        where = ""
+        if type(data) is not _ndarray:
+            where = f", device={device_of(data)!r}"
+            data = to_host(data)
+        body = repr(data)
         if body.startswith("array("):
             body = body[6:-1]
-        return f"tensor({body}{grad})"
+        return f"tensor({body}{grad}{where})"
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        # the data's library decides: a device array (CuPy, strict's device1)
+        # refuses, as it would itself; Tensor.numpy() is the explicit copy
+        data = self.data if type(self.data) is _ndarray else _np.asarray(self.data)
+        return data if dtype is None else data.astype(dtype)
 
     # --- autodiff ---------------------------------------------------------
     def backward(self, grad=None, create_graph: bool = False):
@@ -256,22 +353,23 @@ class Tensor:
                 "no input of the computation had requires_grad=True "
                 "(or it was computed under no_grad)."
             )
+        ns = _ns(self.data)
         if grad is None:
-            if self.data.size != 1:
+            if self.size != 1:
                 raise RuntimeError(
                     "backward() without a gradient needs a scalar output; "
                     f"this tensor has shape {self.shape}. Pass grad= of that shape."
                 )
-            grad = xp.ones_like(self.data)
+            grad = ns.ones_like(self.data)
         else:
-            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            grad = _cotangent(grad, self.data, ns)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward(grad): grad has shape {grad.shape}, "
                     f"expected the tensor's shape {self.shape}"
                 )
             # a copy: the caller's array must never become some leaf's .grad
-            grad = grad.astype(self.dtype, copy=True)
+            grad = ns.astype(grad, self.dtype, copy=True)
         if create_graph:
             grads = _backward_graph([self], [grad], None)
             for leaf, g in grads.items():
@@ -281,6 +379,18 @@ class Tensor:
 
     def zero_grad(self):
         self.grad = None
+
+
+def _cotangent(v, like, ns):
+    """A given gradient ``v`` (array, Tensor, list) as an array of ``like``'s namespace."""
+    v = v.data if isinstance(v, Tensor) else v
+    if ns is _np:
+        return _np.asarray(v)
+    if isinstance(v, (_np.ndarray, _np.generic, list, tuple, int, float)):
+        return from_host(_np.asarray(v), ns, device_of(like))
+    if _ns(v) is not ns:
+        return from_host(to_host(v), ns, device_of(like))
+    return v
 
 
 def _accumulate_leaf(leaf, g, handed_out):
@@ -294,13 +404,14 @@ def _accumulate_leaf(leaf, g, handed_out):
     A second backward adds into a new array: ``.grad`` may be held by the
     caller, so it is never changed in place.
     """
+    ns = _ns(g)
     if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
+        g = ns.astype(g, leaf.data.dtype)
     current = leaf.grad
     if current is None:
-        flags = g.flags
-        if id(g) in handed_out or not (flags.owndata and flags.writeable):
-            g = xp.array(g)  # a copy (and an ndarray, never a NumPy scalar)
+        # a copy where g is a view, read-only, or handed out already
+        # (NumPy looks at its flags; other libraries always copy)
+        g = _kernels.kernel("own_grad", ns)(ns, g, handed_out)
         handed_out.add(id(g))
         leaf.grad = g
     else:
@@ -357,7 +468,8 @@ def _graph_vjp(node, g):
             f"create_graph=True: the primitive {fwd.__name__!r} has a vjp on raw arrays only. "
             "Expected a forward written as fwd(xp, *arrays) (see chainrule.autograd.engine)."
         )
-    targs = [a if isinstance(a, Tensor) else _constant(a, args) for a in args]
+    ns = _first_namespace(args)
+    targs = [a if isinstance(a, Tensor) else _constant(a, args, ns) for a in args]
     _out, vjp = fwd(GRAPH, *targs, **params)
     return vjp(g, need)
 
@@ -400,7 +512,9 @@ def _propagate(roots, root_grads, targets, graph):
             if not n or gx is None:
                 continue
             if graph and not isinstance(gx, Tensor):
-                gx = Tensor._result(xp.asarray(gx), None)
+                if isinstance(gx, _np.generic):
+                    gx = _np.asarray(gx)
+                gx = Tensor._result(gx, None)
             if gx.shape != x.data.shape:
                 gx = unbroadcast(gx, x.data.shape)
             receive(x, gx)
@@ -482,7 +596,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             )
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    elif isinstance(grad_outputs, (Tensor, xp.ndarray)):
+    elif isinstance(grad_outputs, Tensor) or hasattr(grad_outputs, "shape"):
         grad_outputs = (grad_outputs,)
     if len(grad_outputs) != len(outputs):
         raise ValueError(
@@ -495,17 +609,18 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             raise RuntimeError(
                 f"grad: element {i} of outputs does not require grad and has no graph"
             )
+        ns = _ns(y.data)
         if v is None:
-            if y.data.size != 1:
+            if y.size != 1:
                 raise RuntimeError(
                     "grad: grad_outputs may be omitted only for single-element outputs; "
                     f"output {i} has shape {y.shape}"
                 )
-            v = xp.ones_like(y.data)
+            v = ns.ones_like(y.data)
         elif create_graph and isinstance(v, Tensor):
             pass
         else:
-            v = xp.asarray(v.data if isinstance(v, Tensor) else v).astype(y.dtype, copy=False)
+            v = ns.astype(_cotangent(v, y.data, ns), y.dtype, copy=False)
         if v.shape != y.shape:
             raise ValueError(
                 f"grad: grad_outputs[{i}] has shape {v.shape}, expected {y.shape}"
@@ -532,37 +647,76 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             result.append(None)
             continue
         if not isinstance(g, Tensor):
+            ns = _ns(g)
             if g.dtype != t.dtype:
-                g = g.astype(t.dtype)
-            if not (g.flags.owndata and g.flags.writeable):
-                g = xp.array(g)
-            g = Tensor._result(g, None)
+                g = ns.astype(g, t.dtype)
+            g = Tensor._result(_kernels.kernel("own_grad", ns)(ns, g, ()), None)
         result.append(g)
     return tuple(result)
 
 
-def _constant(value, args):
-    """A non-Tensor operand: it takes the float dtype of the tensors it meets.
+def _first_namespace(args):
+    """The namespace of the first Tensor among ``args`` (NumPy when there is none)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return _ns(a.data)
+    return _np
 
-    Python scalars stay as they are (NumPy treats them as weakly typed, so
-    ``x * 0.5`` keeps x's dtype).  A float array (or NumPy float scalar)
-    wider than the first floating Tensor operand is cast down to its dtype:
-    ``x - np.arange(3.0)`` stays float32 for a float32 ``x``, as if the
-    constant had gone through ``cr.tensor``.  Integer and boolean constants
-    (class ids, masks) are left alone, and so is everything when no
-    floating Tensor is among the operands.
+
+def _constant(value, args, ns=_np):
+    """A non-Tensor operand: it takes the namespace, device and float dtype of the
+    tensors it meets.
+
+    Python scalars stay as they are (array libraries treat them as weakly
+    typed, so ``x * 0.5`` keeps x's dtype).  A float array (or NumPy float
+    scalar) wider than the first floating Tensor operand is cast down to its
+    dtype: ``x - np.arange(3.0)`` stays float32 for a float32 ``x``, as if
+    the constant had gone through ``cr.tensor``.  Integer and boolean
+    constants (class ids, masks) keep their dtype.  With Tensors of another
+    library than NumPy (``ns``), host constants (NumPy arrays, lists, NumPy
+    scalars) are moved to that library and to the first Tensor's device.
     """
     if value is None or type(value) in (bool, int, float):  # not np.float64
         return value
-    arr = xp.asarray(value)
-    if arr.dtype.kind != "f":
+    if ns is _np:
+        arr = _np.asarray(value)
+        if arr.dtype.kind != "f":
+            return arr
+        for a in args:
+            if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+                if arr.dtype.itemsize > a.data.dtype.itemsize:
+                    arr = arr.astype(a.data.dtype)
+                break
         return arr
+    first = None
     for a in args:
-        if isinstance(a, Tensor) and a.data.dtype.kind == "f":
-            if arr.dtype.itemsize > a.data.dtype.itemsize:
-                arr = arr.astype(a.data.dtype)
+        if isinstance(a, Tensor) and _is_float(a.data):
+            first = a.data
             break
+    if first is None:
+        for a in args:
+            if isinstance(a, Tensor):
+                first = a.data
+                break
+    if type(value) is _ndarray or isinstance(value, (_np.generic, list, tuple)):
+        arr = _np.asarray(value)
+        dtype = None
+        if arr.dtype.kind == "f" and first is not None and _is_float(first):
+            if arr.dtype.itemsize > _itemsize(first):
+                dtype = first.dtype
+        return from_host(arr, ns, None if first is None else device_of(first), dtype)
+    arr = value
+    if first is not None and _is_float(first) and _is_float(arr) and arr.dtype != first.dtype:
+        if _itemsize(arr) > _itemsize(first):
+            arr = ns.astype(arr, first.dtype)
     return arr
+
+
+def _itemsize(a) -> int:
+    """Bytes per element of array ``a`` (any namespace)."""
+    if type(a) is _ndarray:
+        return a.dtype.itemsize
+    return _ns(a).finfo(a.dtype).bits // 8 if _is_float(a) else _ns(a).iinfo(a.dtype).bits // 8
 
 
 def primitive(fwd):
@@ -583,23 +737,55 @@ def primitive(fwd):
     # ``ns`` where a module's own raw helpers already use the name ``xp``
     namespaced = bool(params_list) and params_list[0] in ("xp", "ns")
     fwd._namespaced = namespaced
-    call = functools.partial(fwd, RAW) if namespaced else fwd
+    name = fwd.__name__
+    #: namespace -> the forward serving it (``fwd`` or a per-backend variant)
+    impls: dict = {}
+
+    def resolve(ns):
+        if not namespaced:
+            def call(_ns, *arrays, **params):
+                return fwd(*arrays, **params)
+        else:
+            entries = _kernels.registered("op:" + name)
+            call = entries.get(_kernels.backend_name(ns)) or fwd
+        impls[ns] = call
+        return call
 
     # This wrapper is the tape's whole per-op cost, so it is written for
     # speed: one pass over the arguments, no generator, no extra calls.
     def op(*args, **params):
         arrays = []
         need = []
+        ns = None
+        late = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                d = a.data
+                if ns is None:
+                    try:
+                        ns = _NAMESPACES[type(d)]
+                    except KeyError:
+                        ns = namespace_of(d)
+                arrays.append(d)
                 need.append(a.requires_grad)
             else:
-                arrays.append(_constant(a, args))
+                if ns is None:
+                    late = True
+                    arrays.append(a)
+                else:
+                    arrays.append(_constant(a, args, ns))
                 need.append(False)
-        out, vjp = call(*arrays, **params)
-        if type(out) is not _ndarray:
-            out = xp.asarray(out)  # NumPy returns scalars for 0-d results
+        if ns is None:
+            ns = _np
+        if late:  # a constant came before the first Tensor: convert it now
+            arrays = [arr if isinstance(a, Tensor) else _constant(a, args, ns)
+                      for a, arr in zip(args, arrays)]
+        call = impls.get(ns)
+        if call is None:
+            call = resolve(ns)
+        out, vjp = call(ns, *arrays, **params)
+        if ns is _np and type(out) is not _ndarray:
+            out = _np.asarray(out)  # NumPy returns scalars for 0-d results
         t = _new_tensor(Tensor)
         t.data = out
         t.grad = None
@@ -616,12 +802,30 @@ def primitive(fwd):
     op.__qualname__ = fwd.__qualname__
     op.__doc__ = fwd.__doc__
     op.__wrapped__ = fwd
+
+    def variant(backend: str):
+        """Decorator: a forward ``fwd(xp, ...)`` serving only ``backend`` ("numpy", "cupy",
+        "generic"); ``create_graph`` always re-runs the generic one."""
+
+        def deco(f):
+            _kernels.register("op:" + name, backend)(f)
+            impls.clear()
+            return f
+
+        return deco
+
+    op.variant = variant
     PRIMITIVES[fwd.__name__] = op
     return op
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a Tensor; float data becomes float32 unless ``dtype`` is given."""
+    """Make a Tensor; float data becomes float32 unless ``dtype`` is given.
+
+    ``data`` may be an array of any array-API library (NumPy, CuPy,
+    array_api_strict, torch through array-api-compat): the Tensor keeps its
+    library and device, and every op on it computes there.
+    """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 

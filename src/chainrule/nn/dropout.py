@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as _random
+from .._backend import namespace_of
+from ..autograd.engine import Tensor
 from . import functional as F
 from .module import Module
 
@@ -22,7 +24,9 @@ class Dropout(Module):
 
     A new mask is drawn at every forward in training mode, from
     ``chainrule.random.generator()`` (the generator in scope, else the
-    default one reset by ``cr.manual_seed``).
+    default one reset by ``cr.manual_seed``), on the device of the input
+    (:func:`chainrule.random.rand`: the host generator's numbers for NumPy
+    and generic namespaces, a device generator seeded from it on CuPy).
     """
 
     def __init__(self, p: float = 0.5, mode: str = "inverted"):
@@ -39,7 +43,10 @@ class Dropout(Module):
 
 
 class GaussianNoise(Module):
-    """Add N(0, std²) noise in training mode; identity in eval (book §7.5)."""
+    """Add N(0, std²) noise in training mode; identity in eval (book §7.5).
+
+    The noise is drawn on the input's device by :func:`chainrule.random.randn`.
+    """
 
     def __init__(self, std: float):
         super().__init__()
@@ -50,9 +57,12 @@ class GaussianNoise(Module):
     def forward(self, x):
         if not self.training or self.std == 0:
             return x
-        noise = _random.generator().standard_normal(x.shape, dtype=np.float32)
+        data = x.data if isinstance(x, Tensor) else x
+        noise = _random.randn(data.shape, like=data)  # drawn where x lives
         noise *= self.std
-        return x + noise.astype(x.dtype, copy=False)
+        if noise.dtype != data.dtype:
+            noise = namespace_of(data).astype(noise, data.dtype)
+        return x + noise
 
     def extra_repr(self):
         return f"std={self.std}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as _random
+from .._backend import namespace_of
 from ..autograd import ops
 from ..autograd.engine import Tensor
 
@@ -132,9 +133,14 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
         return x if mode == "inverted" or p == 0 else x * np.float32(keep)
     if p == 0:
         return x
-    mask = _random.generator().random(x.shape, dtype=np.float32) < keep
-    scale = 1.0 / keep if mode == "inverted" else 1.0
-    return x * (mask * np.asarray(scale, x.dtype))
+    # the mask is drawn where x lives (chainrule.random.rand: NumPy's numbers on
+    # the host and generic namespaces, a seeded device generator on CuPy)
+    data = x.data if isinstance(x, Tensor) else x
+    xp = namespace_of(data)
+    mask = xp.astype(_random.rand(data.shape, like=data) < keep, data.dtype)
+    if mode == "inverted":
+        mask *= 1.0 / keep
+    return x * mask
 
 
 # --- losses --------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Weight initialisation (book §8.4), all drawing from ``chainrule.random.generator()``.
 
 That is the generator in scope (``chainrule.random.use_generator``), else the
-default one reset by ``cr.manual_seed``.
+default one reset by ``cr.manual_seed``.  The numbers are always drawn on the
+host and then written into the tensor where it lives (its namespace and
+device), so a model gets the same initial weights on every backend.
 
 Fan-in and fan-out: a 2-D weight of a Linear layer has shape (in, out), so
 fan_in = shape[0], fan_out = shape[1].  A convolution kernel has PyTorch's
@@ -16,6 +18,7 @@ import math
 import numpy as np
 
 from .. import random as _random
+from .._backend import device_of, from_host, namespace_of
 from ..autograd.engine import Tensor
 
 __all__ = [
@@ -47,7 +50,9 @@ def compute_fans(shape) -> tuple[int, int]:
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    t.data[...] = values.astype(t.data.dtype, copy=False)
+    """Write host ``values`` into ``t.data`` in place, wherever it lives."""
+    data = t.data
+    data[...] = from_host(values, namespace_of(data), device_of(data), data.dtype)
     return t
 
 

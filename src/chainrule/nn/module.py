@@ -3,6 +3,12 @@
 Parameters, buffers and submodules assigned as attributes are found
 automatically, in assignment order.  Each module has its own training flag
 (:meth:`train` / :meth:`eval`); there is no global mode.
+
+Devices: :meth:`Module.to` moves parameters and buffers to another array
+namespace or device (the Parameter objects stay the same, so optimisers
+built before keep working; their state follows on their next step);
+:meth:`Module.state_dict` always returns host NumPy arrays, and
+:meth:`Module.load_state_dict` writes values onto each parameter's device.
 """
 
 from __future__ import annotations
@@ -11,8 +17,35 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .._backend import device_of, from_host, namespace_of, parse_device, to_host
 from ..autograd.engine import Tensor
 from .parameter import Parameter
+
+
+def _is_array(value) -> bool:
+    """An array of any array-API library (a buffer's value), not a Tensor."""
+    return (
+        not isinstance(value, (Tensor, Module))
+        and hasattr(value, "shape")
+        and hasattr(value, "dtype")
+        and not isinstance(value, np.generic)
+    )
+
+
+def _default_device(ns, device):
+    """``device``, or the default device of namespace ``ns`` when None."""
+    if device is not None:
+        return device
+    info = getattr(ns, "__array_namespace_info__", None)
+    return info().default_device() if info is not None else None
+
+
+def _place(a, ns, device):
+    """Array ``a`` in namespace ``ns`` on ``device`` (itself if already there; else a copy)."""
+    if namespace_of(a) is ns and device_of(a) == device:
+        return a
+    host = np.array(to_host(a), copy=True)  # never shares memory with the old array
+    return from_host(host, ns, device, host.dtype)
 
 
 class Module:
@@ -31,7 +64,7 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 "before assigning attributes"
             )
-        if name in self._buffers and (value is None or isinstance(value, np.ndarray)):
+        if name in self._buffers and (value is None or _is_array(value)):
             # assigning a new array to a buffer keeps it a buffer (as PyTorch)
             object.__setattr__(self, name, value)
             return
@@ -48,15 +81,17 @@ class Module:
             table.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, array: np.ndarray | None) -> None:
+    def register_buffer(self, name: str, array) -> None:
         """Keep ``array`` as non-trainable state saved in ``state_dict``.
 
-        Later assignments ``self.name = new_array`` keep it a buffer; a
-        buffer set to None is left out of ``state_dict``.
+        ``array`` is an array of any array-API library (NumPy, CuPy,
+        array_api_strict, torch) or None.  Later assignments
+        ``self.name = new_array`` keep it a buffer; a buffer set to None is
+        left out of ``state_dict``.
         """
-        if array is not None and not isinstance(array, np.ndarray):
+        if array is not None and not _is_array(array):
             raise TypeError(
-                f"Expected buffer '{name}' to be an np.ndarray or None. "
+                f"Expected buffer '{name}' to be an array (e.g. an np.ndarray) or None. "
                 f"Received: {type(array).__name__}"
             )
         for table in (self._parameters, self._modules):
@@ -141,12 +176,63 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    # --- devices ----------------------------------------------------------
+    def to(self, device=None, *, xp=None) -> Module:
+        """Move every parameter and buffer to ``device`` (in place); return self.
+
+        Args:
+            device: ``"cpu"`` (NumPy, the default), ``"cuda"`` or ``"cuda:N"``
+                (CuPy on that GPU; extra ``[cuda]``), or, with ``xp``, one of
+                that namespace's devices (None: its default device).
+            xp: any array-API namespace, e.g. ``array_api_strict`` or
+                ``array_api_compat.torch``.
+
+        Each Parameter keeps its identity (optimisers built before still
+        hold it; their state follows on their next step): its ``data`` is
+        replaced by a copy in the new place, and a gradient it holds is
+        moved too.  Buffers (batch-norm running statistics) are moved the
+        same way.  Values are copied through the host (``to_host``, DLPack
+        first), so the numbers do not change.
+
+        Example:
+            >>> model.to("cuda")                              # CuPy, GPU 0
+            >>> model.to(xp=array_api_strict,
+            ...          device=array_api_strict.Device("device1"))
+            >>> model.to("cpu")                               # back to NumPy
+        """
+        ns, dev = parse_device(device, xp)
+        dev = _default_device(ns, dev)
+        for p in self.parameters():
+            p.data = _place(p.data, ns, dev)
+            g = p.grad
+            if g is not None:
+                if isinstance(g, Tensor):
+                    g = g.data
+                p.grad = _place(g, ns, dev)
+        for mod in self.modules():
+            for name in mod._buffers:
+                value = getattr(mod, name)
+                if value is not None:
+                    object.__setattr__(mod, name, _place(value, ns, dev))
+        return self
+
+    @property
+    def device(self):
+        """The device of the first parameter (or buffer); ``"cpu"`` if there is none."""
+        for p in self.parameters():
+            return device_of(p.data)
+        for _, value in self.named_buffers():
+            return device_of(value)
+        return "cpu"
+
     # --- state ------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of all parameters and buffers, by qualified name.
+        """Copies of all parameters and buffers as host NumPy arrays, by qualified name.
 
         Module by module (depth first), each module's parameters then its
         buffers, as PyTorch orders them; a shared parameter appears once.
+        Arrays on a device are copied to the host (``to_host``), so a state
+        dict can always be saved and loaded onto any device.
         """
         out = OrderedDict()
         seen = set()
@@ -155,11 +241,11 @@ class Module:
             for name, p in mod._parameters.items():
                 if id(p) not in seen:
                     seen.add(id(p))
-                    out[dot + name] = p.data.copy()
+                    out[dot + name] = np.array(to_host(p.data), copy=True)
             for name in mod._buffers:
                 value = getattr(mod, name)
                 if value is not None:
-                    out[dot + name] = np.array(value, copy=True)
+                    out[dot + name] = np.array(to_host(value), copy=True)
         return out
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
@@ -168,7 +254,9 @@ class Module:
         Shapes must match exactly; with ``strict`` the key sets must too.
         Everything is checked before anything is written, so a failed load
         leaves the model unchanged.  Values are written in place
-        (``p.data[...] = value``), so optimiser buffers and views stay valid.
+        (``p.data[...] = value``), so optimiser buffers and views stay valid;
+        they may be host arrays or arrays of any namespace and device, and
+        are written onto each parameter's (buffer's) device.
 
         ``state`` may also be what ``cr.load`` returns for a run's
         ``model.npz`` or ``checkpoint.npz``: a dict whose ``"model"`` entry
@@ -195,7 +283,7 @@ class Module:
         for key, value in state.items():
             if key not in targets:
                 continue
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            value = to_host(value.data if isinstance(value, Tensor) else value)
             target = targets[key]
             if target.shape != value.shape:
                 raise ValueError(
@@ -204,7 +292,7 @@ class Module:
                 )
             writes.append((target, value))
         for target, value in writes:
-            target[...] = value
+            target[...] = from_host(value, namespace_of(target), device_of(target), target.dtype)
 
     # --- calling ----------------------------------------------------------
     def forward(self, *args, **kwargs):

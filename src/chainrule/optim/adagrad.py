@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._backend.kernels import register
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adagrad"]
@@ -45,6 +46,7 @@ class Adagrad(Optimizer):
     """
 
     _elementwise = True
+    _kernel = "adagrad_update"
 
     def __init__(
         self,
@@ -85,18 +87,41 @@ class Adagrad(Optimizer):
         state["sum"] = state_like(p, group["initial_accumulator_value"])
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
-        t1, t2 = scratch
-        lam = group["weight_decay"]
-        if lam:  # g ← g + λθ
-            np.multiply(theta, lam, out=t1)
-            t1 += g
-            g = t1
-        lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        r = state["sum"]
-        np.multiply(g, g, out=t2)  # r ← r + g ⊙ g
-        r += t2
-        np.sqrt(r, out=t2)  # θ ← θ − ε_t g / (√r + δ)
-        t2 += group["eps"]
-        np.divide(g, t2, out=t2)
-        t2 *= lr_t
-        theta -= t2
+        _adagrad_numpy(np, group, theta, g, state, step, scratch)
+
+
+@register("adagrad_update", "numpy")
+def _adagrad_numpy(xp, group, theta, g, state, step, scratch) -> None:
+    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
+    t1, t2 = scratch
+    lam = group["weight_decay"]
+    if lam:  # g ← g + λθ
+        np.multiply(theta, lam, out=t1)
+        t1 += g
+        g = t1
+    lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+    r = state["sum"]
+    np.multiply(g, g, out=t2)  # r ← r + g ⊙ g
+    r += t2
+    np.sqrt(r, out=t2)  # θ ← θ − ε_t g / (√r + δ)
+    t2 += group["eps"]
+    np.divide(g, t2, out=t2)
+    t2 *= lr_t
+    theta -= t2
+
+
+@register("adagrad_update", "generic")
+def _adagrad_generic(xp, group, theta, g, state, step, scratch) -> None:
+    """The standard-only entry: ``p.data`` and ``sum`` updated in place,
+    the NumPy entry's operations in its order."""
+    lam = group["weight_decay"]
+    if lam:  # g ← g + λθ
+        g = theta * lam + g
+    lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+    r = state["sum"]
+    r += g * g  # r ← r + g ⊙ g
+    a = xp.sqrt(r)  # θ ← θ − ε_t g / (√r + δ)
+    a += group["eps"]
+    u = g / a
+    u *= lr_t
+    theta -= u

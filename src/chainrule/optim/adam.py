@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import ClassVar
 
 import numpy as np
 
+from .._backend.kernels import register
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adam", "AdamW"]
@@ -60,6 +62,8 @@ class Adam(Optimizer):
     _elementwise = True
     _decaying = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
+    _kernel = "adam_update"
+    _kernel_options: ClassVar[dict] = {"decoupled": False}
 
     def __init__(
         self,
@@ -101,37 +105,72 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
-        t1, t2 = scratch
-        lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
-        beta1, beta2 = group["betas"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        if lam:
-            if self._decoupled:  # θ ← (1 − ελ)θ
-                theta *= 1 - lr * lam
-            else:  # g ← g + λθ
-                np.multiply(theta, lam, out=t1)
-                t1 += g
-                g = t1
-        # m ← β₁m + (1 − β₁)g
-        m *= beta1
-        np.multiply(g, 1 - beta1, out=t2)
-        m += t2
-        # v ← β₂v + (1 − β₂)g ⊙ g
-        v *= beta2
-        np.multiply(g, g, out=t2)
-        t2 *= 1 - beta2
-        v += t2
-        if group["amsgrad"]:  # v_max ← max(v_max, v)
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        # θ ← θ − ε m̂ / (√v̂ + δ) with m̂ = m / c₁, √v̂ = √v / √c₂
-        c1 = 1 - beta1**step
-        root_c2 = math.sqrt(1 - beta2**step)
-        np.sqrt(v, out=t2)
-        t2 += eps * root_c2
-        np.divide(m, t2, out=t2)
-        t2 *= lr * root_c2 / c1
-        theta -= t2
+        _adam_numpy(np, group, theta, g, state, step, scratch, self._decoupled)
+
+
+@register("adam_update", "numpy")
+def _adam_numpy(xp, group, theta, g, state, step, scratch, decoupled=False) -> None:
+    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
+    t1, t2 = scratch
+    lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    if lam:
+        if decoupled:  # θ ← (1 − ελ)θ
+            theta *= 1 - lr * lam
+        else:  # g ← g + λθ
+            np.multiply(theta, lam, out=t1)
+            t1 += g
+            g = t1
+    # m ← β₁m + (1 − β₁)g
+    m *= beta1
+    np.multiply(g, 1 - beta1, out=t2)
+    m += t2
+    # v ← β₂v + (1 − β₂)g ⊙ g
+    v *= beta2
+    np.multiply(g, g, out=t2)
+    t2 *= 1 - beta2
+    v += t2
+    if group["amsgrad"]:  # v_max ← max(v_max, v)
+        np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        v = state["max_exp_avg_sq"]
+    # θ ← θ − ε m̂ / (√v̂ + δ) with m̂ = m / c₁, √v̂ = √v / √c₂
+    c1 = 1 - beta1**step
+    root_c2 = math.sqrt(1 - beta2**step)
+    np.sqrt(v, out=t2)
+    t2 += eps * root_c2
+    np.divide(m, t2, out=t2)
+    t2 *= lr * root_c2 / c1
+    theta -= t2
+
+
+@register("adam_update", "generic")
+def _adam_generic(xp, group, theta, g, state, step, scratch, decoupled=False) -> None:
+    """The standard-only entry: ``p.data`` and the moments updated in place,
+    the NumPy entry's operations in its order."""
+    lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    if lam:
+        if decoupled:  # θ ← (1 − ελ)θ
+            theta *= 1 - lr * lam
+        else:  # g ← g + λθ
+            g = theta * lam + g
+    m *= beta1  # m ← β₁m + (1 − β₁)g
+    m += g * (1 - beta1)
+    v *= beta2  # v ← β₂v + (1 − β₂)g ⊙ g
+    v += (g * g) * (1 - beta2)
+    if group["amsgrad"]:  # v_max ← max(v_max, v)
+        v_max = state["max_exp_avg_sq"]
+        v_max[...] = xp.maximum(v_max, v)
+        v = v_max
+    c1 = 1 - beta1**step
+    root_c2 = math.sqrt(1 - beta2**step)
+    t = xp.sqrt(v)
+    t += eps * root_c2
+    t = m / t
+    t *= lr * root_c2 / c1
+    theta -= t
 
 
 class AdamW(Adam):
@@ -159,6 +198,7 @@ class AdamW(Adam):
     """
 
     _decoupled = True
+    _kernel_options: ClassVar[dict] = {"decoupled": True}
 
     def __init__(
         self,

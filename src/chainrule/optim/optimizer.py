@@ -48,15 +48,31 @@ The clock is the parameter's ``step``; torch's SGD keeps no step count,
 so SGD flushes on the count of ``step()`` calls, which restarts at zero
 in an optimiser built anew (after ``load_state_dict`` too): only entries
 below float32's smallest normal number can differ.
+
+Devices: a parameter's state lives in its array's namespace and on its
+device (``state_like``).  Each group's step is the kernel
+``"optim_step_group"`` of the namespace of its first parameter (looked up
+once per group and step, a cached dict lookup): for NumPy, the in-place
+``out=`` path above (chunked and flat); for every other namespace, one
+fused update kernel per parameter (``"sgd_update"``, ``"adam_update"``,
+...): CuPy's are ``ElementwiseKernel``s, the generic ones use only the
+array API standard and update ``p.data`` and the state in place.  When a
+group's parameters have moved (``Module.to``) since its last step, their
+state is moved after them before the step.  ``state_dict`` keeps arrays
+where they live; ``load_state_dict`` puts them on each parameter's device,
+so checkpoints (written as host arrays) load onto any device.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 import numpy as np
 
+from .._backend import device_of, from_host, namespace_of, to_host
+from .._backend.kernels import kernel, register
 from .._threads import get_num_threads, run_parallel
 from ..autograd.engine import Tensor, enable_grad
 
@@ -102,11 +118,64 @@ def _aligned_empty(shape, dtype) -> np.ndarray:
     return raw[skip : skip + n].reshape(shape)
 
 
-def state_like(p, fill: float = 0.0) -> np.ndarray:
-    """A new state array for parameter ``p``: its shape and dtype, filled with ``fill``."""
-    a = _aligned_empty(p.data.shape, p.data.dtype)
+@register("optim_full", "numpy")
+def _full_numpy(xp, shape, dtype, device, fill):
+    a = _aligned_empty(shape, dtype)
     a.fill(fill)
     return a
+
+
+@register("optim_full", "generic")
+def _full_generic(xp, shape, dtype, device, fill):
+    return xp.full(shape, fill, dtype=dtype, device=device)
+
+
+def state_like(p, fill: float = 0.0):
+    """A new state array for parameter ``p``: its shape, dtype, namespace and device,
+    filled with ``fill``."""
+    data = p.data
+    xp = namespace_of(data)
+    return kernel("optim_full", xp)(xp, data.shape, data.dtype, device_of(data), fill)
+
+
+def _move(value, like):
+    """State array ``value`` in the namespace and on the device of array ``like``."""
+    xp = namespace_of(like)
+    if type(value) is type(like) and device_of(value) == device_of(like):
+        return value
+    host = to_host(value)
+    return kernel("optim_copy", xp)(xp, host, like.dtype, device_of(like))
+
+
+@register("optim_copy", "numpy")
+def _copy_numpy(xp, host, dtype, device):
+    a = _aligned_empty(host.shape, dtype)
+    a[...] = host
+    return a
+
+
+@register("optim_copy", "generic")
+def _copy_generic(xp, host, dtype, device):
+    return from_host(np.array(host, copy=True), xp, device, dtype)
+
+
+@register("optim_flush", "numpy")
+def _flush_numpy(xp, arrays, scratch):
+    _flush_subnormals(arrays, scratch)
+
+
+@register("optim_flush", "generic")
+def _flush_generic(xp, arrays, scratch):
+    for a in arrays:
+        tiny = xp.finfo(a.dtype).smallest_normal
+        a *= xp.astype(xp.abs(a) >= tiny, a.dtype)
+
+
+def _is_array(v) -> bool:
+    """Whether a state value is an array (of any namespace), not a count or flag."""
+    return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(
+        v, (int, float, np.generic)
+    )
 
 
 class _Workspace:
@@ -175,6 +244,10 @@ class Optimizer:
     _decaying: tuple = ()
     #: whether the state holds a ``step`` count (torch's SGD has none)
     _counts_steps: bool = True
+    #: the update kernel of the other namespaces (``_step_device``), and
+    #: the keyword arguments it takes besides the common ones
+    _kernel: str = ""
+    _kernel_options: ClassVar[dict] = {}
     #: whether ``_update`` is elementwise and reads the parameter only for
     #: weight decay, ending with ``theta -= d``: then small groups may be
     #: updated as one flat array (``_step_flat``)
@@ -189,6 +262,7 @@ class Optimizer:
         self.chunked = chunked
         self._workspace = _Workspace()
         self._flat: dict = {}  # group index -> _FlatGroup
+        self._where: dict = {}  # group index -> (array type, device) of its last step
         self._calls = 0  # step() calls: the flush clock of optimisers without 'step'
         if isinstance(params, Tensor):
             raise TypeError(
@@ -220,7 +294,7 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"Expected parameters to be Tensors. Received: {type(p).__name__}")
-            if p.data.dtype.kind != "f":
+            if not namespace_of(p.data).isdtype(p.data.dtype, "real floating"):
                 raise TypeError(
                     f"Expected floating-point parameters. Received: dtype={p.data.dtype}"
                 )
@@ -273,42 +347,99 @@ class Optimizer:
                 loss = closure()
         self._calls += 1
         later = max(2, self._calls)
-        counts_steps = self._counts_steps
-        may_chunk = self.chunked is not False
-        update = self._update
         big = []
+        where = self._where
         for index, group in enumerate(self.param_groups):
-            if may_chunk and self._step_flat(index, group, later):
+            params = group["params"]
+            if not params:
                 continue
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                theta = p.data
-                if g.shape != theta.shape or g.dtype != theta.dtype:
-                    g = self._as_grad(p, g)
-                state = self.state[p]
-                fresh = not state
-                if fresh:
-                    self._init_state(group, p, state)
-                if counts_steps:
-                    state["step"] += 1
-                    step = state["step"]
-                else:
-                    # torch's SGD counts no steps: 1 marks a parameter's
-                    # first step; later, the number of step() calls (at
-                    # least 2) times the flush
-                    step = 1 if fresh else later
-                if may_chunk and theta.size > CHUNK and _contiguous(theta, state):
-                    big.append((group, theta, g, state, step))
-                    continue
-                scratch = self._scratch(p, theta)
-                update(group, theta, g, state, step, scratch)
-                if step % FLUSH_EVERY == 0:
-                    self._flush(state, scratch[0])
+            data = params[0].data
+            xp = namespace_of(data)
+            place = (type(data), device_of(data))
+            if where.get(index) != place:
+                self._follow(index, group)
+                where[index] = place
+            kernel("optim_step_group", xp)(xp, self, index, group, later, big)
         if big:
             self._step_chunked(big)
         return loss
+
+    def _follow(self, index: int, group: dict) -> None:
+        """Move the group's state to where its parameters now are (after ``Module.to``)."""
+        self._flat.pop(index, None)  # its state entries are views of host arrays
+        for p in group["params"]:
+            st = self.state.get(p)
+            if not st:
+                continue
+            for k, v in st.items():
+                if _is_array(v):
+                    st[k] = _move(v, p.data)
+
+    def _step_host(self, index: int, group: dict, later: int, big: list) -> None:
+        """One group's step on NumPy: flat, chunked or parameter by parameter."""
+        may_chunk = self.chunked is not False
+        if may_chunk and self._step_flat(index, group, later):
+            return
+        counts_steps = self._counts_steps
+        update = self._update
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            theta = p.data
+            if g.shape != theta.shape or g.dtype != theta.dtype or type(g) is not np.ndarray:
+                g = self._as_grad(p, g)
+            state = self.state[p]
+            fresh = not state
+            if fresh:
+                self._init_state(group, p, state)
+            if counts_steps:
+                state["step"] += 1
+                step = state["step"]
+            else:
+                # torch's SGD counts no steps: 1 marks a parameter's
+                # first step; later, the number of step() calls (at
+                # least 2) times the flush
+                step = 1 if fresh else later
+            if may_chunk and theta.size > CHUNK and _contiguous(theta, state):
+                big.append((group, theta, g, state, step))
+                continue
+            scratch = self._scratch(p, theta)
+            update(group, theta, g, state, step, scratch)
+            if step % FLUSH_EVERY == 0:
+                self._flush(state, scratch[0])
+
+    def _step_device(self, xp, group: dict, later: int) -> None:
+        """One group's step on any other namespace: a fused update kernel per parameter.
+
+        The kernel (``self._kernel``, e.g. ``"adam_update"``) is looked up
+        once for the group; it updates ``p.data`` and the state in place.
+        """
+        update = kernel(self._kernel, xp)
+        options = self._kernel_options
+        counts_steps = self._counts_steps
+        flush = None
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            theta = p.data
+            if g.shape != theta.shape or g.dtype != theta.dtype or type(g) is not type(theta):
+                g = self._as_grad(p, g)
+            state = self.state[p]
+            fresh = not state
+            if fresh:
+                self._init_state(group, p, state)
+            if counts_steps:
+                state["step"] += 1
+                step = state["step"]
+            else:
+                step = 1 if fresh else later
+            update(xp, group, theta, g, state, step, None, **options)
+            if step % FLUSH_EVERY == 0:
+                if flush is None:
+                    flush = kernel("optim_flush", xp)
+                flush(xp, [state[k] for k in self._decaying if k in state], None)
 
     def _step_flat(self, index: int, group: dict, later: int) -> bool:
         """Update a small group as one flat array; False if it does not qualify.
@@ -405,14 +536,22 @@ class Optimizer:
         return views
 
     @staticmethod
-    def _as_grad(p: Tensor, g) -> np.ndarray:
-        g = np.asarray(g, dtype=p.data.dtype)
-        if g.size != p.data.size:
+    def _as_grad(p: Tensor, g):
+        """``g`` as an array like ``p.data``: its namespace, device, dtype and shape."""
+        theta = p.data
+        if isinstance(g, Tensor):
+            g = g.data
+        if type(g) is not type(theta) or device_of(g) != device_of(theta):
+            g = _move(g, theta)
+        xp = namespace_of(theta)
+        if g.dtype != theta.dtype:
+            g = xp.astype(g, theta.dtype)
+        if g.size != theta.size:
             raise ValueError(
-                f"Expected a gradient of shape {p.data.shape} (the parameter's). "
+                f"Expected a gradient of shape {theta.shape} (the parameter's). "
                 f"Received: shape {g.shape}"
             )
-        return g.reshape(p.data.shape)
+        return xp.reshape(g, theta.shape)
 
     def _flush(self, state: dict, scratch) -> None:
         _flush_subnormals([state[k] for k in self._decaying if k in state], scratch)
@@ -458,6 +597,10 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Copies of all state and hyperparameters; parameters by index.
 
+        State arrays stay in their namespace and on their device (a
+        checkpoint converts them to host arrays as it writes them);
+        :meth:`load_state_dict` puts them back on any device.
+
         The layout is torch.optim's: ``{'state': {index: {name: value}},
         'param_groups': [{..., 'params': [indices]}]}``, indices counting
         parameters across groups in order; parameters that have no state
@@ -469,7 +612,8 @@ class Optimizer:
             st = self.state.get(p)
             if st:
                 state[i] = {
-                    k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()
+                    k: (namespace_of(v).asarray(v, copy=True) if _is_array(v) else v)
+                    for k, v in st.items()
                 }
         groups = []
         start = 0
@@ -483,8 +627,9 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyperparameters and state saved by :meth:`state_dict`.
 
-        The arrays are copied, so the next steps are exactly those that
-        never stopping would have given.
+        The arrays (host arrays, or arrays of any namespace and device) are
+        copied onto each parameter's namespace and device, so the next steps
+        are exactly those that never stopping would have given.
         """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
@@ -504,14 +649,16 @@ class Optimizer:
             p = params[int(i)]
             mine = {}
             for k, v in st.items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != p.data.shape:
+                if _is_array(v):
+                    if tuple(v.shape) != tuple(p.data.shape):
                         raise ValueError(
                             f"Expected state '{k}' of shape {p.data.shape}. "
                             f"Received: shape {v.shape}"
                         )
-                    mine[k] = _aligned_empty(v.shape, p.data.dtype)
-                    mine[k][...] = v
+                    xp = namespace_of(p.data)
+                    mine[k] = kernel("optim_copy", xp)(
+                        xp, to_host(v), p.data.dtype, device_of(p.data)
+                    )
                 else:
                     mine[k] = v
             new_state[p] = mine
@@ -520,6 +667,7 @@ class Optimizer:
                 if k != "params":
                     mine[k] = tuple(v) if isinstance(v, list) and k == "betas" else v
         self.state = new_state
+        self._where = {}
 
     def __getstate__(self) -> dict:
         # a copy (pickle, copy.deepcopy) gets independent state arrays, no
@@ -527,6 +675,10 @@ class Optimizer:
         d = self.__dict__.copy()
         d["_flat"] = {}
         return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self.__dict__.setdefault("_where", {})
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
@@ -537,6 +689,16 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+@register("optim_step_group", "numpy")
+def _step_group_numpy(xp, opt, index, group, later, big):
+    opt._step_host(index, group, later, big)
+
+
+@register("optim_step_group", "generic")
+def _step_group_generic(xp, opt, index, group, later, big):
+    opt._step_device(xp, group, later)
 
 
 def _contiguous(theta: np.ndarray, state: dict) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._backend.kernels import register
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["RMSprop"]
@@ -70,6 +71,7 @@ class RMSprop(Optimizer):
     """
 
     _elementwise = True
+    _kernel = "rmsprop_update"
     _decaying = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(
@@ -115,40 +117,79 @@ class RMSprop(Optimizer):
             state["grad_avg"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
-        t1, t2 = scratch
-        lr, lam, rho = group["lr"], group["weight_decay"], group["alpha"]
-        mu = group["momentum"]
-        if lam:  # g ← g + λθ
-            np.multiply(theta, lam, out=t1)
-            t1 += g
-            g = t1
-        r = state["square_avg"]  # r ← ρr + (1 − ρ)g ⊙ g
-        r *= rho
-        np.multiply(g, g, out=t2)
+        _rmsprop_numpy(np, group, theta, g, state, step, scratch)
+
+
+@register("rmsprop_update", "numpy")
+def _rmsprop_numpy(xp, group, theta, g, state, step, scratch) -> None:
+    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
+    t1, t2 = scratch
+    lr, lam, rho = group["lr"], group["weight_decay"], group["alpha"]
+    mu = group["momentum"]
+    if lam:  # g ← g + λθ
+        np.multiply(theta, lam, out=t1)
+        t1 += g
+        g = t1
+    r = state["square_avg"]  # r ← ρr + (1 − ρ)g ⊙ g
+    r *= rho
+    np.multiply(g, g, out=t2)
+    t2 *= 1 - rho
+    r += t2
+    if group["centered"]:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
+        g_avg = state["grad_avg"]
+        np.subtract(g, g_avg, out=t2)
         t2 *= 1 - rho
-        r += t2
-        if group["centered"]:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
-            g_avg = state["grad_avg"]
-            np.subtract(g, g_avg, out=t2)
-            t2 *= 1 - rho
-            g_avg += t2
-            np.multiply(g_avg, g_avg, out=t2)
-            np.subtract(r, t2, out=t2)
-            np.sqrt(t2, out=t2)
-        else:  # a = √r + δ
-            np.sqrt(r, out=t2)
-        t2 += group["eps"]
-        np.divide(g, t2, out=t2)  # u = g / a (g is not needed after this)
-        if mu:
-            b = state["momentum_buffer"]  # b ← μb + u
-            b *= mu
-            b += t2
-            if group["nesterov"]:  # θ ← θ − ε(u + μb)
-                np.multiply(b, mu, out=t1)
-                t2 += t1
-                t2 *= lr
-            else:  # θ ← θ − εb
-                np.multiply(b, lr, out=t2)
-        else:  # θ ← θ − εu
+        g_avg += t2
+        np.multiply(g_avg, g_avg, out=t2)
+        np.subtract(r, t2, out=t2)
+        np.sqrt(t2, out=t2)
+    else:  # a = √r + δ
+        np.sqrt(r, out=t2)
+    t2 += group["eps"]
+    np.divide(g, t2, out=t2)  # u = g / a (g is not needed after this)
+    if mu:
+        b = state["momentum_buffer"]  # b ← μb + u
+        b *= mu
+        b += t2
+        if group["nesterov"]:  # θ ← θ − ε(u + μb)
+            np.multiply(b, mu, out=t1)
+            t2 += t1
             t2 *= lr
-        theta -= t2
+        else:  # θ ← θ − εb
+            np.multiply(b, lr, out=t2)
+    else:  # θ ← θ − εu
+        t2 *= lr
+    theta -= t2
+
+
+@register("rmsprop_update", "generic")
+def _rmsprop_generic(xp, group, theta, g, state, step, scratch) -> None:
+    """The standard-only entry: ``p.data`` and the state updated in place,
+    the NumPy entry's operations in its order."""
+    lr, lam, rho = group["lr"], group["weight_decay"], group["alpha"]
+    mu = group["momentum"]
+    if lam:  # g ← g + λθ
+        g = theta * lam + g
+    r = state["square_avg"]  # r ← ρr + (1 − ρ)g ⊙ g
+    r *= rho
+    r += (g * g) * (1 - rho)
+    if group["centered"]:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
+        g_avg = state["grad_avg"]
+        g_avg += (g - g_avg) * (1 - rho)
+        a = xp.sqrt(r - g_avg * g_avg)
+    else:  # a = √r + δ
+        a = xp.sqrt(r)
+    a += group["eps"]
+    u = g / a  # u = g / a
+    if mu:
+        b = state["momentum_buffer"]  # b ← μb + u
+        b *= mu
+        b += u
+        if group["nesterov"]:  # θ ← θ − ε(u + μb)
+            u += b * mu
+            u *= lr
+        else:  # θ ← θ − εb
+            u = b * lr
+    else:  # θ ← θ − εu
+        u *= lr
+    theta -= u

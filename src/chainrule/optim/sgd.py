@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._backend.kernels import register
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["SGD"]
@@ -64,6 +65,7 @@ class SGD(Optimizer):
     _elementwise = True
     _decaying = ("momentum_buffer",)
     _counts_steps = False
+    _kernel = "sgd_update"
 
     def __init__(
         self,
@@ -101,30 +103,59 @@ class SGD(Optimizer):
             state["momentum_buffer"] = state_like(p)
 
     def _update(self, group, theta, g, state, step, scratch) -> None:
-        t1, t2 = scratch
-        lr, mu, lam = group["lr"], group["momentum"], group["weight_decay"]
-        if lam:  # g ← g + λθ
-            np.multiply(theta, lam, out=t1)
-            t1 += g
-            g = t1
-        d = g
-        if mu:
-            v = state["momentum_buffer"]
-            if step == 1:  # v ← g
-                np.copyto(v, g)
-            else:  # v ← μv + (1 − τ)g
-                v *= mu
-                tau = group["dampening"]
-                if tau:
-                    np.multiply(g, 1 - tau, out=t2)
-                    v += t2
-                else:
-                    v += g
-            if group["nesterov"]:  # d ← g + μv
-                np.multiply(v, mu, out=t2)
-                t2 += g
-                d = t2
-            else:  # d ← v
-                d = v
-        np.multiply(d, lr, out=t2)  # θ ← θ − εd
-        theta -= t2
+        _sgd_numpy(np, group, theta, g, state, step, scratch)
+
+
+@register("sgd_update", "numpy")
+def _sgd_numpy(xp, group, theta, g, state, step, scratch) -> None:
+    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
+    t1, t2 = scratch
+    lr, mu, lam = group["lr"], group["momentum"], group["weight_decay"]
+    if lam:  # g ← g + λθ
+        np.multiply(theta, lam, out=t1)
+        t1 += g
+        g = t1
+    d = g
+    if mu:
+        v = state["momentum_buffer"]
+        if step == 1:  # v ← g
+            np.copyto(v, g)
+        else:  # v ← μv + (1 − τ)g
+            v *= mu
+            tau = group["dampening"]
+            if tau:
+                np.multiply(g, 1 - tau, out=t2)
+                v += t2
+            else:
+                v += g
+        if group["nesterov"]:  # d ← g + μv
+            np.multiply(v, mu, out=t2)
+            t2 += g
+            d = t2
+        else:  # d ← v
+            d = v
+    np.multiply(d, lr, out=t2)  # θ ← θ − εd
+    theta -= t2
+
+
+@register("sgd_update", "generic")
+def _sgd_generic(xp, group, theta, g, state, step, scratch) -> None:
+    """The standard-only entry: ``p.data`` and the buffer updated in place.
+
+    The same operations in the same order as the NumPy entry, so on a
+    namespace that computes as NumPy does the numbers are the same.
+    """
+    lr, mu, lam = group["lr"], group["momentum"], group["weight_decay"]
+    if lam:  # g ← g + λθ
+        g = theta * lam + g
+    d = g
+    if mu:
+        v = state["momentum_buffer"]
+        if step == 1:  # v ← g
+            v[...] = g
+        else:  # v ← μv + (1 − τ)g
+            v *= mu
+            tau = group["dampening"]
+            v += g * (1 - tau) if tau else g
+        d = v * mu + g if group["nesterov"] else v  # d ← g + μv  or  d ← v
+    theta -= d * lr  # θ ← θ − εd

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import random as _random
+from .._backend import namespace_of
 from ..autograd.engine import Tensor
 from ..nn.module import Module
 
@@ -29,7 +30,8 @@ class WeightNoise(Module):
     are used.
 
     A parameter used in several places (tied weights) gets the same noise
-    in all of them.
+    in all of them.  The noise is drawn on each weight's device
+    (:func:`chainrule.random.randn`).
 
     Args:
         module: the module to wrap (e.g. a ``Linear`` or a whole ``Sequential``).
@@ -67,12 +69,14 @@ class WeightNoise(Module):
         if not self.training or self.std == 0 or not self.names:
             return self.module(*args, **kwargs)
         params = dict(self.module.named_parameters())
-        rng = _random.generator()
         noisy = {}
         for name in self.names:
             p = params[name]
-            eta = rng.standard_normal(p.shape, dtype=np.float32) * np.float32(self.std)
-            noisy[id(p)] = p + eta.astype(p.dtype, copy=False)
+            eta = _random.randn(p.shape, like=p.data)  # drawn on the weight's device
+            eta *= self.std
+            if eta.dtype != p.data.dtype:
+                eta = namespace_of(p.data).astype(eta, p.data.dtype)
+            noisy[id(p)] = p + eta
         # point every attribute that holds one of these Parameters at its noisy
         # version for this call only; the registered Parameter stays in place
         swapped = []
