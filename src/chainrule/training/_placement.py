@@ -25,7 +25,7 @@ def library_name(ns) -> str:
     if is_numpy(ns):
         return "numpy"
     name = getattr(ns, "__name__", type(ns).__name__)
-    return name[len("array_api_compat."):] if name.startswith("array_api_compat.") else name
+    return name.removeprefix("array_api_compat.")
 
 
 def model_place(model) -> tuple:

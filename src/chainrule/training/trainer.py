@@ -61,12 +61,12 @@ from .._backend import namespace_of
 from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, train_val_split
 from . import checkpoint as ckpt
+from ._placement import model_place, on_model
 from .callbacks import Callback, ModelCheckpoint
 from .evaluation import check_data, evaluate, predict
 from .history import History
 from .losses import get_loss
 from .metrics import get_metric
-from ._placement import model_place, on_model
 from .progress import ProgressBar
 
 __all__ = ["NonFiniteLossError", "Trainer", "evaluate", "fit", "predict"]
