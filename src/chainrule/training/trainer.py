@@ -345,9 +345,9 @@ class Trainer:
         """Validation scores: each rank scores its shard; example-weighted means."""
         from .. import distributed as dist
 
-        part = dist.shard(len(X))
+        part = dist.shard(X.shape[0])
         n = part.stop - part.start
-        scores = self.evaluate(X[part], y[part], batch_size=batch_size) if n else {}
+        scores = self.evaluate(X[part, ...], y[part, ...], batch_size=batch_size) if n else {}
         names = sorted(dist.broadcast_object(sorted(scores), root=0))
         local = np.array([scores.get(k, 0.0) * n for k in names] + [n], dtype=np.float64)
         total = dist.all_reduce(local, op="sum")
@@ -469,7 +469,7 @@ class Trainer:
             from ..distributed import shard
 
             part = shard(n_global)
-            xb, yb = xb[part], (None if yb is None else yb[part])
+            xb, yb = xb[part, ...], (None if yb is None else yb[part, ...])
             if xb.shape[0] == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
