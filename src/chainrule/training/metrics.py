@@ -32,8 +32,13 @@ __all__ = [
 ]
 
 
+_HOST_SCALARS = (float, int)
+
+
 def _target_in(xp, output, target):
     """``target`` as an array of ``xp`` on the output's device (NumPy stays NumPy)."""
+    if type(target) is np.ndarray:
+        return target
     if xp is np:
         return np.asarray(target)
     if namespace_of(target) is xp:
@@ -73,7 +78,7 @@ class Metric:
 
     def _add(self, key: str, value) -> None:
         """Add ``value`` to the running sum ``key``: floats at once, device scalars later."""
-        if isinstance(value, (float, int, np.generic, np.ndarray)):
+        if type(value) in _HOST_SCALARS or isinstance(value, (np.generic, np.ndarray)):
             setattr(self, key, getattr(self, key) + float(value))
             return
         pending = self.__dict__.setdefault("_pending", {})  # subclasses may skip reset()
@@ -120,11 +125,12 @@ class Accuracy(Metric):
         t = _target_in(xp, output, target)
         if output.ndim >= 2 and output.shape[1] > 1:
             pred = xp.argmax(output, axis=1)
-            t = xp.reshape(t, pred.shape) if t.size == pred.size else t
+            if t.size == pred.size and t.ndim != 1:
+                t = xp.reshape(t, pred.shape)
         else:
             flat = xp.reshape(output, (output.shape[0], -1)) > 0
             pred = xp.reshape(xp.astype(flat, t.dtype), t.shape)
-        self._add("total", xp.sum(xp.astype(pred == t, xp.int64)))
+        self._add("total", xp.count_nonzero(pred == t))
         self.count += int(pred.size)
 
 
