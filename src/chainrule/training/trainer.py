@@ -62,7 +62,7 @@ from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, train_val_split
 from . import checkpoint as ckpt
 from ._placement import model_place, on_model
-from .callbacks import Callback, ModelCheckpoint
+from .callbacks import Callback, ModelCheckpoint, _weights_copy
 from .evaluation import check_data, evaluate, predict
 from .history import History
 from .losses import get_loss
@@ -380,7 +380,7 @@ class Trainer:
         if loader.position == 0:
             self._reset_sums()
         self._call("on_epoch_begin", epoch, {})
-        snapshot = self.model.state_dict()  # last finite parameters, for NaN recovery
+        snapshot = _weights_copy(self.model)  # last finite parameters (on the device), for NaN recovery
         self.model.train()
         bar.epoch_begin(epoch, len(loader), loader.position)
         # the running logs are built per minibatch only for those who read them
