@@ -10,12 +10,14 @@ array-api-compat.  Checkpoints are host arrays and load onto any device.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.training import EarlyStopping, Trainer, evaluate, fit, predict
+from chainrule.training import EarlyStopping, ModelCheckpoint, Trainer, evaluate, fit, predict
 from chainrule.training import losses as L
 from chainrule.training import metrics as M
 
@@ -150,17 +152,16 @@ def test_a_checkpoint_loads_onto_any_device_and_resumes(tmp_path, saved_on, load
     X, y = _data("mlp")
     path = tmp_path / "ck.npz"
 
-    def trainer(place):
+    def trainer(place, callbacks=()):
         model = _mlp()
         if place is not None:
             xp, device = PLACES[place]
             model.to(device, xp=xp)
         return model, Trainer(model, loss="cross_entropy", optimizer=_optimizer("mlp", model),
-                              metrics=["accuracy"], verbose=0, generator=5)
+                              metrics=["accuracy"], verbose=0, generator=5, callbacks=callbacks)
 
-    _, first = trainer(saved_on)
+    _, first = trainer(saved_on, [ModelCheckpoint(path, every_n_epochs=1)])
     first.fit(X, y, epochs=1, batch_size=8)
-    first.save_checkpoint(path)
     saved = cr.training.checkpoint.load_checkpoint(path)
     assert all(isinstance(a, np.ndarray) for a in saved["model"].values())
     model, second = trainer(loaded_on)
@@ -242,13 +243,24 @@ def test_cli_device_cuda_without_cupy_is_one_line(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_a_run_resumes_onto_another_device(tmp_path):
+def test_a_run_resumes_onto_another_device(tmp_path, monkeypatch):
+    """A run folder holds host arrays: a CPU run resumed on device1 ends as the CPU run."""
+    from chainrule.training.history import History
     from chainrule.training.runs import train_run
 
-    cfg = {"dataset": "iris", "hidden": [8], "epochs": 2, "seed": 1, "batch_size": 32}
-    straight = train_run(cfg, str(tmp_path / "a"), verbose=0, log=lambda *a: None)
-    train_run({**cfg, "epochs": 1}, str(tmp_path / "b"), verbose=0, log=lambda *a: None)
-    resumed = train_run(cfg, str(tmp_path / "b"), resume=True, verbose=0,
-                        log=lambda *a: None, xp=xs, device=DEV1)
+    def no_plot(*args, **kwargs):  # the learning-curve figure is not what is tested here
+        raise ImportError("no matplotlib in this test")
+
+    monkeypatch.setattr(History, "plot", no_plot)
+    X, y = _data("mlp")
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X, y=y)
+    cfg = {"dataset": str(data), "hidden": [8], "epochs": 2, "seed": 1, "batch_size": 8}
+    quiet = {"verbose": 0, "log": lambda *a: None}
+    straight = train_run(cfg, str(tmp_path / "a"), **quiet)
+    train_run({**cfg, "epochs": 1}, str(tmp_path / "b"), **quiet)
+    resumed = train_run(cfg, str(tmp_path / "b"), resume=True, xp=xs, device=DEV1, **quiet)
     for k in ("accuracy", "loss"):
         assert resumed[k] == pytest.approx(straight[k], rel=1e-4)
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert "device1" in saved["data"]["device"] and saved["data"]["device"].startswith("array_api")

@@ -193,15 +193,17 @@ class DataLoader:
         xp = namespace_of(X)
         if self.shuffle:
             order = from_host(order, xp, device_of(X))
+        n = X.shape[0]
         try:
             while self._position < n_batches:
                 k = self._position
+                stop = min((k + 1) * bs, n)  # the standard wants the stop within bounds
                 if self.shuffle:
-                    idx = order[k * bs : (k + 1) * bs]
+                    idx = order[k * bs : stop]
                     xb, yb = xp.take(X, idx, axis=0), None if y is None else xp.take(y, idx, axis=0)
                 else:
-                    xb = X[k * bs : (k + 1) * bs, ...]
-                    yb = None if y is None else y[k * bs : (k + 1) * bs, ...]
+                    xb = X[k * bs : stop, ...]
+                    yb = None if y is None else y[k * bs : stop, ...]
                 if self.transform is not None:
                     xb, yb = self.transform(xb, yb)
                 self._position = k + 1
@@ -236,7 +238,7 @@ def _take(a, index):
     if a is None:
         return None
     if isinstance(index, slice):
-        return a[index, ...]
+        return a[slice(*index.indices(a.shape[0])), ...]
     xp = namespace_of(a)
     if isinstance(index, (int, np.integer)):
         return a[int(index), ...]

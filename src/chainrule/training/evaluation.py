@@ -115,8 +115,8 @@ def _device_features(X, xp, device, name: str = "X"):
 
 
 def _rows(a, i: int, j: int):
-    """Rows i:j of a NumPy or array-API array (standard indexing)."""
-    return a[i:j] if isinstance(a, np.ndarray) else a[i:j, ...]
+    """Rows i:j of a NumPy or array-API array (standard indexing: the stop within bounds)."""
+    return a[i:j] if isinstance(a, np.ndarray) else a[i : min(j, a.shape[0]), ...]
 
 
 def predict(model, X, batch_size: int = 256):

@@ -24,6 +24,7 @@ NumPy targets of an output on a device are moved there.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -51,7 +52,7 @@ def _match(output, target):
         t = on_model(target, xp, device_of(data), "the targets")
     if t.dtype != data.dtype:
         t = xp.astype(t, data.dtype)
-    if t.size == data.size and tuple(t.shape) != tuple(data.shape):
+    if math.prod(t.shape) == math.prod(data.shape) and tuple(t.shape) != tuple(data.shape):
         t = xp.reshape(t, data.shape)
     return t
 

@@ -35,6 +35,14 @@ __all__ = [
 _HOST_SCALARS = (float, int)
 
 
+def _numel(a) -> int:
+    """Number of entries (``a.size`` is a method on torch tensors, an int elsewhere)."""
+    n = 1
+    for k in a.shape:
+        n *= int(k)
+    return n
+
+
 def _target_in(xp, output, target):
     """``target`` as an array of ``xp`` on the output's device (NumPy stays NumPy)."""
     if type(target) is np.ndarray:
@@ -48,7 +56,7 @@ def _target_in(xp, output, target):
 
 def _as_target(xp, output, target):
     t = _target_in(xp, output, target)
-    if t.size == output.size and tuple(t.shape) != tuple(output.shape):
+    if _numel(t) == _numel(output) and tuple(t.shape) != tuple(output.shape):
         t = xp.reshape(t, output.shape)
     return t
 
@@ -125,13 +133,13 @@ class Accuracy(Metric):
         t = _target_in(xp, output, target)
         if output.ndim >= 2 and output.shape[1] > 1:
             pred = xp.argmax(output, axis=1)
-            if t.size == pred.size and t.ndim != 1:
+            if _numel(t) == _numel(pred) and t.ndim != 1:
                 t = xp.reshape(t, pred.shape)
         else:
             flat = xp.reshape(output, (output.shape[0], -1)) > 0
             pred = xp.reshape(xp.astype(flat, t.dtype), t.shape)
         self._add("total", xp.count_nonzero(pred == t))
-        self.count += int(pred.size)
+        self.count += _numel(pred)
 
 
 class MeanSquaredError(Metric):
@@ -143,7 +151,7 @@ class MeanSquaredError(Metric):
         xp = namespace_of(output)
         d = _f64(xp, output) - _as_target(xp, output, target)
         self._add("total", xp.sum(d * d))
-        self.count += int(d.size)
+        self.count += _numel(d)
 
 
 class MeanAbsoluteError(Metric):
@@ -155,7 +163,7 @@ class MeanAbsoluteError(Metric):
         xp = namespace_of(output)
         d = _f64(xp, output) - _as_target(xp, output, target)
         self._add("total", xp.sum(xp.abs(d)))
-        self.count += int(d.size)
+        self.count += _numel(d)
 
 
 class LogLikelihood(Metric):
@@ -191,19 +199,19 @@ class LogLikelihood(Metric):
             self.count += int(t.shape[0])
             self.kind = "categorical"
         elif (
-            z.size == t.size
+            _numel(z) == _numel(t)
             and self.kind != "gaussian"
             and bool(xp.all((t == 0) | (t == 1)))
         ):
             sign = 2.0 * xp.astype(t == 1, xp.float64) - 1.0
             zz = xp.reshape(z, t.shape) * sign
             self._add("total", xp.sum(-xp.logaddexp(xp.zeros_like(zz), -zz)))  # log σ(±z)
-            self.count += int(t.size)
+            self.count += _numel(t)
             self.kind = "bernoulli"
         else:
             d = z - _as_target(xp, z, t)
             self._add("sq", xp.sum(d * d))
-            self.count += int(d.size)
+            self.count += _numel(d)
             self.kind = "gaussian"
 
     def result(self):
