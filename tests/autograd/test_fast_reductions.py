@@ -1,9 +1,18 @@
-"""The short-row reductions of ops.py give NumPy's values (they only run faster)."""
+"""The short-row reductions (NumPy kernel entries) give NumPy's values (they only run faster)."""
 
 import numpy as np
 import pytest
 
-from chainrule.autograd.ops import _column_sums, _max_keep, _sum_keep
+from chainrule._backend.kernels import kernel
+from chainrule.autograd.ops import _column_sums
+
+
+def _max_keep(z, axis):
+    return kernel("max_keep", np)(np, z, axis)
+
+
+def _sum_keep(z, axis):
+    return kernel("sum_keep", np)(np, z, axis)
 
 
 @pytest.mark.parametrize("shape", [(200, 10), (32, 33), (5, 100), (1, 1), (0, 7)])

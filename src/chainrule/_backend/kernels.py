@@ -90,7 +90,7 @@ def _move_index(xp, index, device):
     from . import from_host
 
     def move(part):
-        if isinstance(part, numpy.ndarray) or isinstance(part, list):
+        if isinstance(part, (numpy.ndarray, list)):
             return from_host(part, xp, device)
         return part
 
@@ -122,6 +122,16 @@ def _expand_ellipsis(index, ndim):
     if not seen:
         out.extend([slice(None)] * (ndim - used))
     return tuple(out)
+
+
+def _complete(index):
+    """A basic index with a trailing ``...`` (the standard wants every axis named)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if len(parts) == 1 and _int_array(parts[0]) and _is_bool(parts[0]):
+        return index  # a mask stands alone
+    if any(p is Ellipsis for p in parts):
+        return parts
+    return (*parts, Ellipsis)
 
 
 def _is_bool(part) -> bool:
@@ -183,7 +193,7 @@ def _gather_generic(xp, a, index):
     index = _move_index(xp, index, _device(a))
     plan = _advanced_plan(xp, a.shape, index)
     if plan is None:
-        return a[index]
+        return a[_complete(index)]
     basic, lo, hi, sub, flat = plan
     b = a[basic]
     pre, post = sub[:lo], sub[hi:]
@@ -261,6 +271,11 @@ def _scatter_add_generic(xp, g, shape, index, dtype=None):
         return xp.reshape(vals, shape)
     plan = _advanced_plan(xp, shape, index)
     if plan is None:
+        index = _complete(index)
+        if any(p is None for p in index):
+            # None (a new axis) is not allowed when storing: drop it, and g's 1-axes with it
+            index = tuple(p for p in index if p is not None)
+            g = xp.reshape(g, tuple(out[index].shape))
         out[index] = g
         return out
     basic, lo, hi, sub, flat = plan
@@ -377,7 +392,7 @@ def window_slab(offset, out, stride, dilation):
     """Index into a padded (N, *S, C) array of the inputs seen at kernel ``offset``."""
     return (slice(None),) + tuple(
         _region(o * d, n, s) for o, n, s, d in zip(offset, out, stride, dilation)
-    )
+    ) + (Ellipsis,)
 
 
 def offsets(kernel):

@@ -1,4 +1,4 @@
-"""The differentiable array namespace: NumPy's names acting on Tensors as recorded ops.
+"""The differentiable array namespace: array-API names acting on Tensors as recorded ops.
 
 A primitive's forward and vjp are written once against a namespace ``xp``
 (``engine.py``).  On the fast path ``xp`` is the raw array library; when a
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 
+from .._backend import device_of, namespace_of
 from .._backend import xp as _raw
 from .engine import Tensor
 
@@ -43,35 +44,63 @@ def _axes(axis, ndim):
     return tuple(ax % ndim for ax in axes)
 
 
+def _raw_ns(*arrays):
+    """The raw namespace of the first Tensor (or array) among ``arrays``."""
+    for a in arrays:
+        if isinstance(a, Tensor):
+            return namespace_of(a.data)
+    for a in arrays:
+        if hasattr(a, "shape"):
+            return namespace_of(a)
+    return _raw
+
+
+def _ops():
+    from . import ops
+
+    return ops
+
+
 class GraphNamespace:
-    """NumPy-like functions on Tensors, each made of chainrule primitives."""
+    """Array-API functions on Tensors, each made of chainrule primitives.
+
+    It offers the standard names the primitives' generic forwards and vjps
+    use (``sum``, ``max``, ``permute_dims``, ``matrix_transpose``, ``concat``,
+    ``astype``, ``where``...).  Constants (masks, signs) are computed with
+    the raw namespace of the data they come from, on its device.
+    """
 
     differentiable = True
     ndarray = _raw.ndarray
     integer = _raw.integer
     inf = _raw.inf
     nan = _raw.nan
+    bool = _raw.bool
 
     # --- constants: computed on the data, no gradient -----------------------
     @staticmethod
     def sign(a):
-        return _raw.sign(_data(a))
+        d = _data(a)
+        return _raw_ns(d).sign(d)
 
     @staticmethod
     def equal(a, b):
-        return _raw.equal(_data(a), _data(b))
+        da, db = _data(a), _data(b)
+        return _raw_ns(da, db).equal(da, db)
 
     @staticmethod
     def isfinite(a):
-        return _raw.isfinite(_data(a))
-
-    @staticmethod
-    def argsort(a):
-        return _raw.argsort(_data(a))
+        d = _data(a)
+        return _raw_ns(d).isfinite(d)
 
     @staticmethod
     def zeros(shape, dtype=None):
         return Tensor._result(_raw.zeros(shape, dtype=dtype), None)
+
+    @staticmethod
+    def zeros_like(a):
+        d = _data(a)
+        return Tensor._result(_raw_ns(d).zeros_like(d), None)
 
     @staticmethod
     def ones(shape, dtype=None):
@@ -82,17 +111,20 @@ class GraphNamespace:
         return _raw.arange(*args, **kwargs)
 
     @staticmethod
-    def cumsum(a):
-        return _raw.cumsum(_data(a))
-
-    @staticmethod
     def shape(a):
-        return _raw.shape(_data(a))
+        return tuple(_data(a).shape)
 
     @staticmethod
     def asarray(a, dtype=None):
         if isinstance(a, Tensor):
-            return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+            if dtype is None or a.dtype == dtype:
+                return a
+            if a.requires_grad:
+                return _ops().astype(a, dtype=dtype)
+            return Tensor._result(namespace_of(a.data).astype(a.data, dtype), None)
+        if hasattr(a, "shape") and not isinstance(a, _raw.generic):
+            ns = namespace_of(a)
+            return Tensor._result(a if dtype is None else ns.astype(a, dtype), None)
         return Tensor._result(_raw.asarray(a, dtype=dtype), None)
 
     # --- differentiable functions ------------------------------------------
@@ -101,87 +133,116 @@ class GraphNamespace:
 
     @staticmethod
     def log1p(a):
-        from . import ops
-
-        return ops.log(1 + a)
+        return _ops().log(1 + a)
 
     sqrt = staticmethod(_forward("sqrt"))
     abs = staticmethod(_forward("abs"))
     tanh = staticmethod(_forward("tanh"))
 
     @staticmethod
-    def where(cond, a, b):
-        from . import ops
+    def astype(a, dtype, copy=True):
+        if not isinstance(a, Tensor):
+            return namespace_of(a).astype(a, dtype)
+        if a.dtype == dtype:
+            return a
+        if not a.requires_grad:
+            return Tensor._result(namespace_of(a.data).astype(a.data, dtype), None)
+        return _ops().astype(a, dtype=dtype)
 
-        return ops.where(_raw.asarray(_data(cond), dtype=bool), a, b)
+    @staticmethod
+    def where(cond, a, b):
+        c = _data(cond)
+        ns = _raw_ns(a, b, c)
+        if not hasattr(c, "shape") or namespace_of(c) is not ns:
+            from .._backend import from_host, to_host
+
+            like = a.data if isinstance(a, Tensor) else b.data
+            c = from_host(to_host(c), ns, device_of(like))
+        return _ops().where(ns.astype(c, ns.bool), a, b)
 
     @staticmethod
     def maximum(a, b):
-        from . import ops
+        da, db = _data(a), _data(b)
+        ns = _raw_ns(a, b)
+        return GraphNamespace.where(ns.greater_equal(da, db), a, b)
 
-        return ops.where(_raw.greater_equal(_data(a), _data(b)), a, b)
+    @staticmethod
+    def sum(a, axis=None, keepdims=False):
+        if not isinstance(a, Tensor):
+            return namespace_of(a).sum(a, axis=axis, keepdims=keepdims)
+        return _ops().sum(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def mean(a, axis=None, keepdims=False):
+        return _ops().mean(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def max(a, axis=None, keepdims=False):
+        return _ops().max(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def min(a, axis=None, keepdims=False):
+        return _ops().min(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def matmul(a, b):
+        return _ops().matmul(a, b)
 
     @staticmethod
     def reshape(a, shape):
-        from . import ops
+        return _ops().reshape(a, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
 
-        return ops.reshape(a, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+    @staticmethod
+    def permute_dims(a, axes):
+        return _ops().transpose(a, axes=tuple(int(i) for i in axes))
 
     @staticmethod
     def transpose(a, axes=None):
-        from . import ops
+        return _ops().transpose(a, axes=None if axes is None else tuple(int(i) for i in axes))
 
-        return ops.transpose(a, axes=None if axes is None else tuple(int(i) for i in axes))
+    @staticmethod
+    def matrix_transpose(a):
+        perm = list(range(a.ndim))
+        perm[-1], perm[-2] = perm[-2], perm[-1]
+        return _ops().transpose(a, axes=tuple(perm))
 
     @staticmethod
     def swapaxes(a, i, j):
-        from . import ops
-
         perm = list(range(a.ndim))
         i, j = i % a.ndim, j % a.ndim
         perm[i], perm[j] = perm[j], perm[i]
-        return ops.transpose(a, axes=tuple(perm))
+        return _ops().transpose(a, axes=tuple(perm))
 
     @staticmethod
     def moveaxis(a, src, dst):
-        from . import ops
-
         perm = [i for i in range(a.ndim) if i != src % a.ndim]
         perm.insert(dst % a.ndim, src % a.ndim)
-        return ops.transpose(a, axes=tuple(perm))
+        return _ops().transpose(a, axes=tuple(perm))
 
     @staticmethod
-    def expand_dims(a, axis):
-        from . import ops
-
+    def expand_dims(a, axis=0):
         shape = list(a.shape)
         shape.insert(axis % (a.ndim + 1), 1)
-        return ops.reshape(a, shape=tuple(shape))
+        return _ops().reshape(a, shape=tuple(shape))
 
     @staticmethod
     def squeeze(a, axis):
-        from . import ops
-
         axes = _axes(axis, a.ndim)
-        return ops.reshape(a, shape=tuple(n for i, n in enumerate(a.shape) if i not in axes))
+        return _ops().reshape(a, shape=tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
     @staticmethod
     def broadcast_to(a, shape):
-        from . import ops
-
-        return ops.broadcast_to(a, shape=tuple(shape))
+        return _ops().broadcast_to(a, shape=tuple(shape))
 
     @staticmethod
-    def concatenate(arrays, axis=0):
-        from . import ops
+    def concat(arrays, axis=0):
+        return _ops().concatenate(*arrays, axis=axis)
 
-        return ops.concatenate(*arrays, axis=axis)
+    concatenate = concat
 
     @staticmethod
     def stack(arrays, axis=0):
-        from . import ops
-
-        return ops.stack(*arrays, axis=axis)
+        return _ops().stack(*arrays, axis=axis)
 
     @staticmethod
     def split(a, cuts, axis=0):
@@ -196,9 +257,7 @@ class GraphNamespace:
     @staticmethod
     def scatter(g, shape, index):
         """Zeros of ``shape`` with ``g`` added at ``index`` (the vjp of ``a[index]``)."""
-        from . import ops
-
-        return ops.scatter_add(g, shape=tuple(shape), index=index)
+        return _ops().scatter_add(g, shape=tuple(shape), index=index)
 
     @staticmethod
     def vjp_of(out, args):
@@ -216,7 +275,8 @@ class GraphNamespace:
             for a, n in zip(args, need):
                 gx = next(grads) if n else None
                 if n and gx is None:
-                    gx = Tensor._result(_raw.zeros(a.shape, dtype=a.dtype), None)
+                    ns = namespace_of(a.data)
+                    gx = Tensor._result(ns.zeros_like(a.data), None)
                 result.append(gx)
             return tuple(result)
 

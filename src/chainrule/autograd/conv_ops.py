@@ -30,7 +30,9 @@ import functools
 import itertools
 import math
 
-from .._backend import xp
+from .._backend import device_of, xp
+from .._backend import kernels as _kernels
+from .._backend.kernels import _col2im_numpy, _im2col_numpy
 from .._threads import get_num_threads, run_parallel
 from ._gemm import matmul
 from ._workspace import Lease, workspace
@@ -60,9 +62,7 @@ def batch_parts(n: int, work: int) -> list:
     return [slice(a, b) for a, b in itertools.pairwise(cuts)]
 
 
-def _region(start, size, step):
-    """The slice of a padded axis touched by kernel offset ``start``."""
-    return slice(start, start + step * (size - 1) + 1, step)
+_region = _kernels._region  # the slice of a padded axis touched by a kernel offset
 
 
 def _pad_last(xt, padding, value, take=None):
@@ -119,17 +119,10 @@ def _out_size(padded, kernel, stride, dilation):
     )
 
 
-def _offsets(kernel):
-    """Every kernel offset (i, j, ...) in row-major order."""
-    return list(itertools.product(*(range(k) for k in kernel)))
-
-
-def _slab(offset, out, stride, dilation):
-    """Index into a padded (N, *S, C) array of the inputs seen at ``offset``."""
-    parts = tuple(
-        _region(o * d, n, s) for o, n, s, d in zip(offset, out, stride, dilation)
-    )
-    return (slice(None),) + parts
+#: Every kernel offset (i, j, ...) in row-major order.
+_offsets = _kernels.offsets
+#: Index into a padded (N, *S, C) array of the inputs seen at an offset.
+_slab = _kernels.window_slab
 
 
 @functools.cache
@@ -156,67 +149,12 @@ def _channels_first(a):
 # convolution
 
 #: Inputs with at most this many channels use the "columns" im2col layout.
-FEW_CHANNELS = 4
+FEW_CHANNELS = _kernels.FEW_CHANNELS
 
 
 def _im2col(xpad, out_size, kernel, stride, dilation, ones=False, take=None):
-    """The im2col matrix A (N·P, k·C [+1]) of a padded channels-last input.
-
-    Row p holds the window of output position p, column k·C + c its
-    channel c at kernel offset k, matching the kernel reshaped to
-    (C_out, *k, C); so the convolution is A @ W.T.  With ``ones`` a last
-    column of ones is appended, so the bias rides in the same GEMM (and
-    its gradient comes out of the weight-gradient GEMM).
-
-    Memory layout: with many channels A is stored row by row (each row
-    copies runs of kw·C contiguous inputs).  With few channels those runs
-    are too short, so A is stored column by column (A is then a
-    transposed, Fortran-ordered view): each column is one contiguous copy
-    of a strided slab.  BLAS takes either without a copy.
-
-    With ``take`` (``Workspace.take``) the matrix is written into a buffer
-    it returns; the buffer is the result or (few channels) its ``base``.
-    """
-    if take is None:
-        take = _fresh
-    n, c = xpad.shape[0], xpad.shape[-1]
-    positions = n * math.prod(out_size)
-    width = math.prod(kernel) * c
-    extra = 1 if ones else 0
-    st = xpad.strides
-    spatial = st[1:-1]
-    out_strides = tuple(s * t for s, t in zip(stride, spatial))
-    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
-    if c > FEW_CHANNELS:
-        src = _as_strided(
-            xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
-            (st[0],) + out_strides + kernel_strides + (st[-1],), writeable=False,
-        )
-        buf = take((positions, width + extra), xpad.dtype)
-        # the first `width` columns of buf, seen with src's shape
-        item = buf.itemsize
-        row = buf.strides[0]
-        dst_strides = tuple(row * math.prod(out_size[i + 1:]) for i in range(-1, len(out_size)))
-        dst_strides += tuple(c * item * math.prod(kernel[i + 1:]) for i in range(len(kernel)))
-        dst_strides += (item,)
-        dst = _as_strided(buf, src.shape, dst_strides)
-        xp.copyto(dst, src)
-        if ones:
-            buf[:, -1] = 1
-        return buf
-    src = _as_strided(
-        xpad, tuple(kernel) + (c, n) + tuple(out_size),
-        kernel_strides + (st[-1], st[0]) + out_strides, writeable=False,
-    )
-    buf = take((width + extra, positions), xpad.dtype)
-    xp.copyto(buf[:width].reshape(src.shape), src)
-    if ones:
-        buf[-1] = 1
-    return buf.T
-
-
-def _fresh(shape, dtype):
-    return xp.empty(shape, dtype=dtype)
+    """The im2col matrix of a padded channels-last NumPy input (``kernels`` "im2col" entry)."""
+    return _im2col_numpy(xp, xpad, out_size, kernel, stride, dilation, ones=ones, take=take)
 
 
 def _buffer_of(cols):
@@ -295,9 +233,7 @@ def _input_grad(gt, weight, out, padding, out_size, stride, dilation, here):
     shape = out.shape[:1]
     shape += tuple(s + lo + hi for s, (lo, hi) in zip(out.shape[1:-1], padding))
     dpad = workspace.take(shape + (c,), dtype)
-    dpad.fill(0)
-    for slab, offset in zip(slabs, _offsets(kernel)):
-        dpad[_slab(offset, out_size, stride, dilation)] += slab
+    _col2im_numpy(xp, slabs, shape + (c,), out_size, kernel, stride, dilation, out=dpad)
     out[...] = _crop(dpad, out.shape, padding)
     workspace.give(slab_buf)
     workspace.give(dpad)
@@ -321,7 +257,8 @@ def graph_windows(ns, x, kernel, stride, padding, dilation, fill=0.0):
             slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
         xpad = ns.scatter(x, x.shape[:2] + padded, inner)
         if fill:
-            border = xp.full(x.shape[:2] + padded, fill, dtype=x.dtype)
+            # a host constant: the engine moves it to x's library and dtype
+            border = xp.full(tuple(x.shape[:2]) + padded, fill)
             border[inner] = 0
             xpad = xpad + border
     else:
@@ -358,6 +295,70 @@ def conv_nd(ns, x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(
             out = out + bias
         out = ns.transpose(out, _first_axes(out.ndim))
         return out, ns.vjp_of(out, (x, weight, bias))
+    return _conv_generic(ns, x, weight, bias, stride, padding, dilation)
+
+
+def pad_generic(ns, xt, padding, value):
+    """Pad the spatial axes of a channels-last array (N, *S, C), standard names only."""
+    if not any(lo or hi for lo, hi in padding):
+        return xt
+    spatial = tuple(xt.shape[1:-1])
+    shape = (xt.shape[0],) + _padded_size(spatial, padding) + (xt.shape[-1],)
+    out = ns.full(shape, value, dtype=xt.dtype, device=device_of(xt))
+    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
+    out[(slice(None),) + inner + (slice(None),)] = xt
+    return out
+
+
+def crop_generic(xpad, spatial, padding):
+    """Undo :func:`pad_generic` on a gradient (N, *S_pad, C) -> (N, *S, C)."""
+    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
+    return xpad[(slice(None),) + inner + (slice(None),)]
+
+
+def _conv_generic(ns, x, weight, bias, stride, padding, dilation):
+    """The convolution in standard names: im2col/col2im kernels and matrix products."""
+    n = x.shape[0]
+    c = x.shape[1]
+    c_out = weight.shape[0]
+    kernel = tuple(weight.shape[2:])
+    xt = ns.permute_dims(x, _last_axes(x.ndim))
+    spatial = tuple(xt.shape[1:-1])
+    padded = _padded_size(spatial, padding)
+    out_size = _out_size(padded, kernel, stride, dilation)
+    xpad = pad_generic(ns, xt, padding, 0.0)
+    cols = _kernels.kernel("im2col", ns)(ns, xpad, out_size, kernel, stride, dilation)
+    wmat = ns.reshape(ns.permute_dims(weight, _last_axes(weight.ndim)), (c_out, -1))
+    out = cols @ ns.matrix_transpose(wmat)
+    if bias is not None:
+        out = out + bias
+    out = ns.reshape(out, (n,) + out_size + (c_out,))
+
+    def vjp(g, need):
+        gmat = ns.reshape(ns.permute_dims(g, _last_axes(g.ndim)), (-1, c_out))
+        gx = gw = gb = None
+        if need[1]:
+            gw = ns.reshape(ns.matrix_transpose(gmat) @ cols, (c_out,) + kernel + (c,))
+            gw = ns.permute_dims(gw, _first_axes(gw.ndim))
+        if len(need) > 2 and need[2]:
+            gb = ns.sum(gmat, axis=0)
+        if need[0]:
+            k = len(_offsets(kernel))
+            gcols = ns.reshape(gmat @ wmat, (n,) + out_size + (k, c))
+            slabs = ns.moveaxis(gcols, -2, 0)  # (K, N, *out, C)
+            shape = (n,) + padded + (c,)
+            dpad = _kernels.kernel("col2im", ns)(ns, slabs, shape, out_size, kernel, stride,
+                                                 dilation)
+            gx = ns.permute_dims(crop_generic(dpad, spatial, padding), _first_axes(x.ndim))
+        return gx, gw, gb
+
+    return ns.permute_dims(out, _first_axes(out.ndim)), vjp
+
+
+@conv_nd.variant("numpy")
+def _conv_nd_numpy(ns, x, weight, bias=None, stride=(1,), padding=((0, 0),), dilation=(1,)):
+    """NumPy's convolution: strided im2col into workspace buffers, blocked GEMMs,
+    batch parts on several threads (module doc)."""
     n = x.shape[0]
     c_out = weight.shape[0]
     kernel = weight.shape[2:]

@@ -42,9 +42,8 @@ import functools
 import heapq
 import inspect
 import itertools
-import threading
-
 import math
+import threading
 
 import numpy as _np
 
@@ -701,14 +700,14 @@ def _constant(value, args, ns=_np):
     if type(value) is _ndarray or isinstance(value, (_np.generic, list, tuple)):
         arr = _np.asarray(value)
         dtype = None
-        if arr.dtype.kind == "f" and first is not None and _is_float(first):
-            if arr.dtype.itemsize > _itemsize(first):
-                dtype = first.dtype
+        if (arr.dtype.kind == "f" and first is not None and _is_float(first)
+                and arr.dtype.itemsize > _itemsize(first)):
+            dtype = first.dtype
         return from_host(arr, ns, None if first is None else device_of(first), dtype)
     arr = value
-    if first is not None and _is_float(first) and _is_float(arr) and arr.dtype != first.dtype:
-        if _itemsize(arr) > _itemsize(first):
-            arr = ns.astype(arr, first.dtype)
+    if (first is not None and _is_float(first) and _is_float(arr)
+            and arr.dtype != first.dtype and _itemsize(arr) > _itemsize(first)):
+        arr = ns.astype(arr, first.dtype)
     return arr
 
 
@@ -766,6 +765,8 @@ def primitive(fwd):
                         ns = _NAMESPACES[type(d)]
                     except KeyError:
                         ns = namespace_of(d)
+                elif ns is not _np and type(d) is _ndarray:
+                    d = _constant(d, args, ns)  # a NumPy Tensor meeting another library
                 arrays.append(d)
                 need.append(a.requires_grad)
             else:

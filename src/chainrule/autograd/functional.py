@@ -24,9 +24,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import namespace_of
 from .engine import Tensor, enable_grad, grad
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
+
+
+def _ns(t):
+    return namespace_of(t.data)
+
+
+def _zeros_like(t) -> Tensor:
+    """Zeros of ``t``'s shape, dtype, namespace and device (no gradient)."""
+    return Tensor(_ns(t).zeros_like(t.data), dtype=t.dtype)
+
+
+def _ones_like(t) -> Tensor:
+    """Ones of ``t``'s shape, dtype, namespace and device (no gradient)."""
+    return Tensor(_ns(t).ones_like(t.data), dtype=t.dtype)
 
 
 def _as_tuple(x, what):
@@ -62,7 +77,7 @@ def _finish(grads, like, create_graph, strict, what):
                 raise RuntimeError(
                     f"{what}: the output is independent of input {i} (strict=True)"
                 )
-            g = Tensor(np.zeros(x.shape, dtype=x.dtype), dtype=x.dtype)
+            g = _zeros_like(x)
         elif not create_graph:
             g = g.detach()
         result.append(g)
@@ -117,7 +132,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     if v is None:
         if len(outs) != 1 or outs[0].data.size != 1:
             raise RuntimeError("vjp: v can be None only for a single-element output")
-        vs = (Tensor(np.ones(outs[0].shape, dtype=outs[0].dtype), dtype=outs[0].dtype),)
+        vs = (_ones_like(outs[0]),)
     else:
         vs = _check_v(v, outs, "vjp")
     with enable_grad():
@@ -136,13 +151,12 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     if v is None:
         if len(inputs) != 1 or inputs[0].data.size != 1:
             raise RuntimeError("jvp: v can be None only for a single-element input")
-        vs = (Tensor(np.ones(inputs[0].shape), dtype=inputs[0].dtype),)
+        vs = (_ones_like(inputs[0]),)
     else:
         vs = _check_v(v, inputs, "jvp")
     single_out, outs = _outputs(func, inputs)
     with enable_grad():
-        dummies = tuple(Tensor(np.zeros(o.shape, dtype=o.dtype), requires_grad=True,
-                               dtype=o.dtype) for o in outs)
+        dummies = tuple(Tensor(_ns(o).zeros_like(o.data), requires_grad=True, dtype=o.dtype) for o in outs)
         gs = _grads(outs, inputs, dummies, True)
         pairs = [(g, w) for g, w in zip(gs, vs) if g is not None and g.requires_grad]
         if pairs:
@@ -176,7 +190,7 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     if vs is None:
         if len(inputs) != 1 or inputs[0].data.size != 1:
             raise RuntimeError("hvp: v can be None only for a single-element input")
-        vs = (Tensor(np.ones(inputs[0].shape), dtype=inputs[0].dtype),)
+        vs = (_ones_like(inputs[0]),)
     out = _scalar_output(func, inputs, "hvp")
     with enable_grad():
         gs = grad(out, inputs, create_graph=True, allow_unused=True)
@@ -200,7 +214,7 @@ def _rows(outs, inputs, create_graph, strict, what):
     for i, o in enumerate(outs):
         flat = o.reshape(-1) if o.requires_grad else None
         rows = [[] for _ in inputs]
-        for k in range(o.data.size):
+        for k in range(o.size):
             gs = (grad(flat[k], inputs, create_graph=create_graph, allow_unused=True)
                   if flat is not None else (None,) * len(inputs))
             gs = _finish(gs, inputs, create_graph, strict, what)
@@ -245,7 +259,7 @@ def hessian(func, inputs, create_graph=False, strict=False):
     out = _scalar_output(func, inputs, "hessian")
     with enable_grad():
         gs = grad(out, inputs, create_graph=True, allow_unused=True)
-        gs = tuple(Tensor(np.zeros(x.shape, dtype=x.dtype), dtype=x.dtype) if g is None else g
+        gs = tuple(_zeros_like(x) if g is None else g
                    for g, x in zip(gs, inputs))
         table = _rows(gs, inputs, create_graph, strict, "hessian")
     return table[0][0] if single_in else tuple(table)

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 
-from .._backend import xp
+from .._backend import device_of, from_host, xp
+from .._backend import kernels as _kernels
 from .._threads import run_parallel
 from ._workspace import Lease, workspace
 from .conv_ops import (
     _channels_first,
     _channels_last,
     _crop,
+    _first_axes,
+    _last_axes,
     _offsets,
     _out_size,
     _pad_last,
@@ -26,7 +29,9 @@ from .conv_ops import (
     _padded_size,
     _slab,
     batch_parts,
+    crop_generic,
     graph_windows,
+    pad_generic,
 )
 from .engine import primitive
 
@@ -56,6 +61,41 @@ def max_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),), dilatio
         slabs = graph_windows(ns, x, kernel, stride, padding, dilation, fill=-xp.inf)
         out = ns.stack(slabs, axis=0).max(axis=0)
         return out, ns.vjp_of(out, (x,))
+    # standard names only (array_api_strict, torch, CuPy); NumPy's variant below
+    xt = ns.permute_dims(x, _last_axes(x.ndim))
+    spatial = tuple(xt.shape[1:-1])
+    padded = _padded_size(spatial, padding)
+    out_size = _out_size(padded, kernel, stride, dilation)
+    xpad = pad_generic(ns, xt, padding, -math.inf)
+    slabs = [xpad[_slab(o, out_size, stride, dilation)] for o in _offsets(kernel)]
+    best = slabs[0]
+    for slab in slabs[1:]:
+        best = ns.maximum(best, slab)
+
+    def vjp(g, need):
+        gt = ns.permute_dims(g, _last_axes(g.ndim))
+        free = ns.ones(best.shape, dtype=ns.bool, device=device_of(best))
+        parts = []
+        for k, slab in enumerate(slabs):
+            if k < len(slabs) - 1:
+                hit = ns.logical_and(slab == best, free)
+                free = ns.logical_and(free, ns.logical_not(hit))
+            else:
+                hit = free  # the max is at none of the earlier offsets (or a NaN window)
+            parts.append(gt * ns.astype(hit, gt.dtype))
+        shape = (x.shape[0],) + padded + (x.shape[1],)
+        dpad = _kernels.kernel("col2im", ns)(ns, ns.stack(parts, axis=0), shape, out_size,
+                                             kernel, stride, dilation)
+        return (ns.permute_dims(crop_generic(dpad, spatial, padding), _first_axes(x.ndim)),)
+
+    return ns.permute_dims(best, _first_axes(best.ndim)), vjp
+
+
+@max_pool_nd.variant("numpy")
+def _max_pool_nd_numpy(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
+                       dilation=(1,)):
+    """NumPy's max pooling: running maxima into one array, batch parts on threads."""
+    kernel = tuple(kernel_size)
     n = x.shape[0]
     xt = _channels_last(x)
     padded = _padded_size(xt.shape[1:-1], padding)
@@ -143,13 +183,49 @@ def avg_pool_nd(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
         for slab in slabs[1:]:
             total = total + slab
         if count_include_pad or not any(lo or hi for lo, hi in padding):
-            out = total / x.dtype.type(math.prod(kernel))
+            out = total / float(math.prod(kernel))
         else:
-            mask = _pad_last(xp.ones((1,) + x.shape[2:] + (1,), dtype=x.dtype), padding, 0)
+            # a host constant: the engine moves it to x's library and dtype
+            mask = _pad_last(xp.ones((1,) + tuple(x.shape[2:]) + (1,)), padding, 0)
             out_size = _out_size(mask.shape[1:-1], kernel, stride, ones)
             count = sum(mask[_slab(o, out_size, stride, ones)] for o in _offsets(kernel))
             out = total / _channels_first(count)
         return out, ns.vjp_of(out, (x,))
+    # standard names only (array_api_strict, torch, CuPy); NumPy's variant below
+    xt = ns.permute_dims(x, _last_axes(x.ndim))
+    spatial = tuple(xt.shape[1:-1])
+    padded = _padded_size(spatial, padding)
+    out_size = _out_size(padded, kernel, stride, ones)
+    xpad = pad_generic(ns, xt, padding, 0.0)
+    slabs = [xpad[_slab(o, out_size, stride, ones)] for o in _offsets(kernel)]
+    total = slabs[0]
+    for slab in slabs[1:]:
+        total = total + slab
+    if count_include_pad or not any(lo or hi for lo, hi in padding):
+        count = float(math.prod(kernel))
+    else:
+        # elements of each window that are real input: a padded mask of ones, on the host
+        mask = _pad_last(xp.ones((1,) + spatial + (1,)), padding, 0)
+        host = sum(mask[_slab(o, out_size, stride, ones)] for o in _offsets(kernel))
+        count = from_host(host, ns, device_of(x), x.dtype)
+    out = total / count
+
+    def vjp(g, need):
+        share = ns.permute_dims(g, _last_axes(g.ndim)) / count
+        parts = ns.stack([share] * len(slabs), axis=0)
+        shape = (x.shape[0],) + padded + (x.shape[1],)
+        dpad = _kernels.kernel("col2im", ns)(ns, parts, shape, out_size, kernel, stride, ones)
+        return (ns.permute_dims(crop_generic(dpad, spatial, padding), _first_axes(x.ndim)),)
+
+    return ns.permute_dims(out, _first_axes(out.ndim)), vjp
+
+
+@avg_pool_nd.variant("numpy")
+def _avg_pool_nd_numpy(ns, x, kernel_size=(1,), stride=(1,), padding=((0, 0),),
+                       count_include_pad=True):
+    """NumPy's average pooling: in-place sums of the window slabs."""
+    kernel = tuple(kernel_size)
+    ones = (1,) * len(kernel)
     xt = _channels_last(x)
     xpad = _pad_last(xt, padding, 0)
     out_size = _out_size(xpad.shape[1:-1], kernel, stride, ones)

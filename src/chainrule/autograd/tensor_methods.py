@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from .._backend import xp
+import numpy as np
+
+from .._backend import namespace_of
 from . import ops
-from .engine import Tensor
+from .engine import Tensor, _constant
 
 
 def _reshape(self, *shape):
@@ -36,10 +38,15 @@ def _rpow(self, other):
     return ops.pow(other, self)
 
 
-def _cmp(fn):
+def _cmp(name):
+    """A comparison in the data's own namespace; host constants move there first."""
+
     def method(self, other):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor._result(fn(self.data, other), None)
+        ns = namespace_of(self.data)
+        if ns is not np and not isinstance(other, (int, float, bool)):
+            other = _constant(other, (self,), ns)
+        return Tensor._result(getattr(ns, name)(self.data, other), None)
 
     return method
 
@@ -62,10 +69,10 @@ _METHODS = {
     "__rpow__": _rpow,
     "__neg__": ops.neg,
     "__getitem__": _getitem,
-    "__lt__": _cmp(xp.less),
-    "__le__": _cmp(xp.less_equal),
-    "__gt__": _cmp(xp.greater),
-    "__ge__": _cmp(xp.greater_equal),
+    "__lt__": _cmp("less"),
+    "__le__": _cmp("less_equal"),
+    "__gt__": _cmp("greater"),
+    "__ge__": _cmp("greater_equal"),
     "sum": lambda s, axis=None, keepdims=False: ops.sum(s, axis=axis, keepdims=keepdims),
     "mean": lambda s, axis=None, keepdims=False: ops.mean(s, axis=axis, keepdims=keepdims),
     "max": lambda s, axis=None, keepdims=False: ops.max(s, axis=axis, keepdims=keepdims),

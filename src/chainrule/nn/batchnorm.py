@@ -26,10 +26,12 @@ elementwise pass instead of a dozen small ops.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._backend import xp
-from ..autograd.engine import Tensor, primitive
+from .._backend import namespace_of, xp
+from ..autograd.engine import Tensor, _is_float, primitive
 from .module import Module
 from .parameter import Parameter
 
@@ -63,7 +65,7 @@ def batch_norm_train(ns, x, weight=None, bias=None, eps=1e-5, running_mean=None,
     """
     axes = _channel_axes(x.ndim)
     shape = _channel_shape(x.ndim, x.shape[1])
-    m = x.size // x.shape[1]
+    m = math.prod(x.shape) // x.shape[1]
     if getattr(ns, "differentiable", False):
         # create_graph re-runs the forward on Tensors: the same formula as ops,
         # and the running statistics are not updated a second time
@@ -74,6 +76,46 @@ def batch_norm_train(ns, x, weight=None, bias=None, eps=1e-5, running_mean=None,
         if bias is not None:
             out = out + ns.reshape(bias, shape)
         return out, ns.vjp_of(out, (x, weight, bias))
+    # standard names only (array_api_strict, torch, CuPy); NumPy's variant below
+    mean = ns.mean(x, axis=axes, keepdims=True)
+    xc = x - mean
+    var = ns.mean(xc * xc, axis=axes, keepdims=True)
+    invstd = 1.0 / ns.sqrt(var + float(eps))
+    xhat = xc * invstd
+    out = xhat if weight is None else xhat * ns.reshape(weight, shape)
+    if bias is not None:
+        out = out + ns.reshape(bias, shape)
+    if running_mean is not None:
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * ns.astype(ns.reshape(mean, (-1,)), running_mean.dtype)
+    if running_var is not None:
+        unbiased = ns.reshape(var, (-1,)) * (m / (m - 1))
+        running_var *= 1.0 - momentum
+        running_var += momentum * ns.astype(unbiased, running_var.dtype)
+
+    def vjp(g, need):
+        g_bias = ns.sum(g, axis=axes, keepdims=True)
+        g_weight = ns.sum(g * xhat, axis=axes, keepdims=True)
+        gx = None
+        if need[0]:
+            scale = invstd / float(m)
+            if weight is not None:
+                scale = scale * ns.reshape(weight, shape)
+            gx = (g * float(m) - g_bias - xhat * g_weight) * scale
+        gw = ns.reshape(g_weight, (-1,)) if need[1] else None
+        gb = ns.reshape(g_bias, (-1,)) if need[2] else None
+        return gx, gw, gb
+
+    return out, vjp
+
+
+@batch_norm_train.variant("numpy")
+def _batch_norm_train_numpy(ns, x, weight=None, bias=None, eps=1e-5, running_mean=None,
+                            running_var=None, momentum=0.1):
+    """NumPy's batch norm: in-place updates of the temporaries."""
+    axes = _channel_axes(x.ndim)
+    shape = _channel_shape(x.ndim, x.shape[1])
+    m = x.size // x.shape[1]
     mean = x.mean(axis=axes, keepdims=True)
     xhat = x - mean
     var = xp.mean(xhat * xhat, axis=axes, keepdims=True)
@@ -114,6 +156,7 @@ def batch_norm_train(ns, x, weight=None, bias=None, eps=1e-5, running_mean=None,
     return out, vjp
 
 
+
 def batch_norm(x: Tensor, running_mean, running_var, weight=None, bias=None,
                training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Tensor:
@@ -139,15 +182,18 @@ def batch_norm(x: Tensor, running_mean, running_var, weight=None, bias=None,
             "Received: running_mean or running_var = None"
         )
     shape = _channel_shape(x.ndim, x.shape[1])
-    invstd = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rns = namespace_of(rv)
+    invstd = rns.astype(1.0 / rns.sqrt(rv + float(eps)), x.dtype)
     if weight is None:
         scale = invstd
-        shift = -running_mean.astype(x.dtype) * invstd
-        out = x * scale.reshape(shape) + shift.reshape(shape)
+        shift = -rns.astype(rm, x.dtype) * invstd
+        out = x * rns.reshape(scale, shape) + rns.reshape(shift, shape)
     else:
         scale = weight * invstd
         out = x * scale.reshape(*shape)
-        shift = -(running_mean.astype(x.dtype)) * scale
+        shift = scale * -rns.astype(rm, x.dtype)
         out = out + shift.reshape(*shape)
     if bias is not None:
         out = out + bias.reshape(*shape)
@@ -217,7 +263,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}({self.num_features}) expects {self.num_features} "
                 f"channels on axis 1. Received: shape {x.shape}"
             )
-        if x.dtype.kind != "f":
+        if not _is_float(x.data):
             raise TypeError(
                 f"{type(self).__name__} expects floating-point input. Received: dtype={x.dtype}"
             )

@@ -19,7 +19,7 @@ arguments and shapes.
 from __future__ import annotations
 
 from ..autograd import conv_ops, pool_ops
-from ..autograd.engine import Tensor
+from ..autograd.engine import Tensor, _is_float
 
 __all__ = [
     "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d",
@@ -184,7 +184,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
 
 def _pool_args(name, d, x, kernel_size, stride, padding, dilation):
     x, added = _batched(x, d, name)
-    if x.dtype.kind != "f":
+    if not _is_float(x.data):
         raise TypeError(f"{name}: expected a floating-point input. Received dtype={x.dtype}")
     kernel = _tuple(kernel_size, d, "kernel_size")
     stride = kernel if stride is None else _tuple(stride, d, "stride")

@@ -18,7 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._backend import device_of, from_host, namespace_of, parse_device, to_host
-from ..autograd.engine import Tensor
+from ..autograd.engine import Tensor, _is_float
 from .parameter import Parameter
 
 
@@ -323,6 +323,9 @@ def float_input(x, dtype) -> Tensor:
     """
     if not isinstance(x, Tensor):
         x = Tensor(x)
-    if x.data.dtype.kind in "biu":
-        x = Tensor(x.data.astype(dtype))
+    if not _is_float(x.data):
+        from .._backend import dtype_in, namespace_of
+
+        ns = namespace_of(x.data)
+        x = Tensor(ns.astype(x.data, dtype_in(ns, dtype)))
     return x
