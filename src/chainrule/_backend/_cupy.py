@@ -20,9 +20,19 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-import cupy
-
 from .kernels import FEW_CHANNELS, _may_repeat, offsets, register, window_slab
+
+
+class _LazyCupy:
+    """CuPy, imported on first use: this module must import where CuPy is absent."""
+
+    def __getattr__(self, name):
+        import cupy as module
+
+        return getattr(module, name)
+
+
+cupy = _LazyCupy()
 
 _KERNELS: dict = {}
 
