@@ -88,3 +88,26 @@ def test_fit_under_mpiexec_is_data_parallel_and_matches_one_process(tmp_path):
     # only rank 0 prints its epoch lines (verbose=2), and one checkpoint exists
     assert two.stderr.count("Epoch 3/3") == one.stderr.count("Epoch 3/3") == 1
     assert (tmp_path / "two.ckpt.npz").exists()
+
+
+def test_multitask_fit_under_mpiexec_matches_one_process(tmp_path):
+    """A dict of targets is sharded row-aligned; per-task losses are reduced over ranks."""
+    import json
+
+    worker = str(Path(__file__).with_name("multitask_fit_worker.py"))
+    two = subprocess.run([MPIEXEC, "-n", "2", sys.executable, worker, str(tmp_path / "two")],
+                         capture_output=True, text=True, timeout=180, check=False)
+    assert two.returncode == 0, two.stderr
+    one = subprocess.run([sys.executable, worker, str(tmp_path / "one")],
+                         capture_output=True, text=True, timeout=180, check=False)
+    assert one.returncode == 0, one.stderr
+    w0, w1 = _load(f"{tmp_path}/two.rank0.npz"), _load(f"{tmp_path}/two.rank1.npz")
+    w = _load(f"{tmp_path}/one.rank0.npz")
+    for k in w:
+        np.testing.assert_array_equal(w0[k], w1[k])
+        assert np.max(np.abs(w0[k] - w[k])) <= 1e-4, k
+    h2 = json.loads((tmp_path / "two.rank0.json").read_text())
+    h1 = json.loads((tmp_path / "one.rank0.json").read_text())
+    for key in ("loss", "digit_loss", "big_loss", "digit_accuracy", "val_loss",
+                "val_digit_loss", "val_big_loss", "val_digit_accuracy"):
+        np.testing.assert_allclose(h2[key], h1[key], rtol=1e-4, atol=1e-5, err_msg=key)

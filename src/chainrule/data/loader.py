@@ -37,12 +37,30 @@ def _rows(a):
     return np.asarray(a)
 
 
+def take_rows(y, index):
+    """Rows ``index`` of targets: an array, None, or a dict of arrays (one per task,
+    indexed alike so the tasks keep the same row order)."""
+    if y is None:
+        return None
+    if isinstance(y, dict):
+        return {k: v[index] for k, v in y.items()}
+    return y[index]
+
+
+def _n_rows(y) -> list:
+    """(name, rows) of each target array: one entry, or one per task of a dict."""
+    if isinstance(y, dict):
+        return [(f"y[{k!r}]", tuple(_rows(v).shape[:1]) or (None,)) for k, v in y.items()]
+    return [("y", tuple(_rows(y).shape[:1]) or (None,))]
+
+
 class TensorDataset:
     """Features and (optional) targets held in memory, indexed together.
 
     Args:
         X: array of shape (n_samples, ...).
-        y: optional array with ``n_samples`` rows (class ids or targets).
+        y: optional array with ``n_samples`` rows (class ids or targets), or
+            a dict of such arrays (multi-task targets, indexed together).
 
     Example:
         >>> ds = TensorDataset(np.zeros((10, 3)), np.arange(10))
@@ -55,11 +73,16 @@ class TensorDataset:
         if X.ndim == 0:
             raise ValueError("Expected X with one row per sample. Received: a scalar")
         if y is not None:
-            y = _rows(y)
-            if y.ndim == 0 or y.shape[0] != X.shape[0]:
-                raise ValueError(
-                    f"Expected y with {X.shape[0]} rows (as X). Received: shape {y.shape}"
-                )
+            if isinstance(y, dict):
+                y = {k: _rows(v) for k, v in y.items()}
+            else:
+                y = _rows(y)
+            for name, (rows,) in _n_rows(y):
+                if rows != X.shape[0]:
+                    raise ValueError(
+                        f"Expected {name} with {X.shape[0]} rows (as X). Received: "
+                        f"{'a scalar' if rows is None else f'{rows} rows'}"
+                    )
         self.X = X
         self.y = y
 
@@ -70,8 +93,7 @@ class TensorDataset:
         """Rows ``index`` (an int, slice or index array) as ``(X, y)``."""
         if not isinstance(self.X, np.ndarray):  # an array-API array: standard indexing only
             return _take(self.X, index), _take(self.y, index)
-        yb = None if self.y is None else self.y[index]
-        return self.X[index], yb
+        return self.X[index], take_rows(self.y, index)
 
 
 class DataLoader:
@@ -89,6 +111,12 @@ class DataLoader:
         transform: ``transform(xb, yb) -> (xb, yb)`` applied to every
             minibatch, e.g. data augmentation (book §7.4).  It should use
             ``cr.random.generator()`` for its randomness.
+        sampler: which rows each epoch uses, in which order: an object with
+            ``indices(epoch) -> int array`` and ``num_samples(epoch) -> int``
+            (e.g. :class:`~chainrule.data.CurriculumSampler`), asked at the
+            start of each epoch of this loader (``epoch`` counts them from 0);
+            it replaces ``shuffle``.  An epoch may then use fewer rows than
+            the dataset holds.
 
     Yields:
         ``(xb, yb)`` NumPy arrays (``yb`` is None without targets); for a
@@ -108,6 +136,7 @@ class DataLoader:
         shuffle: bool = True,
         drop_last: bool = False,
         transform: Callable | None = None,
+        sampler=None,
     ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
@@ -123,6 +152,20 @@ class DataLoader:
                 f"Expected transform to be callable (xb, yb) -> (xb, yb). "
                 f"Received: {type(transform).__name__}"
             )
+        if sampler is not None:
+            if not (callable(getattr(sampler, "indices", None))
+                    and callable(getattr(sampler, "num_samples", None))):
+                raise TypeError(
+                    "Expected sampler with indices(epoch) and num_samples(epoch). "
+                    f"Received: {type(sampler).__name__}"
+                )
+            if hasattr(sampler, "__len__") and len(sampler) != len(dataset):
+                raise ValueError(
+                    f"Expected a sampler over the dataset's {len(dataset)} rows. "
+                    f"Received: a sampler over {len(sampler)} rows"
+                )
+        self.sampler = sampler
+        self._epoch = 0  # epochs begun, for the sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -132,8 +175,13 @@ class DataLoader:
         self._position = 0  # minibatches handed out
 
     def __len__(self) -> int:
-        """Number of minibatches per epoch."""
-        n = len(self.dataset)
+        """Number of minibatches per epoch (the current or next one, with a sampler)."""
+        if self.sampler is None:
+            n = len(self.dataset)
+        elif self._order is not None:
+            n = len(self._order)
+        else:
+            n = int(self.sampler.num_samples(self._epoch))
         if self.drop_last:
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
@@ -145,6 +193,16 @@ class DataLoader:
 
     def _new_order(self) -> np.ndarray:
         n = len(self.dataset)
+        if self.sampler is not None:
+            order = np.asarray(self.sampler.indices(self._epoch), dtype=np.int64)
+            self._epoch += 1
+            if order.ndim != 1 or (order.size and (order.min() < 0 or order.max() >= n)):
+                raise ValueError(
+                    f"Expected the sampler to give row indices in [0, {n}). Received: "
+                    f"shape {order.shape}, range "
+                    f"[{order.min() if order.size else None}, {order.max() if order.size else None}]"
+                )
+            return order
         if self.shuffle:
             return _random.generator().permutation(n)
         return np.arange(n)
@@ -163,10 +221,10 @@ class DataLoader:
         # a small dataset is permuted once per epoch and cut into slices
         # (views); a large one is gathered minibatch by minibatch (no copy
         # of the whole set): the same minibatches either way
-        whole = self.shuffle and X.nbytes <= _WHOLE_EPOCH_BYTES
+        whole = (self.shuffle or self.sampler is not None) and X.nbytes <= _WHOLE_EPOCH_BYTES
         if whole:
             X = X[order]
-            y = None if y is None else y[order]
+            y = take_rows(y, order)
         try:
             while self._position < n_batches:
                 k = self._position
@@ -176,7 +234,7 @@ class DataLoader:
                 else:  # a copy, so a transform never edits the caller's rows
                     idx = order[k * bs : (k + 1) * bs]
                 xb = X[idx]
-                yb = None if y is None else y[idx]
+                yb = take_rows(y, idx)
                 if self.transform is not None:
                     xb, yb = self.transform(xb, yb)
                 # count the batch as consumed before the caller sees it, so a
@@ -190,20 +248,20 @@ class DataLoader:
 
     def _iter_device(self, X, y, order, n_batches, bs):
         """Minibatches of a dataset held on a device: gathered there by ``take``."""
-        xp = namespace_of(X)
-        if self.shuffle:
-            order = from_host(order, xp, device_of(X))
-        n = X.shape[0]
+        gather = self.shuffle or self.sampler is not None
+        n = len(order) if gather else X.shape[0]
+        if gather:
+            order = from_host(order, namespace_of(X), device_of(X))
         try:
             while self._position < n_batches:
                 k = self._position
                 stop = min((k + 1) * bs, n)  # the standard wants the stop within bounds
-                if self.shuffle:
+                if gather:
                     idx = order[k * bs : stop]
-                    xb, yb = xp.take(X, idx, axis=0), None if y is None else xp.take(y, idx, axis=0)
+                    xb, yb = _take(X, idx), _take(y, idx)
                 else:
-                    xb = X[k * bs : stop, ...]
-                    yb = None if y is None else y[k * bs : stop, ...]
+                    rows = slice(k * bs, stop)
+                    xb, yb = _take(X, rows), _take(y, rows)
                 if self.transform is not None:
                     xb, yb = self.transform(xb, yb)
                 self._position = k + 1
@@ -215,35 +273,51 @@ class DataLoader:
 
     # --- resuming -------------------------------------------------------------
     def state_dict(self) -> dict:
-        """The epoch's permutation and position (None/0 between epochs)."""
+        """The epoch's permutation and position (None/0 between epochs), and the
+        sampler's epoch count."""
         order = None if self._order is None else self._order.copy()
-        return {"order": order, "position": self._position}
+        return {"order": order, "position": self._position, "epoch": self._epoch}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue an epoch saved by :meth:`state_dict`."""
         order = state.get("order")
         if order is not None:
             order = np.asarray(order, dtype=np.int64)
-            if order.shape != (len(self.dataset),):
+            if self.sampler is not None:
+                if order.ndim != 1 or (order.size and order.max() >= len(self.dataset)):
+                    raise ValueError(
+                        f"Expected saved row indices below {len(self.dataset)}. "
+                        f"Received: shape {order.shape} (was the data changed?)"
+                    )
+            elif order.shape != (len(self.dataset),):
                 raise ValueError(
                     f"Expected a saved permutation of {len(self.dataset)} indices. "
                     f"Received: shape {order.shape} (was the data changed?)"
                 )
         self._order = order
         self._position = int(state.get("position", 0)) if order is not None else 0
+        self._epoch = int(state.get("epoch", self._epoch))
 
 
 def _take(a, index):
-    """Rows ``index`` of an array-API array (an int, a slice, or host indices)."""
+    """Rows ``index`` of an array-API array (or a dict of them, one per task).
+
+    ``index``: an int, a slice, host indices, or indices already on the device.
+    """
     if a is None:
         return None
+    if isinstance(a, dict):
+        return {k: _take(v, index) for k, v in a.items()}
+    if isinstance(a, np.ndarray):
+        return a[index]
     if isinstance(index, slice):
         return a[slice(*index.indices(a.shape[0])), ...]
     xp = namespace_of(a)
     if isinstance(index, (int, np.integer)):
         return a[int(index), ...]
-    idx = from_host(np.asarray(index, dtype=np.int64), xp, device_of(a))
-    return xp.take(a, idx, axis=0)
+    if namespace_of(index) is not xp:
+        index = from_host(np.asarray(index, dtype=np.int64), xp, device_of(a))
+    return xp.take(a, index, axis=0)
 
 
 def train_val_split(
@@ -299,15 +373,11 @@ def train_val_split(
     else:
         perm = rng.permutation(n)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
-    y = _rows(y)
+    if y is not None and not isinstance(y, dict):
+        y = _rows(y)
     if not isinstance(X, np.ndarray):  # arrays of a device library: split on that device
         return _take(X, train_idx), _take(y, train_idx), _take(X, val_idx), _take(y, val_idx)
-    return (
-        X[train_idx],
-        None if y is None else y[train_idx],
-        X[val_idx],
-        None if y is None else y[val_idx],
-    )
+    return X[train_idx], take_rows(y, train_idx), X[val_idx], take_rows(y, val_idx)
 
 
 def standardize(X_train: np.ndarray, *others: np.ndarray):

@@ -19,6 +19,7 @@ from .conv import Conv1d, Conv2d, Flatten
 from .dropout import Dropout, GaussianNoise
 from .linear import Linear
 from .module import Module
+from .multitask import MultiTask
 from .parameter import Parameter
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 
@@ -41,6 +42,7 @@ __all__ = [
     "MaxPool2d",
     "Module",
     "ModuleList",
+    "MultiTask",
     "PReLU",
     "Parameter",
     "ReLU",

@@ -224,8 +224,8 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype), dtype=dtype)
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype), dtype=dtype)
         else:
             self.weight = None
             self.bias = None

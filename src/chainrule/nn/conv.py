@@ -44,9 +44,9 @@ class _ConvNd(Module):
         Fc._padding(padding, d, self.kernel_size, self.dilation, self.stride)
         self.padding = padding
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        self.weight = Parameter(np.empty(shape, dtype=dtype), dtype=dtype)
         if bias:
-            self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype), dtype=dtype)
         else:
             self.bias = None
         self.reset_parameters()

@@ -43,9 +43,9 @@ class Linear(Module):
             )
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype))
+        self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype), dtype=dtype)
         if bias:
-            self.bias = Parameter(np.zeros(out_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(out_features, dtype=dtype), dtype=dtype)
         else:
             self.bias = None
         self.reset_parameters()

@@ -46,6 +46,18 @@ def _place(a, ns, device):
         return a
     host = np.array(to_host(a), copy=True)  # never shares memory with the old array
     return from_host(host, ns, device, host.dtype)
+class _HookHandle:
+    """Removes one registered hook: ``handle.remove()``."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: OrderedDict):
+        self.hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
 
 
 class Module:
@@ -299,7 +311,31 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in tuple(hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    def register_forward_hook(self, hook) -> _HookHandle:
+        """Call ``hook(module, args, output)`` after every forward pass (as PyTorch).
+
+        A hook that returns a value replaces the output.  Returns a handle
+        whose ``remove()`` unregisters the hook.  Used by
+        ``regularization.ActivityRegularizer`` to read a layer's output.
+        """
+        if not callable(hook):
+            raise TypeError(f"Expected a callable hook. Received: {hook!r}")
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, "_forward_hooks", hooks)
+        handle = _HookHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def extra_repr(self) -> str:
         return ""

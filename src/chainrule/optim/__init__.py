@@ -11,7 +11,8 @@ parameter (``step``, ``exp_avg``, ``momentum_buffer``, ...) and updates
 ``step(closure)`` and work on a one-vector view of the parameters
 (``_closure.py``); ``ScipyMinimize`` hands the same closure to SciPy's
 L-BFGS-B (scikit-learn's ``solver="lbfgs"``); ``AveragedModel``/``update_bn`` give Polyak averaging
-(§8.7.3, also as ``optim.swa_utils`` like torch).
+(§8.7.3, also as ``optim.swa_utils`` like torch); ``BlockCoordinateDescent``
+cycles through parameter blocks (§8.7.2; ``sparse_coding`` is the book's example).
 """
 
 from . import lr_scheduler, swa_utils  # noqa: F401  (cr.optim.swa_utils, as torch)
@@ -19,6 +20,7 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .bfgs import BFGS
 from .conjugate_gradient import ConjugateGradient
+from .coordinate_descent import BlockCoordinateDescent, sparse_coding
 from .lbfgs import LBFGS
 from .newton import Newton
 from .optimizer import Optimizer
@@ -35,11 +37,13 @@ __all__ = [
     "Adam",
     "AdamW",
     "AveragedModel",
+    "BlockCoordinateDescent",
     "ConjugateGradient",
     "Newton",
     "Optimizer",
     "RMSprop",
     "ScipyMinimize",
     "lr_scheduler",
+    "sparse_coding",
     "update_bn",
 ]

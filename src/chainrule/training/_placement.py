@@ -39,8 +39,17 @@ def model_place(model) -> tuple:
 
 
 def is_host(a) -> bool:
-    """Whether ``a`` is host data (NumPy, lists, scalars) rather than a device library's array."""
-    return namespace_of(a) is np
+    """Whether ``a`` is host data rather than an array of a device library.
+
+    Host data is anything NumPy reads (arrays, lists, scalars, data frames)
+    and dicts of targets (one per task); CuPy, torch and other array-API
+    arrays (array_api_strict) are not.
+    """
+    if a is None or isinstance(a, (np.ndarray, np.generic, list, tuple, int, float, dict)):
+        return True
+    if type(a).__module__.split(".")[0] in ("cupy", "torch"):
+        return False
+    return not hasattr(a, "__array_namespace__")
 
 
 def on_model(a, xp, device, name: str = "X"):
@@ -69,10 +78,10 @@ def on_model(a, xp, device, name: str = "X"):
 
 def check_same_library(model_xp, device, a, name: str = "X") -> None:
     """Refuse ``a`` (not host data) when it belongs to another library than the model."""
-    if a is None:
+    if a is None or is_host(a):
         return
     ns = namespace_of(a)
-    if ns is np or ns is model_xp:
+    if ns is model_xp:
         return
     on_model(a, model_xp, device, name)  # raises, naming both
 

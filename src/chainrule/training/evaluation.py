@@ -52,6 +52,13 @@ def _first_and_last_layer(model):
     return first, last
 
 
+def _output_data(out):
+    """A model output's arrays: one array, or a dict of them (multi-task models)."""
+    if isinstance(out, dict):
+        return {k: v.data for k, v in out.items()}
+    return out.data
+
+
 def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None):
     """Validate (X, y) for ``model`` and a loss, once; return them as arrays.
 
@@ -119,6 +126,28 @@ def _rows(a, i: int, j: int):
     return a[i:j] if isinstance(a, np.ndarray) else a[i : min(j, a.shape[0]), ...]
 
 
+def _target_rows(y, i: int, j: int):
+    """Rows i:j of targets: an array of any library, or a dict of them (one per task)."""
+    if isinstance(y, dict):
+        return {k: _rows(v, i, j) for k, v in y.items()}
+    return _rows(y, i, j)
+
+
+def _targets_to(y, xp, device):
+    """Host targets (an array or a dict of them) moved to ``xp`` on ``device``."""
+    if isinstance(y, dict):
+        return {k: from_host(v, xp, device) for k, v in y.items()}
+    return from_host(y, xp, device)
+
+
+def _joined(outs: list, xp, host: bool):
+    """Minibatch outputs as one array: NumPy for host data, else the model's library."""
+    if xp is np:
+        return np.concatenate([np.asarray(o) for o in outs], axis=0)
+    out = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+    return to_host(out) if host else out
+
+
 def predict(model, X, batch_size: int = 256):
     """Model outputs for X (eval mode, no gradients), as one array.
 
@@ -128,7 +157,8 @@ def predict(model, X, batch_size: int = 256):
     array of that library on the model's device.
 
     Returns raw outputs (logits for classifiers): take ``argmax(axis=1)``
-    for classes or apply softmax for probabilities.
+    for classes or apply softmax for probabilities.  A model returning a
+    dict (``nn.MultiTask``) gives a dict ``{task: array}``.
 
     Example:
         >>> classes = predict(model, X_test).argmax(axis=1)
@@ -148,13 +178,12 @@ def predict(model, X, batch_size: int = 256):
                 xb = _rows(X, i, i + batch_size)
                 if host and xp is not np:
                     xb = from_host(xb, xp, device)
-                outs.append(model(Tensor(xb)).data)
+                outs.append(_output_data(model(Tensor(xb))))
     finally:
         model.train(was_training)
-    if xp is np:
-        return np.concatenate([np.asarray(o) for o in outs], axis=0)
-    out = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
-    return to_host(out) if host else out
+    if outs and isinstance(outs[0], dict):
+        return {k: _joined([o[k] for o in outs], xp, host) for k in outs[0]}
+    return _joined(outs, xp, host)
 
 
 def evaluate(
@@ -170,9 +199,13 @@ def evaluate(
 
     Args:
         model: the trained model.
-        X, y: data and targets (checked as in ``fit``).
-        loss: a loss name or callable (see ``fit``); None to skip it.
-        metrics: metric names or callables.
+        X, y: data and targets (checked as in ``fit``); a dict of targets
+            for a multi-task model.
+        loss: a loss name or callable (see ``fit``), a dict ``{task: loss}``
+            or a :class:`~chainrule.training.MultiTaskLoss` (each task's mean
+            loss is then reported as ``<task>_loss`` too); None to skip it.
+        metrics: metric names or callables (``{task: [metric, ...]}`` for a
+            multi-task model).
         batch_size: rows per forward pass (memory only; results are the
             same).
 
@@ -185,10 +218,19 @@ def evaluate(
         >>> evaluate(model, X_test, y_test, metrics=["accuracy"])
         {'loss': 0.07, 'accuracy': 0.98}
     """
-    metric_objs = [m for m in map(get_metric, metrics) if m]
+    from .multitask import MultiTaskLoss, task_metrics  # it builds on this module
+
+    metric_objs = [m for m in map(get_metric, task_metrics(metrics)) if m]
+    if isinstance(loss, dict):
+        loss = MultiTaskLoss(loss)
     loss_fn, loss_name = get_loss(loss) if loss is not None else (None, "")
+    multi = isinstance(loss_fn, MultiTaskLoss)
     if not _checked:
-        X, y = check_data(model, X, y, loss_name)
+        if multi:
+            X, y = loss_fn.check_data(model, X, y)
+        else:
+            X, y = check_data(model, X, y, loss_name)
+    parts: dict = {}
     xp, device = model_place(model)
     move = xp is not np and is_host(X)
     if not move and not is_host(X) and namespace_of(X) is not xp:
@@ -202,21 +244,28 @@ def evaluate(
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                xb, yb = _rows(X, i, i + batch_size), _rows(y, i, i + batch_size)
+                xb, yb = _rows(X, i, i + batch_size), _target_rows(y, i, i + batch_size)
                 if move:
-                    xb, yb = from_host(xb, xp, device), from_host(yb, xp, device)
+                    xb, yb = from_host(xb, xp, device), _targets_to(yb, xp, device)
                 n = xb.shape[0]
                 out = model(Tensor(xb))
                 if loss_fn is not None:
                     value = loss_fn(out, yb).data
                     # NumPy: a float at once; a device: a sum kept there until the end
                     total = total + (float(value) if xp is np else value) * n
+                    for task, (part, rows) in (loss_fn.parts if multi else {}).items():
+                        acc = parts.setdefault(task, [0.0, 0])
+                        acc[0] += part * rows
+                        acc[1] += rows
                 count += n
+                data = _output_data(out) if metric_objs else None
                 for m in metric_objs:
-                    m.update(out.data, yb)
+                    m.update(data, yb)
     finally:
         model.train(was_training)
     result = {"loss": float(to_host(total)) / count} if loss_fn is not None else {}
+    for task, (value, rows) in parts.items():
+        result[f"{task}_loss"] = value / rows if rows else float("nan")
     for m in metric_objs:
         result[m.name] = m.result()
     return result

@@ -265,10 +265,16 @@ _BY_NAME = {
 def get_metric(metric) -> Metric | None:
     """A fresh :class:`Metric` for a name, a Metric, or a function.
 
-    Returns None for ``"loss"`` (the loss is always tracked).
+    Returns None for ``"loss"`` (the loss is always tracked).  A pair
+    ``(task, metric)`` scores one task of a multi-task model
+    (:class:`~chainrule.training.multitask.TaskMetric`).
     """
     if isinstance(metric, Metric):
         return metric
+    if isinstance(metric, tuple) and len(metric) == 2 and isinstance(metric[0], str):
+        from .multitask import TaskMetric
+
+        return TaskMetric(*metric)
     if isinstance(metric, str):
         if metric == "loss":
             return None

@@ -4,6 +4,7 @@ One epoch: for each minibatch (xb, yb) drawn by the shuffling
 :class:`~chainrule.data.DataLoader`::
 
     J = loss(model(xb), yb) + Σ regularizer(model)   # book eq. 7.1
+        + Σ b.batch_penalty(model, xb, yb, loss, J₀)  # J₀ the data term; e.g. §7.13, §7.14
     optimizer.zero_grad(); J.backward()
     for r in gradient regularizers: r.add_gradient(model, m')   # e.g. MinibatchL2
     optimizer.step()
@@ -42,6 +43,11 @@ Conventions (decided once):
   accumulate on the device; the epoch's logs are Python floats (one
   scalar comes to the host per step: the divergence check needs it before
   the step).
+* Multi-task (§7.7) and semi-supervised (§7.6) training are this loop with
+  a dict of targets and a :class:`~chainrule.training.MultiTaskLoss` (see
+  :mod:`chainrule.training.multitask`): minibatches carry a dict of
+  targets in the same row order; ``unlabeled`` rows are appended with
+  their labels marked missing; per-task losses are logged as ``<task>_loss``.
 * X is checked and made float32 once; a ``transform`` may return float64
   minibatches (and targets of any form its loss reads), which then train a
   float64 model in float64 (the scikit-learn estimators gather float64 or
@@ -59,14 +65,16 @@ import numpy as np
 from .. import random as _random
 from .._backend import namespace_of
 from ..autograd.engine import Tensor, no_grad
-from ..data.loader import DataLoader, TensorDataset, train_val_split
+from ..data.loader import DataLoader, TensorDataset, take_rows, train_val_split
+from ..nn.multitask import MultiTask
 from . import checkpoint as ckpt
 from ._placement import model_place, on_model
 from .callbacks import Callback, ModelCheckpoint, _weights_copy
-from .evaluation import check_data, evaluate, predict
+from .evaluation import _output_data, check_data, evaluate, predict
 from .history import History
 from .losses import get_loss
 from .metrics import get_metric
+from .multitask import MultiTaskLoss, task_metrics
 from .progress import ProgressBar
 
 __all__ = ["NonFiniteLossError", "Trainer", "evaluate", "fit", "predict"]
@@ -113,8 +121,10 @@ class Trainer:
     scikit-learn estimators, the meta-algorithms of
     :mod:`chainrule.ensembles`).  What varies is plugged in:
 
-    * ``regularizers``: graph penalties ``model -> Tensor`` (``L2Penalty``)
-      or gradient-side ones with ``add_gradient`` (``MinibatchL2``);
+    * ``regularizers``: graph penalties ``model -> Tensor`` (``L2Penalty``),
+      gradient-side ones with ``add_gradient`` (``MinibatchL2``), or batch
+      ones with ``batch_penalty(model, xb, yb, loss_fn, loss) -> Tensor``
+      that read the minibatch (``AdversarialTraining``, ``TangentProp``);
     * ``constraints``: ``model -> None`` after each step (``MaxNorm``);
     * ``callbacks``: epoch/batch hooks (``EarlyStopping``,
       ``ToleranceStopping``, ``InverseScalingLR``, ``EpochScore``,
@@ -154,30 +164,42 @@ class Trainer:
         verbose="auto",
         generator=None,
         distributed: bool | None = None,
+        loss_weights: dict | None = None,
     ):
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(
                 f"Expected scheduler_interval 'step' or 'epoch'. Received: {scheduler_interval!r}"
             )
         self.model = model
+        if isinstance(loss, dict):
+            loss = MultiTaskLoss(loss, loss_weights)
+        elif loss_weights is not None:
+            raise ValueError(
+                "Expected loss_weights only with a dict of per-task losses. Received: "
+                f"loss={loss!r}"
+            )
         self.loss_fn, self.loss_name = get_loss(loss)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.scheduler_interval = scheduler_interval
-        self.metric_specs = list(metrics)
+        self.metric_specs = task_metrics(metrics)
         for spec in self.metric_specs:
             get_metric(spec)  # validate names early
         self.regularizers = []
         self.gradient_regularizers = []
+        self.batch_regularizers = []
         for reg in regularizers:
             if hasattr(reg, "add_gradient"):
                 self.gradient_regularizers.append(reg)
+            elif hasattr(reg, "batch_penalty"):
+                self.batch_regularizers.append(reg)
             elif callable(reg):
                 self.regularizers.append(reg)
             else:
                 raise TypeError(
                     "Expected regularizers: callables model -> scalar Tensor, or objects "
-                    f"with add_gradient(model, batch_rows). Received: {type(reg).__name__}"
+                    "with add_gradient(model, batch_rows) or batch_penalty(model, xb, yb, "
+                    f"loss_fn, loss). Received: {type(reg).__name__}"
                 )
         self.constraints = list(constraints)
         callbacks = list(callbacks)
@@ -202,11 +224,18 @@ class Trainer:
         self.loader: DataLoader | None = None
         self.stop_training = False
         self._train_metrics: list = []
-        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0, "parts": {}}
         self._xp, self._device = np, "cpu"  # where the model computes, read per fit
 
     # --- data checks ------------------------------------------------------------
     def _check_data(self, X, y, name: str = "X", transform=None):
+        if isinstance(self.loss_fn, MultiTaskLoss):
+            return self.loss_fn.check_data(self.model, X, y, name=name, transform=transform)
+        if isinstance(self.model, MultiTask):
+            raise TypeError(
+                f"Expected loss as a dict {{task: loss}} for a MultiTask model (tasks "
+                f"{list(self.model.tasks)}). Received: loss={self.loss_name!r}"
+            )
         return check_data(self.model, X, y, self.loss_name, name=name, transform=transform)
 
     def _to_model(self, xb, yb):
@@ -214,7 +243,11 @@ class Trainer:
         xp = self._xp
         if xp is np:
             return xb, yb
-        return on_model(xb, xp, self._device, "X"), on_model(yb, xp, self._device, "y")
+        if isinstance(yb, dict):  # one target array per task
+            yb = {k: on_model(v, xp, self._device, f"y[{k!r}]") for k, v in yb.items()}
+        else:
+            yb = on_model(yb, xp, self._device, "y")
+        return on_model(xb, xp, self._device, "X"), yb
 
     # --- the loop ---------------------------------------------------------------
     def fit(
@@ -230,6 +263,8 @@ class Trainer:
         shuffle: bool = True,
         checkpoint=None,
         drop_last: bool = False,
+        unlabeled=None,
+        sampler=None,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
         scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
@@ -245,10 +280,12 @@ class Trainer:
                 shuffle=shuffle,
                 checkpoint=checkpoint,
                 drop_last=drop_last,
+                unlabeled=unlabeled,
+                sampler=sampler,
             )
 
     def _fit(self, X, y, *, epochs, batch_size, validation_data, validation_split, transform,
-             shuffle, checkpoint, drop_last) -> History:
+             shuffle, checkpoint, drop_last, unlabeled=None, sampler=None) -> History:
         if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
             raise TypeError(
                 f"Expected epochs to be an integer (a whole number of epochs). "
@@ -256,7 +293,14 @@ class Trainer:
             )
         if epochs < 0:
             raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
+        if unlabeled is not None and not isinstance(self.loss_fn, MultiTaskLoss):
+            raise ValueError(
+                "Expected a dict of per-task losses with a task that reconstructs the input "
+                "(target None) to learn from unlabeled rows. Received: "
+                f"loss={self.loss_name!r}"
+            )
         self._xp, self._device = model_place(self.model)
+        raw_y = y
         X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
             raise ValueError("Expected validation_data or validation_split, not both")
@@ -270,6 +314,8 @@ class Trainer:
                     f"{type(validation_data).__name__}"
                 )
             validation_data = self._check_data(*validation_data, name="X_val")
+        if unlabeled is not None:  # after the split: validation rows keep their labels
+            X, y = self.loss_fn.add_unlabeled(X, y, raw_y, unlabeled)
         # each call is a new run; ``checkpoint`` continues a saved one
         self.epochs = int(epochs)
         self.epoch = 0
@@ -282,6 +328,7 @@ class Trainer:
             shuffle=shuffle,
             drop_last=drop_last,
             transform=transform,
+            sampler=sampler,
         )
         self._train_metrics = [m for m in map(get_metric, self.metric_specs) if m]
         self._reset_sums()
@@ -334,8 +381,15 @@ class Trainer:
         for m in self._train_metrics:
             m._flush()
             values += [m.total, float(m.count), float(getattr(m, "sq", 0.0))]
+        tasks = getattr(self.loss_fn, "tasks", ())
+        for t in tasks:
+            values += self._sums["parts"].get(t, [0.0, 0])
         total = dist.all_reduce(np.array(values, dtype=np.float64), op="sum")
-        self._sums = {"loss": total[0], "penalty": total[1], "count": int(total[2])}
+        k = 3 + 3 * len(self._train_metrics)
+        parts = {t: [float(total[k + 2 * i]), int(total[k + 2 * i + 1])]
+                 for i, t in enumerate(tasks)}
+        self._sums = {"loss": total[0], "penalty": total[1], "count": int(total[2]),
+                      "parts": parts}
         for i, m in enumerate(self._train_metrics):
             m.total, m.count = float(total[3 + 3 * i]), int(total[4 + 3 * i])
             if hasattr(m, "sq"):
@@ -347,21 +401,23 @@ class Trainer:
 
         part = dist.shard(X.shape[0])
         n = part.stop - part.start
-        scores = self.evaluate(X[part, ...], y[part, ...], batch_size=batch_size) if n else {}
+        scores = self.evaluate(X[part], take_rows(y, part), batch_size=batch_size) if n else {}
         names = sorted(dist.broadcast_object(sorted(scores), root=0))
         local = np.array([scores.get(k, 0.0) * n for k in names] + [n], dtype=np.float64)
         total = dist.all_reduce(local, op="sum")
         return {k: float(v / total[-1]) for k, v in zip(names, total[:-1])}
 
     def _reset_sums(self) -> None:
-        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0}
+        self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0, "parts": {}}
         for m in self._train_metrics:
             m.reset()
 
     def _running_logs(self) -> dict:
         n = max(self._sums["count"], 1)
         logs = {"loss": self._sums["loss"] / n}
-        if self.regularizers or self.gradient_regularizers:
+        for task, (total, rows) in self._sums.get("parts", {}).items():
+            logs[f"{task}_loss"] = total / rows if rows else float("nan")
+        if self.regularizers or self.gradient_regularizers or self.batch_regularizers:
             logs["penalty"] = self._sums["penalty"] / n
             logs["objective"] = logs["loss"] + logs["penalty"]
         for m in self._train_metrics:
@@ -431,14 +487,10 @@ class Trainer:
         first = {}
 
         def closure():
-            out = self.model(_input(xb, self._xp))
+            xt = _input(xb, self._xp)
+            out = self.model(xt)
             loss = self.loss_fn(out, yb)
-            total = loss
-            penalty = 0.0
-            for reg in self.regularizers:
-                term = reg(self.model)
-                penalty += float(term.data)
-                total = total + term
+            total, penalty = self._graph_penalties(xt, yb, loss)
             if not first:
                 value = float(total.data)
                 if not math.isfinite(value):
@@ -469,18 +521,14 @@ class Trainer:
             from ..distributed import shard
 
             part = shard(n_global)
-            xb, yb = xb[part, ...], (None if yb is None else yb[part, ...])
+            xb, yb = xb[part, ...], take_rows(yb, part)
             if xb.shape[0] == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
-        out = self.model(_input(xb, self._xp))
+        xt = _input(xb, self._xp)
+        out = self.model(xt)
         loss = self.loss_fn(out, yb)
-        total = loss
-        penalty = 0.0
-        for reg in self.regularizers:
-            term = reg(self.model)
-            penalty += float(term.data)
-            total = total + term
+        total, penalty = self._graph_penalties(xt, yb, loss)
         value = float(total.data)
         if not math.isfinite(value):
             self._non_finite(value, epoch, snapshot)
@@ -497,6 +545,25 @@ class Trainer:
         # the checked value is the loss itself without graph penalties: no second sync
         self._after_step(xb, yb, out, loss, penalty, value if total is loss else None)
 
+    def _graph_penalties(self, xt: Tensor, yb, loss: Tensor) -> tuple:
+        """The objective with the graph penalties added, and their sum as a float.
+
+        Model-only regularizers first (an ``ActivityRegularizer`` reads the
+        output of the forward pass just made), then the batch ones, which
+        may run the model again on other inputs.
+        """
+        total = loss
+        penalty = 0.0
+        for reg in self.regularizers:
+            term = reg(self.model)
+            penalty += float(term.data)
+            total = total + term
+        for reg in self.batch_regularizers:
+            term = reg.batch_penalty(self.model, xt, yb, self.loss_fn, loss)
+            penalty += float(term.data)
+            total = total + term
+        return total, penalty
+
     def _advance(self) -> None:
         """After an optimiser step: constraints, the step count, a per-step schedule."""
         if self.constraints:
@@ -507,14 +574,19 @@ class Trainer:
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
 
-    def _after_step(self, xb, yb, out, loss, penalty: float, value=None) -> None:
+    def _after_step(self, xb, yb, out, loss, penalty: float, loss_value=None) -> None:
         n = xb.shape[0]
         self._advance()
-        self._sums["loss"] += (float(loss.data) if value is None else value) * n
+        self._sums["loss"] += (float(loss.data) if loss_value is None else loss_value) * n
         self._sums["penalty"] += penalty * n
         self._sums["count"] += n
+        parts = self.loss_fn.parts if isinstance(self.loss_fn, MultiTaskLoss) else {}
+        for task, (value, rows) in parts.items():
+            acc = self._sums["parts"].setdefault(task, [0.0, 0])
+            acc[0] += value * rows
+            acc[1] += rows
         if self._train_metrics:
-            o = out.data
+            o = _output_data(out)
             for m in self._train_metrics:
                 m.update(o, yb)
 
@@ -578,7 +650,7 @@ class Trainer:
             "loader": None if self.loader is None else self.loader.state_dict(),
             "n_samples": None if self.loader is None else len(self.loader.dataset),
             "history": self.history.state_dict(),
-            "sums": dict(self._sums),
+            "sums": {**self._sums, "parts": {k: list(v) for k, v in self._sums["parts"].items()}},
             "metrics": [m.state_dict() for m in self._train_metrics],
             "callbacks": [[type(c).__name__, c.state_dict()] for c in self.callbacks],
         }
@@ -627,7 +699,9 @@ class Trainer:
         self.history.load_state_dict(state["history"])
         if self.loader is not None and state["loader"] is not None:
             self.loader.load_state_dict(state["loader"])
-        self._sums = dict(state["sums"])
+        sums = dict(state["sums"])
+        sums["parts"] = {k: list(v) for k, v in sums.get("parts", {}).items()}
+        self._sums = sums
         for m, ms in zip(self._train_metrics, state["metrics"]):
             m.load_state_dict(ms)
         saved = list(state["callbacks"])
@@ -663,6 +737,9 @@ def fit(
     scheduler_interval: str = "step",
     generator=None,
     drop_last: bool = False,
+    loss_weights: dict | None = None,
+    unlabeled=None,
+    sampler=None,
 ) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
@@ -671,10 +748,19 @@ def fit(
             ``train()``/``eval()``/``state_dict()``).
         X: inputs, (n_samples, ...), finite numbers (made float32).
         y: targets (class ids for "cross_entropy", real values for "mse"),
-            or None to reconstruct X.
+            or None to reconstruct X; for a multi-task model, a dict
+            ``{task: targets or None}`` (None: the task reconstructs X).
         loss: a name ("cross_entropy", "mse", "l1", "bce", "gaussian_nll";
             see :mod:`chainrule.training.losses`) or a callable
-            ``(output Tensor, target ndarray) -> scalar Tensor``.
+            ``(output Tensor, target ndarray) -> scalar Tensor``; or a dict
+            ``{task: loss}`` for a model returning ``{task: output}``
+            (:class:`chainrule.nn.MultiTask`): the objective is then
+            Σ_t w_t L_t and the history holds ``<task>_loss`` too (book §7.7).
+        loss_weights: ``{task: w_t}`` with a dict ``loss`` (default 1 each).
+        unlabeled: rows without targets (semi-supervised, book §7.6),
+            appended to X with every labelled task's target marked missing:
+            they train only the tasks whose target is None (reconstruction),
+            through the shared trunk.  Needs a dict ``loss``.
         optimizer: a ``chainrule.optim`` optimiser over the model's parameters.
         epochs: total number of epochs; on resume, training continues up
             to this total.
@@ -682,7 +768,8 @@ def fit(
         validation_data: ``(X_val, y_val)`` scored after every epoch.
         validation_split: or a share of (X, y) held out for validation.
         metrics: names ("accuracy", "mse", "mae", "log_likelihood", "loss")
-            or callables ``(output, target) -> float``.
+            or callables ``(output, target) -> float``; for a multi-task
+            model ``{task: [metric, ...]}``, logged as ``<task>_<metric>``.
         callbacks: :class:`Callback` instances (EarlyStopping, ...).
         scheduler: a ``chainrule.optim.lr_scheduler`` scheduler, stepped
             after every optimiser step (``scheduler_interval="step"``, the
@@ -692,13 +779,21 @@ def fit(
             loss (e.g. ``regularization.L2Penalty(1e-4)``), or gradient-side
             penalties with ``add_gradient(model, batch_rows) -> penalty``
             that add their gradient in place after ``backward`` (e.g.
-            ``regularization.MinibatchL2(alpha)``, scikit-learn's L2).
+            ``regularization.MinibatchL2(alpha)``, scikit-learn's L2), or
+            batch regularizers with ``batch_penalty(model, xb, yb, loss_fn,
+            loss) -> scalar Tensor`` that read the minibatch and its data
+            loss (``regularization.AdversarialTraining``,
+            ``regularization.TangentProp``).
         constraints: callables ``model -> None`` applied without gradients
             after every step (e.g. ``regularization.MaxNorm(3.0)``).
         transform: ``(xb, yb) -> (xb, yb)`` per training minibatch
             (augmentation); not applied to validation data.
         shuffle: reshuffle the training rows every epoch.
         drop_last: skip a last minibatch smaller than ``batch_size``.
+        sampler: the rows of each epoch, e.g. a
+            :class:`~chainrule.data.CurriculumSampler` (easy rows first,
+            paced; book §8.7.6); replaces ``shuffle`` (see
+            :class:`~chainrule.data.DataLoader`).
         verbose: "auto" (a progress bar only on a terminal), 0, 1 or 2.
         checkpoint: path of a checkpoint written by :class:`ModelCheckpoint`
             (or ``Trainer.save_checkpoint``) to resume from: model,
@@ -734,6 +829,7 @@ def fit(
         constraints=constraints,
         verbose=verbose,
         generator=generator,
+        loss_weights=loss_weights,
     )
     return trainer.fit(
         X,
@@ -746,4 +842,6 @@ def fit(
         shuffle=shuffle,
         checkpoint=checkpoint,
         drop_last=drop_last,
+        unlabeled=unlabeled,
+        sampler=sampler,
     )
