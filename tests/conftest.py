@@ -75,3 +75,9 @@ def make_namespace(name: str) -> Namespace:
 def namespace(request):
     """Each namespace in turn: NumPy, array_api_strict (two devices), torch CPU."""
     return make_namespace(request.param)
+
+
+@pytest.fixture
+def namespaces():
+    """``namespaces(name)``: the :class:`Namespace` of that name (one of NAMESPACES)."""
+    return make_namespace

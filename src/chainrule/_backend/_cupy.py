@@ -8,7 +8,8 @@ Optimiser updates: one ``cupy.ElementwiseKernel`` per rule (and variant),
 which reads the gradient once and writes the parameter and its state in
 place in one pass, instead of the ~10 launches of the standard-only
 entry.  Hyperparameters go in as scalars of the parameter's dtype,
-computed in Python double precision as the NumPy entries compute them.
+computed in Python double precision as the NumPy entries compute them
+(``benchmarks/gpu_optim_check.py`` compares them with NumPy's).
 
 Random numbers: one ``cupy.random.Generator`` per chainrule host generator
 and GPU, seeded with 64 bits drawn from that host generator the first time
@@ -23,24 +24,121 @@ from collections import OrderedDict
 from .kernels import FEW_CHANNELS, _may_repeat, offsets, register, window_slab
 
 
-class _LazyCupy:
-    """CuPy, imported on first use: this module must import where CuPy is absent."""
+def _cp():
+    import cupy
 
-    def __getattr__(self, name):
-        import cupy as module
-
-        return getattr(module, name)
+    return cupy
 
 
-cupy = _LazyCupy()
+def _plain(index):
+    """``index`` with array-API-compat wrappers unwrapped and host arrays moved to the GPU."""
+    import numpy
 
+    cupy = _cp()
+
+    def move(part):
+        if isinstance(part, (numpy.ndarray, list)):
+            return cupy.asarray(part)
+        return part
+
+    if isinstance(index, tuple):
+        return tuple(move(p) for p in index)
+    return move(index)
+
+
+@register("gather", "cupy")
+def _gather_cupy(xp, a, index):
+    """``a[index]`` with NumPy's indexing rules (CuPy implements them all)."""
+    return a[_plain(index)]
+
+
+@register("scatter_add", "cupy")
+def _scatter_add_cupy(xp, g, shape, index, dtype=None):
+    """Zeros with ``g`` added at ``index``; repeats accumulate (``cupyx.scatter_add``)."""
+    import cupyx
+
+    cupy = _cp()
+    index = _plain(index)
+    out = cupy.zeros(shape, dtype=g.dtype if dtype is None else dtype)
+    if _may_repeat(index):
+        cupyx.scatter_add(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+@register("column_sums", "cupy")
+def _column_sums_cupy(xp, g):
+    return g.sum(axis=0)
+
+
+@register("own_grad", "cupy")
+def _own_grad_cupy(xp, g, handed_out):
+    """``g``, or a copy when it is a view or already some leaf's grad."""
+    if id(g) in handed_out or not g.flags.owndata:
+        g = g.copy()
+    return g
+
+
+@register("im2col", "cupy")
+def _im2col_cupy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=None):
+    """The im2col matrix (N·P, k·C [+1]) of a padded channels-last CuPy array.
+
+    The windows are a strided view (``cupy.lib.stride_tricks.as_strided``,
+    no copy) copied once into a C-ordered matrix, as in the NumPy entry.
+    With few channels the copy runs column by column and the result is a
+    transposed view, as there.
+    """
+    cupy = _cp()
+    as_strided = cupy.lib.stride_tricks.as_strided
+    xpad = cupy.ascontiguousarray(xpad)
+    n, c = xpad.shape[0], xpad.shape[-1]
+    positions = n * math.prod(out_size)
+    width = math.prod(kernel) * c
+    extra = 1 if ones else 0
+    st = xpad.strides
+    spatial = st[1:-1]
+    out_strides = tuple(s * t for s, t in zip(stride, spatial))
+    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
+    if c > FEW_CHANNELS:
+        src = as_strided(xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
+                         (st[0],) + out_strides + kernel_strides + (st[-1],))
+        buf = cupy.empty((positions, width + extra), dtype=xpad.dtype)
+        buf[:, :width] = src.reshape(positions, width)
+        if ones:
+            buf[:, -1] = 1
+        return buf
+    src = as_strided(xpad, tuple(kernel) + (c, n) + tuple(out_size),
+                     kernel_strides + (st[-1], st[0]) + out_strides)
+    buf = cupy.empty((width + extra, positions), dtype=xpad.dtype)
+    buf[:width] = src.reshape(width, positions)
+    if ones:
+        buf[-1] = 1
+    return buf.T
+
+
+@register("col2im", "cupy")
+def _col2im_cupy(xp, slabs, padded_shape, out_size, kernel, stride, dilation, out=None):
+    """Sum per-offset slabs (K, N, *out, C) into a padded (N, *S, C) array: one strided
+    add per kernel offset, never a loop over positions."""
+    cupy = _cp()
+    if out is None:
+        out = cupy.zeros(padded_shape, dtype=slabs.dtype)
+    else:
+        out.fill(0)
+    for k, o in enumerate(offsets(kernel)):
+        out[window_slab(o, out_size, stride, dilation)] += slabs[k]
+    return out
+
+
+# --- optimisers: fused updates ---------------------------------------------
 _KERNELS: dict = {}
 
 
 def _elementwise(key, in_params: str, out_params: str, body: str):
     fn = _KERNELS.get(key)
     if fn is None:
-        fn = _KERNELS[key] = cupy.ElementwiseKernel(
+        fn = _KERNELS[key] = _cp().ElementwiseKernel(
             in_params, out_params, body, "chainrule_" + "_".join(str(k) for k in key)
         )
     return fn
@@ -182,6 +280,7 @@ def device_generator(host, device=None):
     Made the first time, seeded with 64 bits drawn from ``host``, so that
     ``cr.manual_seed(s)`` fixes the GPU's masks too.
     """
+    cupy = _cp()
     device = cupy.cuda.Device() if device is None else device
     key = getattr(device, "id", device)
     entry = _DEVICE_GENERATORS.get(id(host))
@@ -202,6 +301,7 @@ def device_generator(host, device=None):
 
 @register("random_uniform", "cupy")
 def _uniform(xp, host, shape, dtype, device):
+    cupy = _cp()
     gen = device_generator(host, device)
     with cupy.cuda.Device(getattr(device, "id", device) if device is not None else None):
         return gen.random(shape, dtype=cupy.float32 if dtype is None else dtype)
@@ -209,114 +309,7 @@ def _uniform(xp, host, shape, dtype, device):
 
 @register("random_normal", "cupy")
 def _normal(xp, host, shape, dtype, device):
+    cupy = _cp()
     gen = device_generator(host, device)
     with cupy.cuda.Device(getattr(device, "id", device) if device is not None else None):
         return gen.standard_normal(shape, dtype=cupy.float32 if dtype is None else dtype)
-
-
-
-def _cp():
-    import cupy
-
-    return cupy
-
-
-def _plain(index):
-    """``index`` with array-API-compat wrappers unwrapped and host arrays moved to the GPU."""
-    import numpy
-
-    cupy = _cp()
-
-    def move(part):
-        if isinstance(part, (numpy.ndarray, list)):
-            return cupy.asarray(part)
-        return part
-
-    if isinstance(index, tuple):
-        return tuple(move(p) for p in index)
-    return move(index)
-
-
-@register("gather", "cupy")
-def _gather_cupy(xp, a, index):
-    """``a[index]`` with NumPy's indexing rules (CuPy implements them all)."""
-    return a[_plain(index)]
-
-
-@register("scatter_add", "cupy")
-def _scatter_add_cupy(xp, g, shape, index, dtype=None):
-    """Zeros with ``g`` added at ``index``; repeats accumulate (``cupyx.scatter_add``)."""
-    import cupyx
-
-    cupy = _cp()
-    index = _plain(index)
-    out = cupy.zeros(shape, dtype=g.dtype if dtype is None else dtype)
-    if _may_repeat(index):
-        cupyx.scatter_add(out, index, g)
-    else:
-        out[index] = g
-    return out
-
-
-@register("column_sums", "cupy")
-def _column_sums_cupy(xp, g):
-    return g.sum(axis=0)
-
-
-@register("own_grad", "cupy")
-def _own_grad_cupy(xp, g, handed_out):
-    """``g``, or a copy when it is a view or already some leaf's grad."""
-    if id(g) in handed_out or not g.flags.owndata:
-        g = g.copy()
-    return g
-
-
-@register("im2col", "cupy")
-def _im2col_cupy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=None):
-    """The im2col matrix (N·P, k·C [+1]) of a padded channels-last CuPy array.
-
-    The windows are a strided view (``cupy.lib.stride_tricks.as_strided``,
-    no copy) copied once into a C-ordered matrix, as in the NumPy entry.
-    With few channels the copy runs column by column and the result is a
-    transposed view, as there.
-    """
-    cupy = _cp()
-    as_strided = cupy.lib.stride_tricks.as_strided
-    xpad = cupy.ascontiguousarray(xpad)
-    n, c = xpad.shape[0], xpad.shape[-1]
-    positions = n * math.prod(out_size)
-    width = math.prod(kernel) * c
-    extra = 1 if ones else 0
-    st = xpad.strides
-    spatial = st[1:-1]
-    out_strides = tuple(s * t for s, t in zip(stride, spatial))
-    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
-    if c > FEW_CHANNELS:
-        src = as_strided(xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
-                         (st[0],) + out_strides + kernel_strides + (st[-1],))
-        buf = cupy.empty((positions, width + extra), dtype=xpad.dtype)
-        buf[:, :width] = src.reshape(positions, width)
-        if ones:
-            buf[:, -1] = 1
-        return buf
-    src = as_strided(xpad, tuple(kernel) + (c, n) + tuple(out_size),
-                     kernel_strides + (st[-1], st[0]) + out_strides)
-    buf = cupy.empty((width + extra, positions), dtype=xpad.dtype)
-    buf[:width] = src.reshape(width, positions)
-    if ones:
-        buf[-1] = 1
-    return buf.T
-
-
-@register("col2im", "cupy")
-def _col2im_cupy(xp, slabs, padded_shape, out_size, kernel, stride, dilation, out=None):
-    """Sum per-offset slabs (K, N, *out, C) into a padded (N, *S, C) array: one strided
-    add per kernel offset, never a loop over positions."""
-    cupy = _cp()
-    if out is None:
-        out = cupy.zeros(padded_shape, dtype=slabs.dtype)
-    else:
-        out.fill(0)
-    for k, o in enumerate(offsets(kernel)):
-        out[window_slab(o, out_size, stride, dilation)] += slabs[k]
-    return out

@@ -18,7 +18,9 @@ Two kinds of namespace run the same code:
   another library are moved to that library and device (``from_host``).
   A primitive may have per-backend forwards (``op.variant("numpy")``, a
   kernel-table entry ``"op:<name>"``): the NumPy one keeps NumPy's fast
-  tricks, the generic one uses standard names only;
+  tricks, the generic one uses standard names only.  An op whose first
+  operand is a NumPy Tensor takes a short host path (no namespace lookup:
+  the tape's per-op cost on small arrays stays what it was);
 - the differentiable one (:data:`GRAPH`, chainrule's own ops on Tensors)
   when ``backward(create_graph=True)`` or ``grad(..., create_graph=True)``
   reaches the op: the engine runs the forward again on the input *Tensors*
@@ -139,6 +141,23 @@ def enable_grad(fn=None):
     return mode if fn is None else mode(fn)
 
 
+#: namespace -> its kernels the engine uses on every backward (one lookup per call)
+_ENGINE_KERNELS: dict = {}
+
+
+def _engine_kernels(ns):
+    """``(own_grad, column_sums)`` entries serving namespace ``ns``."""
+    try:
+        return _ENGINE_KERNELS[ns]
+    except KeyError:
+        pair = (_kernels.kernel("own_grad", ns), _kernels.kernel("column_sums", ns))
+        _ENGINE_KERNELS[ns] = pair
+        return pair
+
+
+_own_grad_np = _kernels.registered("own_grad")["numpy"]
+
+
 def _ns(a):
     """The namespace of array ``a`` (one dict lookup for a known type)."""
     try:
@@ -174,7 +193,7 @@ def unbroadcast(g, shape):
         ns = _ns(g)
         if extra == 1 and g.ndim == 2:
             # a bias broadcast over rows: NumPy sums float columns as one BLAS product
-            g = _kernels.kernel("column_sums", ns)(ns, g)
+            g = _engine_kernels(ns)[1](ns, g)
         elif extra > 0:
             g = ns.sum(g, axis=tuple(range(extra)))
         axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -403,14 +422,14 @@ def _accumulate_leaf(leaf, g, handed_out):
     A second backward adds into a new array: ``.grad`` may be held by the
     caller, so it is never changed in place.
     """
-    ns = _ns(g)
+    ns = _np if type(g) is _ndarray else _ns(g)
     if g.dtype != leaf.data.dtype:
         g = ns.astype(g, leaf.data.dtype)
     current = leaf.grad
     if current is None:
         # a copy where g is a view, read-only, or handed out already
         # (NumPy looks at its flags; other libraries always copy)
-        g = _kernels.kernel("own_grad", ns)(ns, g, handed_out)
+        g = (_own_grad_np if ns is _np else _engine_kernels(ns)[0])(ns, g, handed_out)
         handed_out.add(id(g))
         leaf.grad = g
     else:
@@ -649,7 +668,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             ns = _ns(g)
             if g.dtype != t.dtype:
                 g = ns.astype(g, t.dtype)
-            g = Tensor._result(_kernels.kernel("own_grad", ns)(ns, g, ()), None)
+            g = Tensor._result(_engine_kernels(ns)[0](ns, g, ()), None)
         result.append(g)
     return tuple(result)
 
@@ -737,17 +756,21 @@ def primitive(fwd):
     namespaced = bool(params_list) and params_list[0] in ("xp", "ns")
     fwd._namespaced = namespaced
     name = fwd.__name__
-    #: namespace -> the forward serving it (``fwd`` or a per-backend variant)
+    #: namespace -> the forward serving it (``fwd`` or a per-backend variant),
+    #: called as ``call(*arrays, **params)`` with the namespace bound
     impls: dict = {}
+    np_call = None  # impls[numpy], once resolved
 
     def resolve(ns):
+        nonlocal np_call
         if not namespaced:
-            def call(_ns, *arrays, **params):
-                return fwd(*arrays, **params)
+            call = fwd
         else:
             entries = _kernels.registered("op:" + name)
-            call = entries.get(_kernels.backend_name(ns)) or fwd
+            call = functools.partial(entries.get(_kernels.backend_name(ns)) or fwd, ns)
         impls[ns] = call
+        if ns is _np:
+            np_call = call
         return call
 
     # This wrapper is the tape's whole per-op cost, so it is written for
@@ -755,37 +778,61 @@ def primitive(fwd):
     def op(*args, **params):
         arrays = []
         need = []
+        a0 = args[0] if args else None
+        if isinstance(a0, Tensor) and type(a0.data) is _ndarray:
+            # the host fast path: the first operand is a NumPy Tensor
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a.data)
+                    need.append(a.requires_grad)
+                else:
+                    arrays.append(_constant(a, args))
+                    need.append(False)
+            out, vjp = (np_call or resolve(_np))(*arrays, **params)
+            if type(out) is not _ndarray:
+                out = _np.asarray(out)  # NumPy returns scalars for 0-d results
+            t = _new_tensor(Tensor)
+            t.data = out
+            t.grad = None
+            if _mode.enabled and True in need:
+                t.requires_grad = True
+                t._ctx = (vjp, args, tuple(need), fwd, params)
+                t._seq = _next_seq()
+            else:
+                t.requires_grad = False
+                t._ctx = None
+            return t
         ns = None
         late = False
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
                 if ns is None:
-                    try:
-                        ns = _NAMESPACES[type(d)]
-                    except KeyError:
-                        ns = namespace_of(d)
+                    ns = _np if type(d) is _ndarray else _ns(d)
                 elif ns is not _np and type(d) is _ndarray:
                     d = _constant(d, args, ns)  # a NumPy Tensor meeting another library
                 arrays.append(d)
                 need.append(a.requires_grad)
-            else:
-                if ns is None:
-                    late = True
-                    arrays.append(a)
-                else:
-                    arrays.append(_constant(a, args, ns))
+            elif ns is None:
+                late = True
+                arrays.append(a)
                 need.append(False)
-        if ns is None:
-            ns = _np
+            else:
+                arrays.append(_constant(a, args, ns))
+                need.append(False)
         if late:  # a constant came before the first Tensor: convert it now
+            if ns is None:
+                ns = _np
             arrays = [arr if isinstance(a, Tensor) else _constant(a, args, ns)
                       for a, arr in zip(args, arrays)]
-        call = impls.get(ns)
-        if call is None:
-            call = resolve(ns)
-        out, vjp = call(ns, *arrays, **params)
-        if ns is _np and type(out) is not _ndarray:
+        try:
+            call = impls[ns]
+        except KeyError:
+            if ns is None:  # no Tensor and no constant at all
+                ns = _np
+            call = impls.get(ns) or resolve(ns)
+        out, vjp = call(*arrays, **params)
+        if type(out) is not _ndarray and ns is _np:
             out = _np.asarray(out)  # NumPy returns scalars for 0-d results
         t = _new_tensor(Tensor)
         t.data = out

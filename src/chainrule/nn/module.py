@@ -46,6 +46,8 @@ def _place(a, ns, device):
         return a
     host = np.array(to_host(a), copy=True)  # never shares memory with the old array
     return from_host(host, ns, device, host.dtype)
+
+
 class _HookHandle:
     """Removes one registered hook: ``handle.remove()``."""
 

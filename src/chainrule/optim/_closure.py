@@ -9,20 +9,58 @@ gradients into one float vector, adds ``t · d`` to the parameters in place
 searches.  It subclasses :class:`Optimizer` for ``isinstance`` checks only
 and keeps its own groups and state (so it does not depend on the flat
 buffers of the first-order optimisers); ``state_dict`` copies everything.
+
+The flat vectors live in the parameters' namespace and on their device
+(looked up from the first parameter at each use, a cached dict lookup),
+and the methods use only standard functions on them (:func:`max_abs`,
+:func:`sum_abs`, :func:`copy_array`, ``@``), so they run on any array-API
+namespace; the few scalars they decide with (slopes, norms) come back to
+the host as Python floats or 0-d values of the namespace.  :class:`ScipyMinimize` converts at the host
+boundary instead.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-import numpy as np
-
+from .._backend import device_of, namespace_of
 from ..autograd.engine import Tensor, enable_grad
 from .optimizer import Optimizer
 
 __all__ = ["ClosureOptimizer"]
+
+
+def n_of(a) -> int:
+    """The number of elements of array ``a`` (torch's ``size`` is a method)."""
+    return math.prod(a.shape)
+
+
+def max_abs(a):
+    """max |aᵢ| of a flat vector of any namespace (a 0-d value of its namespace and dtype)."""
+    xp = namespace_of(a)
+    return xp.max(xp.abs(a))
+
+
+def sum_abs(a):
+    """Σ |aᵢ| of a flat vector of any namespace (a 0-d value of its namespace and dtype)."""
+    xp = namespace_of(a)
+    return xp.sum(xp.abs(a))
+
+
+def scalar_for(t, a):
+    """Step ``t`` as a factor for array ``a``: NumPy scalars (whose precision
+    NumPy honours) stay for NumPy arrays; other namespaces get a Python float."""
+    if isinstance(t, (int, float)) or type(t) is type(a) or namespace_of(a) is namespace_of(t):
+        return t
+    return float(t)
+
+
+def copy_array(a):
+    """A copy of array ``a`` in its own namespace and device."""
+    return namespace_of(a).asarray(a, copy=True)
 
 
 def check(ok: bool, expected: str, received: str) -> None:
@@ -67,7 +105,9 @@ class ClosureOptimizer(Optimizer):
             group = {}
         check(len(params) > 0, "a non-empty list of parameters", "[]")
         for p in params:
-            if not isinstance(p, Tensor) or p.data.dtype.kind != "f":
+            if not isinstance(p, Tensor) or not namespace_of(p.data).isdtype(
+                p.data.dtype, "real floating"
+            ):
                 raise TypeError(
                     "Expected floating-point Tensors as parameters. "
                     f"Received: {type(p).__name__}"
@@ -80,8 +120,8 @@ class ClosureOptimizer(Optimizer):
         self.param_groups = [group]
         self.state = defaultdict(dict)
         self._params = params
-        self._sizes = [p.data.size for p in params]
-        self._dtype = np.result_type(*[p.data.dtype for p in params])
+        self._sizes = [math.prod(p.data.shape) for p in params]
+        self._dtype = namespace_of(params[0].data).result_type(*[p.data.dtype for p in params])
 
     def _validate(self, group: dict) -> None:
         """Check the group's hyperparameters (subclasses extend)."""
@@ -97,33 +137,46 @@ class ClosureOptimizer(Optimizer):
     def numel(self) -> int:
         return sum(self._sizes)
 
-    def _flat_grad(self) -> np.ndarray:
+    def _xp(self):
+        """The namespace of the parameters (of the first; all must share it)."""
+        return namespace_of(self._params[0].data)
+
+    def _flat_grad(self):
         """All gradients as one vector (zeros for a parameter without one)."""
+        xp = self._xp()
+        dtype = self._dtype
         parts = []
         for p in self._params:
             g = p.grad
             if g is None:
-                parts.append(np.zeros(p.data.size, dtype=self._dtype))
+                parts.append(xp.zeros(n_of(p.data), dtype=dtype, device=device_of(p.data)))
             else:
                 g = g.data if isinstance(g, Tensor) else g
-                parts.append(np.asarray(g, dtype=self._dtype).reshape(-1))
-        return np.concatenate(parts)
+                if type(g) is not type(p.data):
+                    g = xp.asarray(g, device=device_of(p.data))
+                parts.append(xp.reshape(xp.astype(g, dtype), (-1,)))
+        return xp.concat(parts)
 
-    def _get_flat(self) -> np.ndarray:
-        return np.concatenate([p.data.reshape(-1).astype(self._dtype) for p in self._params])
+    def _get_flat(self):
+        xp = self._xp()
+        return xp.concat([xp.astype(xp.reshape(p.data, (-1,)), self._dtype)
+                          for p in self._params])
 
-    def _set_flat(self, flat: np.ndarray) -> None:
+    def _set_flat(self, flat) -> None:
+        xp = self._xp()
         start = 0
         for p, n in zip(self._params, self._sizes):
-            p.data[...] = flat[start:start + n].reshape(p.data.shape)
+            p.data[...] = xp.astype(xp.reshape(flat[start:start + n], p.data.shape), p.data.dtype)
             start += n
 
-    def _add(self, t: float, d: np.ndarray) -> None:
+    def _add(self, t: float, d) -> None:
         """θ ← θ + t d, in place in each parameter's array."""
+        xp = self._xp()
+        t = scalar_for(t, d)
         start = 0
         for p, n in zip(self._params, self._sizes):
-            step = (t * d[start:start + n]).reshape(p.data.shape)
-            p.data += step.astype(p.data.dtype, copy=False)
+            step = xp.reshape(t * d[start:start + n], p.data.shape)
+            p.data += xp.astype(step, p.data.dtype, copy=False)
             start += n
 
     @staticmethod
@@ -137,7 +190,7 @@ class ClosureOptimizer(Optimizer):
         loss = self._call(closure)
         return loss, float(loss), self._flat_grad()
 
-    def _directional(self, closure: Callable, x: np.ndarray, t: float, d: np.ndarray):
+    def _directional(self, closure: Callable, x, t: float, d):
         """Loss and flat gradient at x + t d; the parameters are set back to x."""
         self._add(t, d)
         _, f, g = self._evaluate(closure)
@@ -172,7 +225,7 @@ class ClosureOptimizer(Optimizer):
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = np.zeros_like(p.data)
+                p.grad = namespace_of(p.data).zeros_like(p.data)
 
     def state_dict(self) -> dict:
         """A deep copy of the state and hyperparameters (torch's layout, params by index)."""

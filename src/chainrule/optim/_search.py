@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from ._closure import max_abs, scalar_for
 from .line_search import strong_wolfe
 
 __all__ = ["take_step"]
@@ -33,6 +32,6 @@ def take_step(opt, closure, d, t, f, g, gtd, group):
 
 def converged(g, t, d, f, f_prev, group) -> bool:
     """torch.optim.LBFGS's stopping tests: small gradient, step or loss change."""
-    return bool(np.abs(g).max() <= group["tolerance_grad"]
-                or np.abs(t * d).max() <= group["tolerance_change"]
+    return bool(max_abs(g) <= group["tolerance_grad"]
+                or max_abs(scalar_for(t, d) * d) <= group["tolerance_change"]
                 or abs(f - f_prev) < group["tolerance_change"])

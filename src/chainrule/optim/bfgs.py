@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
-from ._closure import ClosureOptimizer, check
+from .._backend import device_of, namespace_of
+from ._closure import ClosureOptimizer, check, max_abs, n_of, scalar_for, sum_abs
 from ._search import converged, take_step
+
+
+def _outer(xp, a, b):
+    """The outer product a bᵀ of two vectors (NumPy's ``outer``, in the standard)."""
+    return xp.reshape(a, (-1, 1)) * xp.reshape(b, (1, -1))
 
 __all__ = ["BFGS"]
 
@@ -52,7 +56,7 @@ class BFGS(ClosureOptimizer):
               f"c1={group['c1']}, c2={group['c2']}")
         check(group["line_search_fn"] in (None, "strong_wolfe"),
               "line_search_fn None or 'strong_wolfe'", f"{group['line_search_fn']!r}")
-        n = sum(p.data.size for p in group["params"])
+        n = sum(n_of(p.data) for p in group["params"])
         check(n <= 20000, "at most 20000 parameters (a dense n×n matrix; use LBFGS)",
               f"{n} parameters")
 
@@ -61,24 +65,25 @@ class BFGS(ClosureOptimizer):
         closure, group, state = self._begin(closure, "n_iter", "func_evals")
         orig, f, g = self._evaluate(closure)
         state["func_evals"] += 1
-        if np.abs(g).max() <= group["tolerance_grad"]:
+        if max_abs(g) <= group["tolerance_grad"]:
             return orig
+        xp = namespace_of(g)
         m = state.get("inverse_hessian")
         if m is None:
-            m = np.eye(g.size, dtype=g.dtype)
+            m = xp.eye(n_of(g), dtype=g.dtype, device=device_of(g))
         for _ in range(int(group["max_iter"])):
             state["n_iter"] += 1
             d = -(m @ g)
             gtd = float(g @ d)
             if gtd > -group["tolerance_change"]:
-                m = np.eye(g.size, dtype=g.dtype)  # lost descent: restart from -g
+                m = xp.eye(n_of(g), dtype=g.dtype, device=device_of(g))  # lost descent
                 d = -g
                 gtd = float(g @ d)
             first = state["n_iter"] == 1
-            t = min(1.0, 1.0 / np.abs(g).sum()) * group["lr"] if first else group["lr"]
+            t = min(1.0, 1.0 / sum_abs(g)) * group["lr"] if first else group["lr"]
             f_new, g_new, t, evals = take_step(self, closure, d, t, f, g, gtd, group)
             state["func_evals"] += evals
-            s, y = t * d, g_new - g
+            s, y = scalar_for(t, d) * d, g_new - g
             ys = float(y @ s)
             if ys > 1e-10:
                 if first:
@@ -86,8 +91,8 @@ class BFGS(ClosureOptimizer):
                 rho = 1.0 / ys
                 my = m @ y
                 # (I - ρ s yᵀ) M (I - ρ y sᵀ) + ρ s sᵀ, expanded (M symmetric)
-                m += (rho * rho * float(y @ my) + rho) * np.outer(s, s)
-                m -= rho * (np.outer(my, s) + np.outer(s, my))
+                m += (rho * rho * float(y @ my) + rho) * _outer(xp, s, s)
+                m -= rho * (_outer(xp, my, s) + _outer(xp, s, my))
             stop = converged(g_new, t, d, f_new, f, group)
             f, g = f_new, g_new
             if stop:

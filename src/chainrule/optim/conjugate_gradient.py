@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-import numpy as np
-
-from ._closure import ClosureOptimizer, check
+from ._closure import ClosureOptimizer, check, max_abs, n_of, sum_abs
 from ._search import converged, take_step
 
 __all__ = ["ConjugateGradient"]
@@ -61,9 +60,9 @@ class ConjugateGradient(ClosureOptimizer):
         closure, group, state = self._begin(closure, "n_iter", "func_evals")
         orig, f, g = self._evaluate(closure)
         state["func_evals"] += 1
-        if np.abs(g).max() <= group["tolerance_grad"]:
+        if max_abs(g) <= group["tolerance_grad"]:
             return orig
-        restart = group["restart"] or g.size
+        restart = group["restart"] or n_of(g)
         d, prev_g = state.get("d"), state.get("prev_flat_grad")
         prev_slope, t = state.get("prev_slope"), state.get("t")
         since = state.get("since_restart", 0)
@@ -80,11 +79,11 @@ class ConjugateGradient(ClosureOptimizer):
                 fresh = float(g @ d) >= 0  # not a descent direction: restart
             if not fresh:
                 t = t * prev_slope / float(g @ d)
-                fresh = not (0 < t < np.inf)  # the last search made no step: restart
+                fresh = not (0 < t < math.inf)  # the last search made no step: restart
             if fresh:
                 d = -g
                 since = 0
-                t = min(1.0, 1.0 / np.abs(g).sum()) * group["lr"]
+                t = min(1.0, 1.0 / sum_abs(g)) * group["lr"]
             gtd = float(g @ d)
             f_new, g_new, t, evals = take_step(self, closure, d, t, f, g, gtd, group)
             state["func_evals"] += evals

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._closure import ClosureOptimizer, check
+from ._closure import ClosureOptimizer, check, copy_array, max_abs, scalar_for, sum_abs
 from .line_search import strong_wolfe
 
 __all__ = ["LBFGS"]
@@ -98,7 +98,7 @@ class LBFGS(ClosureOptimizer):
         orig_loss, loss, g = self._evaluate(closure)
         evals = 1
         state["func_evals"] += 1
-        if np.abs(g).max() <= tol_grad:
+        if max_abs(g) <= tol_grad:
             return orig_loss
 
         d, t = state.get("d"), state.get("t")
@@ -114,7 +114,7 @@ class LBFGS(ClosureOptimizer):
                 steps, diffs, rhos, gamma = [], [], [], 1.0
             else:
                 y = g - prev_g
-                s = d * t
+                s = d * scalar_for(t, d)
                 ys = float(y @ s)
                 if ys > 1e-10:  # keep the pair only if it has positive curvature
                     if len(steps) == history:
@@ -126,9 +126,9 @@ class LBFGS(ClosureOptimizer):
                     rhos.append(1.0 / ys)
                     gamma = ys / float(y @ y)
                 d = two_loop(g, steps, diffs, rhos, gamma)
-            prev_g = g.copy()
+            prev_g = copy_array(g)
             prev_loss = loss
-            t = min(1.0, 1.0 / np.abs(g).sum()) * lr if state["n_iter"] == 1 else lr
+            t = min(1.0, 1.0 / sum_abs(g)) * lr if state["n_iter"] == 1 else lr
             gtd = float(g @ d)
             if gtd > -tol_change:  # not a descent direction any more
                 break
@@ -144,19 +144,19 @@ class LBFGS(ClosureOptimizer):
                                                     tolerance_change=tol_change,
                                                     max_ls=max_eval - evals)
                 self._add(t, d)
-                optimal = np.abs(g).max() <= tol_grad
+                optimal = max_abs(g) <= tol_grad
             else:
                 self._add(t, d)
                 optimal = False
                 if n_iter != max_iter:
                     _, loss, g = self._evaluate(closure)
-                    optimal = np.abs(g).max() <= tol_grad
+                    optimal = max_abs(g) <= tol_grad
                     ls_evals = 1
             evals += ls_evals
             state["func_evals"] += ls_evals
             if n_iter == max_iter or evals >= max_eval or optimal:
                 break
-            if np.abs(d * t).max() <= tol_change or abs(loss - prev_loss) < tol_change:
+            if max_abs(d * scalar_for(t, d)) <= tol_change or abs(loss - prev_loss) < tol_change:
                 break
 
         # flat_grad: the last gradient evaluated (at the final point when a line

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from ._closure import max_abs
 
 __all__ = ["cubic_interpolate", "strong_wolfe"]
 
@@ -60,7 +60,7 @@ def strong_wolfe(phi, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, m
     Returns:
         ``(loss, gradient, t, evaluations)`` at the accepted step.
     """
-    d_norm = float(np.abs(d).max())
+    d_norm = float(max_abs(d))
     f_new, g_new = phi(t)
     evals = 1
     gtd_new = float(g_new @ d)

@@ -6,14 +6,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._backend import device_of, namespace_of
 from ..autograd.engine import Tensor, enable_grad, grad
-from ._closure import ClosureOptimizer, check
+from ._closure import ClosureOptimizer, check, copy_array, max_abs, n_of
 from ._search import converged, take_step
 
 __all__ = ["Newton", "cg_solve"]
 
 
-def cg_solve(matvec, b: np.ndarray, max_iter: int, tol: float):
+def cg_solve(matvec, b, max_iter: int, tol: float):
     """Solve A x = b for symmetric A by linear conjugate gradients (A given as ``matvec``).
 
     Stops when ‖r‖ ≤ tol ‖b‖, after ``max_iter`` products, or at a direction
@@ -25,9 +26,9 @@ def cg_solve(matvec, b: np.ndarray, max_iter: int, tol: float):
     Returns:
         (x, iterations)
     """
-    x = np.zeros_like(b)
-    r = b.copy()
-    p = r.copy()
+    x = namespace_of(b).zeros_like(b)
+    r = copy_array(b)
+    p = copy_array(r)
     rr = float(r @ r)
     stop = tol * np.sqrt(rr)
     for k in range(max_iter):
@@ -36,7 +37,7 @@ def cg_solve(matvec, b: np.ndarray, max_iter: int, tol: float):
         ap = matvec(p)
         curvature = float(p @ ap)
         if curvature <= 0:
-            return (b.copy() if k == 0 else x), k
+            return (copy_array(b) if k == 0 else x), k
         alpha = rr / curvature
         x += alpha * p
         r -= alpha * ap
@@ -96,12 +97,21 @@ class Newton(ClosureOptimizer):
         check(0 < group["c1"] < group["c2"] < 1, "0 < c1 < c2 < 1",
               f"c1={group['c1']}, c2={group['c2']}")
 
-    def _split(self, v: np.ndarray) -> list:
+    def _split(self, v) -> list:
+        xp = namespace_of(v)
         out, start = [], 0
         for p, n in zip(self._params, self._sizes):
-            out.append(v[start:start + n].reshape(p.data.shape).astype(p.data.dtype))
+            out.append(xp.astype(xp.reshape(v[start:start + n], p.data.shape), p.data.dtype))
             start += n
         return out
+
+    def _flat(self, parts):
+        """The Tensors' arrays as one flat vector (zeros where a part is None)."""
+        xp = self._xp()
+        return xp.concat([
+            xp.zeros(n_of(p.data), dtype=self._dtype, device=device_of(p.data)) if h is None
+            else xp.astype(xp.reshape(h.data, (-1,)), self._dtype)
+            for h, p in zip(parts, self._params)])
 
     def _gradient_graph(self, closure):
         """(loss, its float, the recorded gradient Tensors, the flat gradient)."""
@@ -113,22 +123,17 @@ class Newton(ClosureOptimizer):
                     f"(Newton differentiates it twice). Received: {type(loss).__name__}"
                 )
             gs = grad(loss, self._params, create_graph=True, allow_unused=True)
-        flat = np.concatenate([
-            np.zeros(p.data.size, self._dtype) if gi is None
-            else gi.data.reshape(-1).astype(self._dtype) for gi, p in zip(gs, self._params)])
-        return loss, float(loss.data), gs, flat
+        return loss, float(loss.data), gs, self._flat(gs)
 
-    def _hvp(self, gs, v: np.ndarray) -> np.ndarray:
+    def _hvp(self, gs, v):
         used = [(gi, vi) for gi, vi in zip(gs, self._split(v))
                 if gi is not None and gi.requires_grad]
         if not used:
-            return np.zeros_like(v)
+            return namespace_of(v).zeros_like(v)
         with enable_grad():
             hv = grad([gi for gi, _ in used], self._params, [vi for _, vi in used],
                       allow_unused=True)
-        return np.concatenate([
-            np.zeros(p.data.size, self._dtype) if h is None
-            else h.data.reshape(-1).astype(self._dtype) for h, p in zip(hv, self._params)])
+        return self._flat(hv)
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` Newton iterations; return the first closure call's loss."""
@@ -140,7 +145,7 @@ class Newton(ClosureOptimizer):
             loss, f, gs, g = self._gradient_graph(closure)
             state["func_evals"] += 1
             orig = loss if orig is None else orig
-            if np.abs(g).max() <= group["tolerance_grad"]:
+            if max_abs(g) <= group["tolerance_grad"]:
                 break
             state["n_iter"] += 1
 

@@ -65,6 +65,7 @@ so checkpoints (written as host arrays) load onto any device.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import ClassVar
@@ -387,7 +388,7 @@ class Optimizer:
             if g is None:
                 continue
             theta = p.data
-            if g.shape != theta.shape or g.dtype != theta.dtype or type(g) is not np.ndarray:
+            if type(g) is not np.ndarray or g.shape != theta.shape or g.dtype != theta.dtype:
                 g = self._as_grad(p, g)
             state = self.state[p]
             fresh = not state
@@ -415,6 +416,12 @@ class Optimizer:
         The kernel (``self._kernel``, e.g. ``"adam_update"``) is looked up
         once for the group; it updates ``p.data`` and the state in place.
         """
+        if not self._kernel:
+            raise NotImplementedError(
+                f"{type(self).__name__} has an update rule for NumPy arrays only: set its "
+                "_kernel to the name of an update kernel with a 'generic' entry to step "
+                f"parameters of {getattr(xp, '__name__', xp)}"
+            )
         update = kernel(self._kernel, xp)
         options = self._kernel_options
         counts_steps = self._counts_steps
@@ -424,7 +431,7 @@ class Optimizer:
             if g is None:
                 continue
             theta = p.data
-            if g.shape != theta.shape or g.dtype != theta.dtype or type(g) is not type(theta):
+            if type(g) is not type(theta) or g.shape != theta.shape or g.dtype != theta.dtype:
                 g = self._as_grad(p, g)
             state = self.state[p]
             fresh = not state
@@ -546,7 +553,7 @@ class Optimizer:
         xp = namespace_of(theta)
         if g.dtype != theta.dtype:
             g = xp.astype(g, theta.dtype)
-        if g.size != theta.size:
+        if math.prod(g.shape) != math.prod(theta.shape):
             raise ValueError(
                 f"Expected a gradient of shape {theta.shape} (the parameter's). "
                 f"Received: shape {g.shape}"

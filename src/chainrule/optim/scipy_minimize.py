@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from .._backend import device_of, from_host, to_host
 from ._closure import ClosureOptimizer
 
 __all__ = ["ScipyMinimize"]
@@ -65,14 +66,18 @@ class ScipyMinimize(ClosureOptimizer):
                 'ScipyMinimize needs SciPy: pip install scipy (or "chainrule[data]")'
             ) from None
 
-        def fun(x):
-            self._set_flat(x)
-            _, f, g = self._evaluate(closure)
-            return f, g.astype(np.float64)
+        # SciPy works on the host: θ and g cross the boundary at each evaluation
+        xp = self._xp()
+        device = device_of(self._params[0].data)
 
-        x0 = self._get_flat().astype(np.float64)
+        def fun(x):
+            self._set_flat(from_host(x, xp, device))
+            _, f, g = self._evaluate(closure)
+            return f, to_host(g).astype(np.float64)
+
+        x0 = to_host(self._get_flat()).astype(np.float64)
         res = minimize(fun, x0, jac=True, method=group["method"], options=group["options"])
-        self._set_flat(np.asarray(res.x))
+        self._set_flat(from_host(np.asarray(res.x), xp, device))
         state.update(n_iter=int(res.nit), func_evals=int(res.nfev), status=int(res.status),
                      message=str(res.message), fun=float(res.fun),
                      flat_grad=np.asarray(res.jac, dtype=np.float64))

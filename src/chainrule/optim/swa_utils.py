@@ -14,6 +14,7 @@ import copy
 
 import numpy as np
 
+from .._backend import namespace_of
 from ..autograd.engine import Tensor, no_grad
 from ..nn.batchnorm import _BatchNorm
 from ..nn.module import Module
@@ -92,13 +93,14 @@ class AveragedModel(Module):
         """Fold ``model``'s current weights into the average (in place)."""
         n = int(self.n_averaged)
         for avg, new in self._pairs(model):
-            if avg.dtype.kind != "f" or n == 0:  # integer buffers (num_batches_tracked): copy
-                avg[...] = new
+            xp = namespace_of(avg)  # any array-API namespace, in place on avg's device
+            if not xp.isdtype(avg.dtype, "real floating") or n == 0:
+                avg[...] = new  # integer buffers (num_batches_tracked): copy
             elif self.decay is None:
-                avg += (new.astype(avg.dtype) - avg) / (n + 1)
+                avg += (xp.astype(new, avg.dtype) - avg) / (n + 1)
             else:
                 # torch's lerp: θ̂ + (1 - α)(θ - θ̂)
-                avg += (1.0 - self.decay) * (new.astype(avg.dtype) - avg)
+                avg += (1.0 - self.decay) * (xp.astype(new, avg.dtype) - avg)
         self.n_averaged[...] = n + 1
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._backend import namespace_of
 from ..autograd.engine import Tensor, no_grad
 from ..nn.module import Module
 from .penalties import penalized_parameters
@@ -55,11 +56,14 @@ class MaxNorm:
         source = self.params if self.params is not None else model
         for p in penalized_parameters(source, exclude_bias=True):
             w = p.data
-            norms = np.sqrt(np.sum(w * w, axis=self.axis, keepdims=True))
+            xp = namespace_of(w)  # any array-API namespace, on w's device
+            norms = xp.sqrt(xp.sum(w * w, axis=self.axis, keepdims=True))
             too_long = norms > self.max_norm
-            if too_long.any():
-                scale = np.where(too_long, self.max_norm / np.maximum(norms, 1e-30), 1.0)
-                w *= scale.astype(w.dtype)  # in place: keeps optimiser views valid
+            if bool(xp.any(too_long)):
+                scale = xp.where(
+                    too_long, self.max_norm / xp.clip(norms, min=1e-30), xp.ones_like(norms)
+                )
+                w *= xp.astype(scale, w.dtype)  # in place: keeps optimiser views valid
 
     def __repr__(self):
         return f"MaxNorm(max_norm={self.max_norm}, axis={self.axis})"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import device_of, from_host, namespace_of, to_host
 from ..autograd.engine import Tensor, no_grad
 from ..nn.dropout import Dropout
 from ..nn.module import Module
@@ -68,8 +69,10 @@ def mc_dropout_predict(model: Module, X, n: int = 50, output: str = "softmax",
         batch_size: rows per forward (all at once when None).
 
     Returns:
-        (N, ...) averaged predictions, float64; with ``return_std`` a pair
-        (mean, std).
+        (N, ...) averaged predictions, a float64 NumPy array on the host;
+        with ``return_std`` a pair (mean, std).  The model may live on any
+        device (``Module.to``): host inputs are moved to it, and each pass's
+        outputs come back to the host.
 
     Example:
         >>> proba = mc_dropout_predict(net, X_test, n=100)
@@ -83,7 +86,14 @@ def mc_dropout_predict(model: Module, X, n: int = 50, output: str = "softmax",
         raise ValueError("mean='geometric' needs output 'softmax' or 'sigmoid'")
     if int(n) != n or n < 1:
         raise ValueError(f"Expected n >= 1 passes. Received: n={n}")
-    X = X.data if isinstance(X, Tensor) else np.asarray(X)
+    X = X.data if isinstance(X, Tensor) else X
+    if not hasattr(X, "shape"):
+        X = np.asarray(X)
+    first = next(iter(model.parameters()), None)
+    if first is not None and (
+        namespace_of(X) is not namespace_of(first.data) or device_of(X) != device_of(first.data)
+    ):  # the inputs go where the model is (a device model takes host inputs)
+        X = from_host(to_host(X), namespace_of(first.data), device_of(first.data))
     dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
     if not dropouts:
         raise ValueError("mc_dropout_predict: the model has no nn.Dropout layer")
@@ -96,7 +106,9 @@ def mc_dropout_predict(model: Module, X, n: int = 50, output: str = "softmax",
         step = rows if batch_size is None else int(batch_size)
         total = sum_p = sum_p2 = None
         for _ in range(int(n)):
-            parts = [model(Tensor(X[i:i + step])).data for i in range(0, rows, step)]
+            # the passes run where the model is; the average is on the host
+            parts = [to_host(model(Tensor(X[i:i + step, ...])).data)
+                     for i in range(0, rows, step)]
             z = np.concatenate(parts).astype(np.float64)
             if mean == "geometric":
                 term = _log_probs(z, output)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from .._backend import namespace_of
+from .._backend.kernels import kernel, register
 from ..autograd import ops
 from ..autograd.engine import Tensor
 from ..nn.module import Module
@@ -169,11 +171,24 @@ class MinibatchL2:
         scale = self.alpha / batch_rows
         squares = 0.0
         for w in self._weights:
-            flat = w.data.reshape(-1)
-            squares += float(np.dot(flat, flat))
+            xp = namespace_of(w.data)
+            squares += float(kernel("sum_of_squares", xp)(xp, w.data))
             if w.grad is not None:
-                w.grad += scale * w.data
+                w.grad += scale * w.data  # in place, in the weight's namespace
         return 0.5 * scale * squares
 
     def __repr__(self) -> str:
         return f"MinibatchL2(alpha={self.alpha})"
+
+
+@register("sum_of_squares", "numpy")
+def _sum_of_squares_numpy(xp, a):
+    """Σ aᵢ² by BLAS (``dot`` of the flat array with itself)."""
+    flat = a.reshape(-1)
+    return np.dot(flat, flat)
+
+
+@register("sum_of_squares", "generic")
+def _sum_of_squares_generic(xp, a):
+    """Σ aᵢ² in the standard (a 0-d array of a's namespace and device)."""
+    return xp.sum(a * a)
