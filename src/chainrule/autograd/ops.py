@@ -28,6 +28,9 @@ from .._backend.kernels import (
     kernel,
 )
 from .._backend.kernels import (
+    _scatter_add_numpy as _scatter_add_np,
+)
+from .._backend.kernels import (
     _sum_keep_numpy as _sum_keep_np,
 )
 from ._gemm import matmul as _gemm
@@ -426,6 +429,12 @@ def getitem(xp, a, index=None):
         return a[index], lambda g, need: (scatter_add(g, shape=shape, index=index),)
     out = kernel("gather", xp)(xp, a, index)
     return out, lambda g, need: (_scatter(xp, g, shape, index),)
+
+
+@getitem.variant("numpy")
+def _getitem_numpy(xp, a, index=None):
+    shape = a.shape
+    return a[index], lambda g, need: (_scatter_add_np(xp, g, shape, index),)
 
 
 def _scatter(xp, g, shape, index):
