@@ -241,6 +241,10 @@ def test_cli_device_cuda_without_cupy_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install "chainrule[cuda]"' in err[0]
     assert not out.exists()
+    assert main(["train", "--dataset", "iris", "--device", "tpu", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Unknown device 'tpu'" in err[0] and "cuda:N" in err[0]
+    assert not out.exists()
 
 
 def test_a_run_resumes_onto_another_device(tmp_path, monkeypatch):
