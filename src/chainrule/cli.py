@@ -174,6 +174,12 @@ def _add_train(sub) -> None:
         help="also checkpoint every N optimiser steps (0: once per epoch)",
     )
     g.add_argument(
+        "--device",
+        default="cpu",
+        help="where to train: cpu (NumPy) or cuda / cuda:N (CuPy, pip install "
+        '"chainrule[cuda]"); may change on --resume',
+    )
+    g.add_argument(
         "--verbose",
         type=_whole,
         choices=(0, 1, 2),
@@ -184,7 +190,7 @@ def _add_train(sub) -> None:
 
 
 #: flags that may be given with --resume; the others would change the saved run
-_RESUME_FLAGS = {"--out", "--resume", "--epochs", "--verbose", "--debug"}
+_RESUME_FLAGS = {"--out", "--resume", "--epochs", "--verbose", "--debug", "--device"}
 
 
 def _given_flags(argv: list) -> list:
@@ -193,9 +199,11 @@ def _given_flags(argv: list) -> list:
 
 def _cmd_train(args) -> int:
     from . import distributed as dist
+    from ._backend import parse_device
     from .training._run_folder import default_run_dir, read_config
     from .training.runs import DEFAULTS, check_config, train_run
 
+    parse_device(args.device)  # an unknown device or a missing CuPy: one line, no folder
     verbose = "auto" if args.verbose is None else args.verbose
     if dist.launched_with_several_ranks():
         # data-parallel under mpiexec: rank 0 owns the run folder and prints
@@ -236,7 +244,7 @@ def _cmd_train(args) -> int:
         out = args.out or default_run_dir(args.dataset)
         print(f"run folder: {out}", flush=True)
     dist.broadcast_object(out)  # the other ranks train for this folder
-    metrics = train_run(config, out, resume=args.resume, verbose=verbose)
+    metrics = train_run(config, out, resume=args.resume, verbose=verbose, device=args.device)
     if args.resume:
         print(f"run folder: {out}")
     _print_metrics(metrics)
@@ -256,7 +264,7 @@ def _train_rank(args, dist, read_config, defaults, train_run) -> int:
         config = {k: getattr(args, k) for k in defaults}
         if config["epochs"] is None:
             config["epochs"] = defaults["epochs"]
-    train_run(config, out, resume=args.resume, verbose=0)
+    train_run(config, out, resume=args.resume, verbose=0, device=args.device)
     return 0
 
 

@@ -19,11 +19,22 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .. import random as _random
+from .._backend import device_of, from_host, namespace_of, to_host
 
 __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
 #: datasets up to this size are permuted whole at the start of an epoch
 _WHOLE_EPOCH_BYTES = 64 << 20
+
+
+def _rows(a):
+    """``a`` as an array with rows: NumPy for host data; an array-API array stays as it is."""
+    if a is None or isinstance(a, np.ndarray):
+        return a
+    module = type(a).__module__.split(".")[0]
+    if hasattr(a, "__array_namespace__") or module in ("cupy", "torch"):
+        return a  # an array of a device library: it stays on its device
+    return np.asarray(a)
 
 
 def take_rows(y, index):
@@ -39,8 +50,8 @@ def take_rows(y, index):
 def _n_rows(y) -> list:
     """(name, rows) of each target array: one entry, or one per task of a dict."""
     if isinstance(y, dict):
-        return [(f"y[{k!r}]", np.asarray(v).shape[:1] or (None,)) for k, v in y.items()]
-    return [("y", np.asarray(y).shape[:1] or (None,))]
+        return [(f"y[{k!r}]", tuple(_rows(v).shape[:1]) or (None,)) for k, v in y.items()]
+    return [("y", tuple(_rows(y).shape[:1]) or (None,))]
 
 
 class TensorDataset:
@@ -58,11 +69,14 @@ class TensorDataset:
     """
 
     def __init__(self, X, y=None):
-        X = np.asarray(X)
+        X = _rows(X)
         if X.ndim == 0:
             raise ValueError("Expected X with one row per sample. Received: a scalar")
         if y is not None:
-            y = {k: np.asarray(v) for k, v in y.items()} if isinstance(y, dict) else np.asarray(y)
+            if isinstance(y, dict):
+                y = {k: _rows(v) for k, v in y.items()}
+            else:
+                y = _rows(y)
             for name, (rows,) in _n_rows(y):
                 if rows != X.shape[0]:
                     raise ValueError(
@@ -77,6 +91,8 @@ class TensorDataset:
 
     def __getitem__(self, index):
         """Rows ``index`` (an int, slice or index array) as ``(X, y)``."""
+        if not isinstance(self.X, np.ndarray):  # an array-API array: standard indexing only
+            return _take(self.X, index), _take(self.y, index)
         return self.X[index], take_rows(self.y, index)
 
 
@@ -103,7 +119,10 @@ class DataLoader:
             the dataset holds.
 
     Yields:
-        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets).
+        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets); for a
+        dataset held as arrays of a device library (CuPy, torch,
+        array_api_strict) minibatches are gathered on that device (the
+        permutation is drawn on the host and moved once per epoch).
 
     Example:
         >>> loader = DataLoader(TensorDataset(X, y), batch_size=64)
@@ -196,6 +215,9 @@ class DataLoader:
         n_batches = len(self)
         X, y = self.dataset.X, self.dataset.y
         bs = self.batch_size
+        if not isinstance(X, np.ndarray):
+            yield from self._iter_device(X, y, order, n_batches, bs)
+            return
         # a small dataset is permuted once per epoch and cut into slices
         # (views); a large one is gathered minibatch by minibatch (no copy
         # of the whole set): the same minibatches either way
@@ -217,6 +239,31 @@ class DataLoader:
                     xb, yb = self.transform(xb, yb)
                 # count the batch as consumed before the caller sees it, so a
                 # checkpoint taken after the step resumes with the next one
+                self._position = k + 1
+                yield xb, yb
+        finally:
+            if self._position >= n_batches:
+                self._order = None
+                self._position = 0
+
+    def _iter_device(self, X, y, order, n_batches, bs):
+        """Minibatches of a dataset held on a device: gathered there by ``take``."""
+        gather = self.shuffle or self.sampler is not None
+        n = len(order) if gather else X.shape[0]
+        if gather:
+            order = from_host(order, namespace_of(X), device_of(X))
+        try:
+            while self._position < n_batches:
+                k = self._position
+                stop = min((k + 1) * bs, n)  # the standard wants the stop within bounds
+                if gather:
+                    idx = order[k * bs : stop]
+                    xb, yb = _take(X, idx), _take(y, idx)
+                else:
+                    rows = slice(k * bs, stop)
+                    xb, yb = _take(X, rows), _take(y, rows)
+                if self.transform is not None:
+                    xb, yb = self.transform(xb, yb)
                 self._position = k + 1
                 yield xb, yb
         finally:
@@ -252,6 +299,27 @@ class DataLoader:
         self._epoch = int(state.get("epoch", self._epoch))
 
 
+def _take(a, index):
+    """Rows ``index`` of an array-API array (or a dict of them, one per task).
+
+    ``index``: an int, a slice, host indices, or indices already on the device.
+    """
+    if a is None:
+        return None
+    if isinstance(a, dict):
+        return {k: _take(v, index) for k, v in a.items()}
+    if isinstance(a, np.ndarray):
+        return a[index]
+    if isinstance(index, slice):
+        return a[slice(*index.indices(a.shape[0])), ...]
+    xp = namespace_of(a)
+    if isinstance(index, (int, np.integer)):
+        return a[int(index), ...]
+    if namespace_of(index) is not xp:
+        index = from_host(np.asarray(index, dtype=np.int64), xp, device_of(a))
+    return xp.take(a, index, axis=0)
+
+
 def train_val_split(
     X, y=None, val_fraction: float = 0.2, seed: int | None = 0, stratify: bool = False
 ):
@@ -270,7 +338,7 @@ def train_val_split(
     Returns:
         ``(X_train, y_train, X_val, y_val)`` (the y's are None without y).
     """
-    X = np.asarray(X)
+    X = _rows(X)
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"Expected val_fraction in (0, 1). Received: {val_fraction}")
     n = X.shape[0] if X.ndim else 0
@@ -286,7 +354,7 @@ def train_val_split(
     if stratify:
         if y is None:
             raise ValueError("Expected y with stratify=True. Received: y=None")
-        y_arr = np.asarray(y)
+        y_arr = to_host(y)
         classes, counts = np.unique(y_arr, return_counts=True)
         # per-class quotas summing to n_val (largest remainders get the rest)
         exact = counts * (n_val / n)
@@ -306,7 +374,9 @@ def train_val_split(
         perm = rng.permutation(n)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
     if y is not None and not isinstance(y, dict):
-        y = np.asarray(y)
+        y = _rows(y)
+    if not isinstance(X, np.ndarray):  # arrays of a device library: split on that device
+        return _take(X, train_idx), _take(y, train_idx), _take(X, val_idx), _take(y, val_idx)
     return X[train_idx], take_rows(y, train_idx), X[val_idx], take_rows(y, val_idx)
 
 

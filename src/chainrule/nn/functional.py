@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as _random
-from .._backend import namespace_of
+from .._backend import namespace_of, to_host
 from ..autograd import ops
 from ..autograd.engine import Tensor
 
@@ -159,8 +159,39 @@ def _check_reduction(reduction):
         )
 
 
+def _targets(target):
+    """Targets as an array: a Tensor's data, an array of any library as it is, else NumPy."""
+    t = target.data if isinstance(target, Tensor) else target
+    return np.asarray(t) if namespace_of(t) is np else t
+
+
 def _check_targets(target, n_classes, n_rows):
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    """Class ids checked (integer dtype, one per row, in range): NumPy, or the logits' library.
+
+    Ids on a device are checked there; only the range check reads one
+    boolean back (and the first bad id when there is one).
+    """
+    t = _targets(target)
+    xp = namespace_of(t)
+    if xp is not np:
+        if not xp.isdtype(t.dtype, "integral"):
+            raise TypeError(
+                "cross_entropy/nll_loss expect integer class ids as targets. "
+                f"Received dtype={t.dtype}"
+            )
+        if tuple(t.shape) != (n_rows,):
+            raise ValueError(
+                f"target has shape {tuple(t.shape)}; expected ({n_rows},) for {n_rows} rows "
+                "of logits"
+            )
+        if t.shape[0] and bool(xp.any((t < 0) | (t >= n_classes))):
+            host = to_host(t)
+            bad = host[(host < 0) | (host >= n_classes)][0]
+            raise IndexError(
+                f"target label {bad} is out of range for {n_classes} classes "
+                f"(expected 0..{n_classes - 1})"
+            )
+        return t
     if t.dtype.kind not in "iu":
         raise TypeError(
             "cross_entropy/nll_loss expect integer class ids as targets. "
@@ -205,8 +236,8 @@ def cross_entropy(logits: Tensor, target, label_smoothing: float = 0.0,
         c = logits.shape[1]
         axes = (0,) + tuple(range(2, logits.ndim)) + (1,)
         flat = logits.transpose(*axes).reshape(-1, c)
-        t = target.data if isinstance(target, Tensor) else np.asarray(target)
-        loss = cross_entropy(flat, t.reshape(-1), label_smoothing, reduction)
+        t = _targets(target)
+        loss = cross_entropy(flat, namespace_of(t).reshape(t, (-1,)), label_smoothing, reduction)
         if reduction == "none":
             return loss.reshape(*t.shape)
         return loss
@@ -233,8 +264,14 @@ def binary_cross_entropy_with_logits(logits: Tensor, target,
     -[t log σ(z) + (1-t) log(1-σ(z))] = softplus(z) - t z, computed stably.
     """
     _check_reduction(reduction)
-    t = target if isinstance(target, Tensor) else np.asarray(target, dtype=logits.dtype)
-    if t.shape != logits.shape:
+    t = target
+    if not isinstance(target, Tensor):
+        xp = namespace_of(target)
+        if xp is np:
+            t = np.asarray(target, dtype=logits.dtype)
+        elif target.dtype != logits.data.dtype:  # an array of the logits' library
+            t = xp.astype(target, logits.data.dtype)
+    if tuple(t.shape) != tuple(logits.shape):
         raise ValueError(
             "binary_cross_entropy_with_logits: expected target of the logits' shape "
             f"{logits.shape}. Received: target shape {t.shape}"
@@ -308,10 +345,11 @@ def gaussian_nll_loss(mean: Tensor, var, target, full: bool = False,
                 f"Received: var shape {var.shape}"
             )
     v_data = var.data
-    if np.any(v_data < 0):
+    xp = namespace_of(v_data)
+    if bool(xp.any(v_data < 0)):
         raise ValueError("gaussian_nll_loss: expected var >= 0. Received negative entries")
-    shift = np.maximum(v_data, eps) - v_data  # value-only clamp
-    v = var + shift.astype(v_data.dtype)
+    shift = xp.clip(v_data, min=eps) - v_data  # value-only clamp
+    v = var + (shift if shift.dtype == v_data.dtype else xp.astype(shift, v_data.dtype))
     d = mean - target
     loss = (ops.log(v) + d * d / v) * 0.5
     if full:

@@ -32,6 +32,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._backend import is_numpy, namespace_of
+
 __all__ = [
     "Callback",
     "EarlyStopping",
@@ -39,6 +41,26 @@ __all__ = [
     "LearningRateSchedulerCallback",
     "ModelCheckpoint",
 ]
+
+
+def _weights_copy(model) -> dict:
+    """A copy of a model's parameters and buffers, kept where they live.
+
+    NumPy models: ``model.state_dict()``.  On a device (CuPy, torch,
+    array_api_strict) the copies stay on that device (no trip to the host
+    per improvement); ``load_state_dict`` takes them back, and a
+    checkpoint writes them as host arrays.
+    """
+    params = dict(model.named_parameters())
+    first = next(iter(params.values()), None)
+    if first is None or is_numpy(namespace_of(first.data)):
+        return model.state_dict()
+    out = {}
+    for name, p in params.items():
+        out[name] = namespace_of(p.data).asarray(p.data, copy=True)
+    for name, value in model.named_buffers():
+        out[name] = namespace_of(value).asarray(value, copy=True)
+    return out
 
 
 class Callback:
@@ -151,8 +173,8 @@ class EarlyStopping(_MonitorMixin, Callback):
             self.best_epoch = epoch
             self.best_step = self.trainer.global_step
             self.wait = 0
-            if self.restore_best_weights:
-                self.best_weights = self.model.state_dict()
+            if self.restore_best_weights:  # on the model's device (see _weights_copy)
+                self.best_weights = _weights_copy(self.model)
             return
         self.wait += 1
         if self.wait >= self.patience:

@@ -2,7 +2,11 @@
 
 Format (version 1): an uncompressed ``.npz`` holding
 
-* ``a0``, ``a1``, ...: every NumPy array of the state (numeric dtypes only);
+* ``a0``, ``a1``, ...: every array of the state (numeric dtypes only), as a
+  host NumPy array: arrays of a device library (CuPy, torch,
+  array_api_strict) are copied to the host when written, so a checkpoint
+  saved on one device loads on any other (``load_state_dict`` moves the
+  host arrays to the model's device);
 * ``__header__``: a uint8 array with UTF-8 JSON: the state with each array
   replaced by ``{"__array__": "aK"}``, tuples and non-string-keyed dicts
   tagged so they come back as they were;
@@ -29,6 +33,8 @@ import zipfile
 
 import numpy as np
 
+from .._backend import to_host
+
 __all__ = [
     "CheckpointError",
     "check_state_matches",
@@ -47,6 +53,14 @@ class CheckpointError(ValueError):
 
 
 # --- encoding nested state ---------------------------------------------------
+def _is_device_array(obj) -> bool:
+    """An array of an array-API library other than NumPy (CuPy, torch, array_api_strict)."""
+    module = type(obj).__module__.split(".")[0]
+    return module in ("cupy", "torch") or (
+        hasattr(obj, "__array_namespace__") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+    )
+
+
 def _encode(obj, arrays: dict):
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc":
@@ -58,6 +72,8 @@ def _encode(obj, arrays: dict):
         return {"__array__": key}
     if isinstance(obj, np.generic):
         return obj.item()
+    if _is_device_array(obj):  # written as host arrays: loads onto any device
+        return _encode(to_host(obj), arrays)
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj) and not any(k.startswith("__") for k in obj):
             return {k: _encode(v, arrays) for k, v in obj.items()}
@@ -214,6 +230,11 @@ def load_checkpoint(path) -> dict:
 
 
 # --- model state ---------------------------------------------------------------
+def _shape(a) -> tuple:
+    shape = getattr(a, "shape", None)
+    return tuple(np.shape(a) if shape is None else shape)
+
+
 def check_state_matches(model, state: dict, source: str = "the checkpoint") -> None:
     """Raise :class:`CheckpointError` unless ``state`` fits ``model`` exactly.
 
@@ -224,9 +245,9 @@ def check_state_matches(model, state: dict, source: str = "the checkpoint") -> N
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shapes = [
-        f"{k}: {tuple(np.shape(state[k]))} in {source} vs {own[k].shape} in the model"
+        f"{k}: {_shape(state[k])} in {source} vs {_shape(own[k])} in the model"
         for k in own
-        if k in state and np.shape(state[k]) != own[k].shape
+        if k in state and _shape(state[k]) != _shape(own[k])
     ]
     if missing or unexpected or shapes:
         parts = []

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd.engine import Tensor
 from ..diagnostics import curvature, hessian_eigenvalues
+from ._placement import is_host, model_place, on_model
 from .callbacks import Callback
 
 __all__ = ["CurvatureMonitor"]
@@ -36,14 +37,21 @@ class CurvatureMonitor(Callback):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"Expected every >= 1. Received: every={every!r}")
-        self.X = np.asarray(X)
-        self.y = np.asarray(y)
+        self.X = np.asarray(X) if is_host(X) else X  # a device array stays on its device
+        self.y = np.asarray(y) if is_host(y) else y
         self.lr = lr
         self.eigenvalues = bool(eigenvalues)
         self.every = int(every)
 
+    def on_train_begin(self, logs: dict) -> None:
+        # the sample goes to the model's device once per run
+        xp, device = model_place(self.model)
+        self._X = on_model(self.X, xp, device, "X")
+        self._y = self.y if xp is np else on_model(self.y, xp, device, "y")
+
     def _loss(self):
-        return self.trainer.loss_fn(self.model(Tensor(self.X)), self.y)
+        X = getattr(self, "_X", self.X)
+        return self.trainer.loss_fn(self.model(Tensor(X)), getattr(self, "_y", self.y))
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if (epoch + 1) % self.every:

@@ -2,6 +2,12 @@
 
 Both run the model in eval mode (dropout off, batch norm on its running
 statistics) under ``no_grad`` and put it back in the mode it was in.
+
+Devices: the model's namespace and device come from its first parameter.
+NumPy data is moved there one minibatch at a time; data that already is an
+array of the model's library stays on its device; data of another library
+is refused, naming both.  :func:`evaluate` adds the losses and metrics up
+on the device and brings the totals to the host once.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import dtype_in, from_host, namespace_of, to_host
 from ..autograd.engine import Tensor, no_grad
-from ..data.loader import take_rows
 from ..data.validation import check_dataset, check_features
 from ..nn.container import Sequential
+from ._placement import check_same_library, host_copy, is_host, library_name, model_place, on_model
 from .losses import get_loss, target_kind
 from .metrics import get_metric
 
@@ -61,24 +68,95 @@ def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None
     from the model's layers (no forward pass).  With a training
     ``transform`` the input size is not checked (it may change the width).
 
+    Data held as arrays of a device library (the model's) is checked on a
+    host copy, once, and stays on its device (made float32 / int64 there);
+    NumPy data stays NumPy.
+
     Raises:
-        ValueError / TypeError naming the row, label or shape at fault.
+        ValueError / TypeError naming the row, label or shape at fault, or
+        the two libraries when the data is not the model's.
     """
     first, n_out = _first_and_last_layer(model)
     kind = target_kind(loss_name)
-    return check_dataset(
-        X,
-        y,
+    on_device = not (is_host(X) and (y is None or is_host(y)))
+    if on_device:
+        xp, device = model_place(model)
+        check_same_library(xp, device, X, name)
+        check_same_library(xp, device, y, name.replace("X", "y"))
+    Xc, yc = check_dataset(
+        host_copy(X) if on_device else X,
+        host_copy(y) if on_device else y,
         targets=kind,
         input_size=None if transform is not None else first,
         n_classes=n_out if kind == "int" else None,
         name=name,
     )
+    if not on_device:
+        return Xc, yc
+    Xd = _kept(X, Xc, xp, device)
+    return Xd, (Xd if y is None else _kept(y, yc, xp, device))
+
+
+def _kept(a, checked: np.ndarray, xp, device):
+    """The checked data on the model's device: the caller's device array cast there, or moved."""
+    if is_host(a):
+        return from_host(checked, xp, device)
+    a = on_model(a, xp, device)
+    dtype = dtype_in(xp, checked.dtype)
+    return a if a.dtype == dtype else xp.astype(a, dtype)
+
+
+def _device_features(X, xp, device, name: str = "X"):
+    """Device features for ``predict``: library, shape and dtype checked on the device.
+
+    (Finiteness is checked only for host data: it would cost a copy off the device.)
+    """
+    X = on_model(X, xp, device, name)
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(
+            f"Expected {name} of shape (n_samples, n_features) with at least one sample. "
+            f"Received: shape {tuple(X.shape)}"
+        )
+    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(f"Expected {name} to hold real numbers. Received: dtype={X.dtype}")
+    return X if X.dtype == xp.float32 else xp.astype(X, xp.float32)
+
+
+def _rows(a, i: int, j: int):
+    """Rows i:j of a NumPy or array-API array (standard indexing: the stop within bounds)."""
+    return a[i:j] if isinstance(a, np.ndarray) else a[i : min(j, a.shape[0]), ...]
+
+
+def _target_rows(y, i: int, j: int):
+    """Rows i:j of targets: an array of any library, or a dict of them (one per task)."""
+    if isinstance(y, dict):
+        return {k: _rows(v, i, j) for k, v in y.items()}
+    return _rows(y, i, j)
+
+
+def _targets_to(y, xp, device):
+    """Host targets (an array or a dict of them) moved to ``xp`` on ``device``."""
+    if isinstance(y, dict):
+        return {k: from_host(v, xp, device) for k, v in y.items()}
+    return from_host(y, xp, device)
+
+
+def _joined(outs: list, xp, host: bool):
+    """Minibatch outputs as one array: NumPy for host data, else the model's library."""
+    if xp is np:
+        return np.concatenate([np.asarray(o) for o in outs], axis=0)
+    out = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+    return to_host(out) if host else out
 
 
 def predict(model, X, batch_size: int = 256) -> Any:
-    """Model outputs for X (eval mode, no gradients), as one NumPy array
-    (a dict of them, one per task, for a :class:`~chainrule.nn.MultiTask` model).
+    """Model outputs for X (eval mode, no gradients), as one array (a dict of
+    them, one per task, for a :class:`~chainrule.nn.MultiTask` model).
+
+    NumPy X gives one NumPy array (whatever device the model is on: its
+    minibatches go there and the outputs come back once); X held as an
+    array of the model's library (CuPy, torch, array_api_strict) gives an
+    array of that library on the model's device.
 
     Returns raw outputs (logits for classifiers): take ``argmax(axis=1)``
     for classes or apply softmax for probabilities.  A model returning a
@@ -87,19 +165,27 @@ def predict(model, X, batch_size: int = 256) -> Any:
     Example:
         >>> classes = predict(model, X_test).argmax(axis=1)
     """
-    X = check_features(X, name="X")
+    xp, device = model_place(model)
+    host = is_host(X)
+    if host:
+        X = check_features(X, name="X")
+    else:
+        X = _device_features(X, xp, device)
     was_training = model.training
     model.eval()
     outs = []
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                outs.append(_output_data(model(Tensor(X[i : i + batch_size]))))
+                xb = _rows(X, i, i + batch_size)
+                if host and xp is not np:
+                    xb = from_host(xb, xp, device)
+                outs.append(_output_data(model(Tensor(xb))))
     finally:
         model.train(was_training)
     if outs and isinstance(outs[0], dict):
-        return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}
-    return np.concatenate([np.asarray(o) for o in outs], axis=0)
+        return {k: _joined([o[k] for o in outs], xp, host) for k in outs[0]}
+    return _joined(outs, xp, host)
 
 
 def evaluate(
@@ -126,8 +212,9 @@ def evaluate(
             same).
 
     Returns:
-        ``{"loss": ..., "accuracy": ..., ...}`` (floats); the loss is the
-        example-weighted mean of the per-batch mean losses.
+        ``{"loss": ..., "accuracy": ..., ...}`` (Python floats); the loss is
+        the example-weighted mean of the per-batch mean losses (added up
+        on the model's device, brought to the host once).
 
     Example:
         >>> evaluate(model, X_test, y_test, metrics=["accuracy"])
@@ -147,27 +234,39 @@ def evaluate(
         else:
             X, y = check_data(model, X, y, loss_name)
     parts: dict = {}
+    xp, device = model_place(model)
+    move = xp is not np and is_host(X)
+    if not move and not is_host(X) and namespace_of(X) is not xp:
+        raise TypeError(
+            f"Expected X of the model's library ({library_name(xp)}). "
+            f"Received: {library_name(namespace_of(X))}"
+        )
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     try:
         with no_grad():
             for i in range(0, X.shape[0], batch_size):
-                xb, yb = X[i : i + batch_size], take_rows(y, slice(i, i + batch_size))
+                xb, yb = _rows(X, i, i + batch_size), _target_rows(y, i, i + batch_size)
+                if move:
+                    xb, yb = from_host(xb, xp, device), _targets_to(yb, xp, device)
+                n = xb.shape[0]
                 out = model(Tensor(xb))
                 if loss_fn is not None:
-                    total += float(loss_fn(out, yb).data) * len(xb)
-                    for task, (value, rows) in (loss_fn.parts if multi else {}).items():
+                    value = loss_fn(out, yb).data
+                    # NumPy: a float at once; a device: a sum kept there until the end
+                    total = total + (float(value) if xp is np else value) * n
+                    for task, (part, rows) in (loss_fn.parts if multi else {}).items():
                         acc = parts.setdefault(task, [0.0, 0])
-                        acc[0] += value * rows
+                        acc[0] += part * rows
                         acc[1] += rows
-                count += len(xb)
-                data: Any = _output_data(out) if metric_objs else None
+                count += n
+                data = _output_data(out) if metric_objs else None
                 for m in metric_objs:
                     m.update(data, yb)
     finally:
         model.train(was_training)
-    result = {"loss": total / count} if loss_fn is not None else {}
+    result = {"loss": float(to_host(total)) / count} if loss_fn is not None else {}
     for task, (value, rows) in parts.items():
         result[f"{task}_loss"] = value / rows if rows else float("nan")
     for m in metric_objs:

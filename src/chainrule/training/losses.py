@@ -17,31 +17,58 @@ name               output unit / NLL              targets
 For "gaussian_nll" the output's first k columns are the mean and the last
 k go through softplus to give the variance (positive by construction).
 Targets whose size equals the output's are reshaped to the output's
-shape, so (N,) targets work with (N, 1) outputs.
+shape, so (N,) targets work with (N, 1) outputs.  Targets may be NumPy
+arrays or arrays of the output's library (CuPy, torch, array_api_strict):
+NumPy targets of an output on a device are moved there.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
+from .._backend import device_of, from_host, namespace_of
 from ..autograd import ops
 from ..nn import functional as F
+from ._placement import on_model
 
 __all__ = ["LOSSES", "get_loss"]
 
 
-def _match(output, target) -> np.ndarray:
-    t = np.asarray(target, dtype=output.dtype)
-    if t.size == output.size and t.shape != output.shape:
-        t = t.reshape(output.shape)
+def _match(output, target):
+    """Targets as an array of the output's library, device and dtype, shaped like it."""
+    data = output.data
+    xp = namespace_of(data)
+    if xp is np:
+        t = np.asarray(target, dtype=output.dtype)
+        if t.size == output.size and t.shape != output.shape:
+            t = t.reshape(output.shape)
+        return t
+    if namespace_of(target) is np:
+        t = from_host(np.asarray(target), xp, device_of(data), dtype=None)
+    else:
+        t = on_model(target, xp, device_of(data), "the targets")
+    if t.dtype != data.dtype:
+        t = xp.astype(t, data.dtype)
+    if math.prod(t.shape) == math.prod(data.shape) and tuple(t.shape) != tuple(data.shape):
+        t = xp.reshape(t, data.shape)
     return t
+
+
+def _class_ids(output, target):
+    """Class ids on the output's device (NumPy ids stay NumPy for a NumPy output)."""
+    data = output.data
+    xp = namespace_of(data)
+    if xp is np or namespace_of(target) is xp:
+        return target
+    return on_model(target, xp, device_of(data), "the targets")
 
 
 def cross_entropy(output, target):
     """Softmax cross-entropy (multinoulli NLL)."""
-    return F.cross_entropy(output, target)
+    return F.cross_entropy(output, _class_ids(output, target))
 
 
 def bce(output, target):

@@ -1,7 +1,8 @@
 """Performance measures (book §5.1.2), accumulated over minibatches.
 
-Each metric is a small accumulator: ``update(output, target)`` with NumPy
-arrays for one minibatch, ``result()`` for everything seen since
+Each metric is a small accumulator: ``update(output, target)`` with the
+arrays of one minibatch (NumPy, or a device library's: the sums then stay
+on the device until the result is read), ``result()`` for everything seen since
 ``reset()``.  Sums are kept in float64 so the epoch value does not depend
 on how the data was cut into minibatches (beyond float32 model outputs).
 
@@ -18,6 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._backend import device_of, from_host, namespace_of, to_host
+
 __all__ = [
     "Accuracy",
     "LogLikelihood",
@@ -29,15 +32,47 @@ __all__ = [
 ]
 
 
-def _as_target(output: np.ndarray, target: np.ndarray) -> np.ndarray:
-    t = np.asarray(target)
-    if t.size == output.size and t.shape != output.shape:
-        t = t.reshape(output.shape)
+_HOST_SCALARS = (float, int)
+
+
+def _numel(a) -> int:
+    """Number of entries (``a.size`` is a method on torch tensors, an int elsewhere)."""
+    n = 1
+    for k in a.shape:
+        n *= int(k)
+    return n
+
+
+def _target_in(xp, output, target):
+    """``target`` as an array of ``xp`` on the output's device (NumPy stays NumPy)."""
+    if type(target) is np.ndarray:
+        return target
+    if xp is np:
+        return np.asarray(target)
+    if namespace_of(target) is xp:
+        return target
+    return from_host(np.asarray(target), xp, device_of(output))
+
+
+def _as_target(xp, output, target):
+    t = _target_in(xp, output, target)
+    if _numel(t) == _numel(output) and tuple(t.shape) != tuple(output.shape):
+        t = xp.reshape(t, output.shape)
     return t
 
 
+def _f64(xp, a):
+    return a if a.dtype == xp.float64 else xp.astype(a, xp.float64)
+
+
 class Metric:
-    """Base class: a named running average over examples."""
+    """Base class: a named running average over examples.
+
+    ``update`` takes arrays of any array-API library.  Sums of a device
+    library's arrays stay on the device (:meth:`_add`) and come to the host
+    once, when ``total`` is read (``result``, ``state_dict``): no host sync
+    per minibatch.
+    """
 
     name = "metric"
 
@@ -45,19 +80,40 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:
+        self._pending = {}  # name -> a device scalar not yet added to the host sum
         self.total = 0.0
         self.count = 0
 
-    def update(self, output: np.ndarray, target: np.ndarray) -> None:
+    def _add(self, key: str, value) -> None:
+        """Add ``value`` to the running sum ``key``: floats at once, device scalars later."""
+        if type(value) in _HOST_SCALARS or isinstance(value, (np.generic, np.ndarray)):
+            setattr(self, key, getattr(self, key) + float(value))
+            return
+        pending = self.__dict__.setdefault("_pending", {})  # subclasses may skip reset()
+        held = pending.get(key)
+        pending[key] = value if held is None else held + value
+
+    def _flush(self) -> None:
+        """Bring the device sums to the host (one copy per sum)."""
+        pending = getattr(self, "_pending", None)
+        if pending:
+            self._pending = {}
+            for key, value in pending.items():
+                setattr(self, key, getattr(self, key) + float(to_host(value)))
+
+    def update(self, output, target) -> None:
         raise NotImplementedError
 
     def result(self) -> float:
+        self._flush()
         return self.total / self.count if self.count else float("nan")
 
     def state_dict(self) -> dict:
+        self._flush()
         return {"total": self.total, "count": self.count}
 
     def load_state_dict(self, state: dict) -> None:
+        self._pending = {}
         self.total = float(state["total"])
         self.count = int(state["count"])
 
@@ -73,14 +129,17 @@ class Accuracy(Metric):
     name = "accuracy"
 
     def update(self, output, target):
-        t = np.asarray(target)
+        xp = namespace_of(output)
+        t = _target_in(xp, output, target)
         if output.ndim >= 2 and output.shape[1] > 1:
-            pred = output.argmax(axis=1)
-            t = t.reshape(pred.shape) if t.size == pred.size else t
+            pred = xp.argmax(output, axis=1)
+            if _numel(t) == _numel(pred) and t.ndim != 1:
+                t = xp.reshape(t, pred.shape)
         else:
-            pred = (output.reshape(len(output), -1) > 0).astype(t.dtype).reshape(t.shape)
-        self.total += float(np.sum(pred == t))
-        self.count += int(pred.size)
+            flat = xp.reshape(output, (output.shape[0], -1)) > 0
+            pred = xp.reshape(xp.astype(flat, t.dtype), t.shape)
+        self._add("total", xp.count_nonzero(pred == t))
+        self.count += _numel(pred)
 
 
 class MeanSquaredError(Metric):
@@ -89,9 +148,10 @@ class MeanSquaredError(Metric):
     name = "mse"
 
     def update(self, output, target):
-        d = output.astype(np.float64) - _as_target(output, target)
-        self.total += float(np.sum(d * d))
-        self.count += int(d.size)
+        xp = namespace_of(output)
+        d = _f64(xp, output) - _as_target(xp, output, target)
+        self._add("total", xp.sum(d * d))
+        self.count += _numel(d)
 
 
 class MeanAbsoluteError(Metric):
@@ -100,9 +160,10 @@ class MeanAbsoluteError(Metric):
     name = "mae"
 
     def update(self, output, target):
-        d = output.astype(np.float64) - _as_target(output, target)
-        self.total += float(np.sum(np.abs(d)))
-        self.count += int(d.size)
+        xp = namespace_of(output)
+        d = _f64(xp, output) - _as_target(xp, output, target)
+        self._add("total", xp.sum(xp.abs(d)))
+        self.count += _numel(d)
 
 
 class LogLikelihood(Metric):
@@ -113,6 +174,9 @@ class LogLikelihood(Metric):
     * real targets: a Gaussian with the mean given by the output and the
       maximum-likelihood variance σ² = MSE of the whole set:
       −½ log(2πσ²) − ½ per target entry.
+
+    (Telling 0/1 targets from real ones reads one boolean per minibatch
+    from the device; the sums stay there.)
     """
 
     name = "log_likelihood"
@@ -123,26 +187,35 @@ class LogLikelihood(Metric):
         self.kind = None
 
     def update(self, output, target):
-        t = np.asarray(target)
-        z = output.astype(np.float64)
-        if t.dtype.kind in "iu" and z.ndim >= 2 and z.shape[1] > 1:
-            zmax = z.max(axis=1, keepdims=True)
-            lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
-            self.total += float(np.sum(z[np.arange(len(t)), t] - lse))
-            self.count += len(t)
+        xp = namespace_of(output)
+        t = _target_in(xp, output, target)
+        z = _f64(xp, output)
+        if xp.isdtype(t.dtype, "integral") and z.ndim >= 2 and z.shape[1] > 1:
+            zmax = xp.max(z, axis=1, keepdims=True)
+            lse = zmax[:, 0] + xp.log(xp.sum(xp.exp(z - zmax), axis=1))
+            cols = xp.arange(z.shape[1], dtype=t.dtype, device=device_of(z))
+            picked = xp.sum(xp.where(cols == xp.reshape(t, (-1, 1)), z, 0.0), axis=1)
+            self._add("total", xp.sum(picked - lse))
+            self.count += int(t.shape[0])
             self.kind = "categorical"
-        elif np.all((t == 0) | (t == 1)) and z.size == t.size and self.kind != "gaussian":
-            zz = z.reshape(t.shape) * np.where(t == 1, 1.0, -1.0)
-            self.total += float(np.sum(-np.logaddexp(0.0, -zz)))  # log σ(±z)
-            self.count += int(t.size)
+        elif (
+            _numel(z) == _numel(t)
+            and self.kind != "gaussian"
+            and bool(xp.all((t == 0) | (t == 1)))
+        ):
+            sign = 2.0 * xp.astype(t == 1, xp.float64) - 1.0
+            zz = xp.reshape(z, t.shape) * sign
+            self._add("total", xp.sum(-xp.logaddexp(xp.zeros_like(zz), -zz)))  # log σ(±z)
+            self.count += _numel(t)
             self.kind = "bernoulli"
         else:
-            d = z - _as_target(z, t)
-            self.sq += float(np.sum(d * d))
-            self.count += int(d.size)
+            d = z - _as_target(xp, z, t)
+            self._add("sq", xp.sum(d * d))
+            self.count += _numel(d)
             self.kind = "gaussian"
 
     def result(self):
+        self._flush()
         if not self.count:
             return float("nan")
         if self.kind == "gaussian":
@@ -151,6 +224,7 @@ class LogLikelihood(Metric):
         return self.total / self.count
 
     def state_dict(self):
+        self._flush()
         return {"total": self.total, "count": self.count, "sq": self.sq, "kind": self.kind}
 
     def load_state_dict(self, state):
@@ -168,8 +242,12 @@ class MeanMetric(Metric):
         super().__init__()
 
     def update(self, output, target):
-        n = len(output)
-        self.total += float(self.fn(output, target)) * n
+        n = int(output.shape[0])
+        value = self.fn(output, target)
+        if isinstance(value, (float, int, np.generic, np.ndarray)):
+            self.total += float(value) * n
+        else:  # a device scalar: summed there, brought to the host with the total
+            self._add("total", value * n)
         self.count += n
 
 

@@ -42,6 +42,7 @@ from .. import distributed as dist
 from .. import nn
 from .. import random as _random
 from .. import regularization as R
+from .._backend import is_numpy, parse_device
 from ..data.datasets import BUNDLED, load_split
 from ..data.validation import check_features, check_targets
 from ..nn import functional as F
@@ -123,12 +124,26 @@ def _loss(config: dict, task: str):
     return "cross_entropy"
 
 
-def _setup(config: dict, data_info: dict):
-    """Model and optimiser for a config, initialised from the generator in scope."""
+def _setup(config: dict, data_info: dict, device=None, xp=None):
+    """Model and optimiser for a config, initialised from the generator in scope.
+
+    The weights are drawn on the host (the same on every device), then the
+    model moves to ``device``/``xp`` (see ``Module.to``) before the
+    optimiser is built, so its state lives there too.
+    """
     n_out = data_info["n_classes"] if data_info["task"] == "classification" else 1
     model = build_model(config, data_info["n_features"], n_out)
+    if not is_numpy(parse_device(device, xp)[0]):
+        model.to(device, xp=xp)
     opt = build_optimizer(config, model.parameters())
     return model, opt
+
+
+def _device_text(device, xp) -> str:
+    """How a run's device is recorded in config.json ("cpu", "cuda:0", "array_api_strict:...")."""
+    if xp is None:
+        return "cpu" if device is None else str(device)
+    return f"{getattr(xp, '__name__', xp)}:{device}"
 
 
 #: a final training loss this many times its start is reported as divergence
@@ -166,7 +181,15 @@ def _data_info(cfg: dict, ds) -> dict:
     return info
 
 
-def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=print) -> dict:
+def train_run(
+    config: dict,
+    out: str,
+    resume: bool = False,
+    verbose="auto",
+    log=print,
+    device=None,
+    xp=None,
+) -> dict:
     """Train per ``config`` into folder ``out``; return the test metrics.
 
     The folder is locked while the run writes it (a second writer is
@@ -174,7 +197,13 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
     folder holding a started run (a checkpoint) needs ``resume``.  With
     ``resume``, ``config`` must be the one saved in ``out`` (``epochs`` may
     be raised) and the run continues from ``out/checkpoint.npz``.
+
+    ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``) or ``xp=`` a namespace
+    with one of its devices picks where the model trains (``Module.to``);
+    it is not part of the config: a run may resume on another device, as
+    every file of the folder holds host arrays.
     """
+    parse_device(device, xp)  # an unknown device or a missing CuPy fails before any file
     cfg = dict(DEFAULTS)
     cfg.update(config)
     check_config(cfg)
@@ -183,7 +212,7 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
     if dist.launched_with_several_ranks():
         dist.init()
         if dist.rank() != 0:
-            return _train_replica(cfg, out, resume)
+            return _train_replica(cfg, out, resume, device, xp)
     check_writable(out)
     with RunLock(out):
         ck_path = os.path.join(out, "checkpoint.npz")
@@ -201,17 +230,20 @@ def train_run(config: dict, out: str, resume: bool = False, verbose="auto", log=
         y_scale = float(ds.y_train.std() or 1.0) if not is_clf else 1.0
         y_tr = ds.y_train if is_clf else (ds.y_train - y_mean) / y_scale
         info["world_size"] = dist.world_size()
+        info["device"] = _device_text(device, xp)
         digest = write_config(out, cfg, info)
         dist.barrier()  # the other ranks start once the folder is checked and claimed
         # the run's own generator (seeded by ``seed``) draws initialisation,
         # shuffling and dropout; a checkpoint saves and restores its state
         with _random.use_generator(int(cfg["seed"])):
-            history, model, start_loss = _train(cfg, info, ds, y_tr, out, resume, verbose)
+            history, model, start_loss = _train(
+                cfg, info, ds, y_tr, out, resume, verbose, device, xp
+            )
         extra = {"y_mean": y_mean, "y_scale": y_scale, "config_sha256": digest}
         return _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log)
 
 
-def _train_replica(cfg: dict, out: str, resume: bool) -> dict:
+def _train_replica(cfg: dict, out: str, resume: bool, device=None, xp=None) -> dict:
     """A rank other than 0 of ``mpiexec -n R chainrule train``: train, write nothing.
 
     Rank 0 owns the folder (lock, config, checkpoints, results); this rank
@@ -227,7 +259,7 @@ def _train_replica(cfg: dict, out: str, resume: bool) -> dict:
         y_tr = (ds.y_train - float(ds.y_train.mean())) / float(ds.y_train.std() or 1.0)
     info = _data_info(cfg, ds)
     with _random.use_generator(int(cfg["seed"])):
-        _train(cfg, info, ds, y_tr, out, resume, verbose=0)
+        _train(cfg, info, ds, y_tr, out, resume, 0, device, xp)
     return {}
 
 
@@ -261,10 +293,16 @@ def _check_start(out: str, cfg: dict, resume: bool, ck_path: str):
     return saved
 
 
-def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose):
-    """Build the model and optimiser and run the Trainer (in the run's generator)."""
+def _train(cfg: dict, info: dict, ds, y_tr, out: str, resume: bool, verbose, device=None,
+           xp=None):
+    """Build the model and optimiser and run the Trainer (in the run's generator).
+
+    The data stays NumPy on the host (minibatches go to the model's device);
+    ``predict`` brings outputs of host data back as NumPy, so scoring and
+    every file written stay on the host.
+    """
     is_clf = ds.task == "classification"
-    model, opt = _setup(cfg, info)
+    model, opt = _setup(cfg, info, device, xp)
     start_loss = _plain_loss(predict(model, ds.X_train), y_tr, is_clf)  # draws nothing
     n_fit = len(y_tr) - (round(len(y_tr) * cfg["val_fraction"]) if cfg["val_fraction"] else 0)
     steps_per_epoch = -(-n_fit // int(cfg["batch_size"]))

@@ -34,6 +34,15 @@ Conventions (decided once):
   Checkpoints store and restore the state of the generator in scope.
 * ``y=None`` trains the model to reproduce its input (autoencoders);
   a ``transform`` then corrupts only the input (denoising).
+* Devices: the model's array namespace and device are read from its first
+  parameter once per ``fit``.  NumPy data stays on the host loader and
+  each minibatch is moved to the model's device once; data that already
+  is an array of the model's library (CuPy, torch, array_api_strict) stays
+  there whole and is cut into minibatches on that device; data of another
+  library is refused with a message naming both.  Losses and metrics
+  accumulate on the device; the epoch's logs are Python floats (one
+  scalar comes to the host per step: the divergence check needs it before
+  the step).
 * Multi-task (§7.7) and semi-supervised (§7.6) training are this loop with
   a dict of targets and a :class:`~chainrule.training.MultiTaskLoss` (see
   :mod:`chainrule.training.multitask`): minibatches carry a dict of
@@ -54,11 +63,13 @@ from contextlib import nullcontext
 import numpy as np
 
 from .. import random as _random
+from .._backend import namespace_of
 from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, take_rows, train_val_split
 from ..nn.multitask import MultiTask
 from . import checkpoint as ckpt
-from .callbacks import Callback, ModelCheckpoint
+from ._placement import model_place, on_model
+from .callbacks import Callback, ModelCheckpoint, _weights_copy
 from .evaluation import _output_data, check_data, evaluate, predict
 from .history import History
 from .losses import get_loss
@@ -91,9 +102,9 @@ def _reads_batches(cb) -> bool:
     return "on_batch_end" in vars(cb) or type(cb).on_batch_end is not Callback.on_batch_end
 
 
-def _input(xb) -> Tensor:
+def _input(xb, xp=np) -> Tensor:
     """A minibatch as a Tensor: float64 minibatches (from a ``transform``) stay float64."""
-    f64 = getattr(xb, "dtype", None) == np.float64
+    f64 = getattr(xb, "dtype", None) == (np.float64 if xp is np else xp.float64)
     return Tensor(xb, dtype=np.float64 if f64 else None)
 
 
@@ -214,6 +225,7 @@ class Trainer:
         self.stop_training = False
         self._train_metrics: list = []
         self._sums = {"loss": 0.0, "penalty": 0.0, "count": 0, "parts": {}}
+        self._xp, self._device = np, "cpu"  # where the model computes, read per fit
 
     # --- data checks ------------------------------------------------------------
     def _check_data(self, X, y, name: str = "X", transform=None):
@@ -225,6 +237,17 @@ class Trainer:
                 f"{list(self.model.tasks)}). Received: loss={self.loss_name!r}"
             )
         return check_data(self.model, X, y, self.loss_name, name=name, transform=transform)
+
+    def _to_model(self, xb, yb):
+        """A host minibatch moved to the model's device (device minibatches stay)."""
+        xp = self._xp
+        if xp is np:
+            return xb, yb
+        if isinstance(yb, dict):  # one target array per task
+            yb = {k: on_model(v, xp, self._device, f"y[{k!r}]") for k, v in yb.items()}
+        else:
+            yb = on_model(yb, xp, self._device, "y")
+        return on_model(xb, xp, self._device, "X"), yb
 
     # --- the loop ---------------------------------------------------------------
     def fit(
@@ -276,6 +299,7 @@ class Trainer:
                 "(target None) to learn from unlabeled rows. Received: "
                 f"loss={self.loss_name!r}"
             )
+        self._xp, self._device = model_place(self.model)
         raw_y = y
         X, y = self._check_data(X, y, transform=transform)
         if validation_data is not None and validation_split:
@@ -355,6 +379,7 @@ class Trainer:
 
         values = [self._sums["loss"], self._sums["penalty"], float(self._sums["count"])]
         for m in self._train_metrics:
+            m._flush()
             values += [m.total, float(m.count), float(getattr(m, "sq", 0.0))]
         tasks = getattr(self.loss_fn, "tasks", ())
         for t in tasks:
@@ -374,7 +399,7 @@ class Trainer:
         """Validation scores: each rank scores its shard; example-weighted means."""
         from .. import distributed as dist
 
-        part = dist.shard(len(X))
+        part = dist.shard(X.shape[0])
         n = part.stop - part.start
         scores = self.evaluate(X[part], take_rows(y, part), batch_size=batch_size) if n else {}
         names = sorted(dist.broadcast_object(sorted(scores), root=0))
@@ -411,12 +436,13 @@ class Trainer:
         if loader.position == 0:
             self._reset_sums()
         self._call("on_epoch_begin", epoch, {})
-        snapshot = self.model.state_dict()  # last finite parameters, for NaN recovery
+        snapshot = _weights_copy(self.model)  # last finite parameters (on the device), for NaN recovery
         self.model.train()
         bar.epoch_begin(epoch, len(loader), loader.position)
         # the running logs are built per minibatch only for those who read them
         watchers = [cb for cb in self.callbacks if _reads_batches(cb)]
         for xb, yb in loader:
+            xb, yb = self._to_model(xb, yb)
             self._train_step(xb, yb, epoch, snapshot)
             if watchers or bar.active:
                 logs = self._running_logs()
@@ -457,11 +483,11 @@ class Trainer:
         first evaluation's output, loss and penalty are logged, as a plain
         step logs the values before its update.
         """
-        n = len(xb)
+        n = xb.shape[0]
         first = {}
 
         def closure():
-            xt = _input(xb)
+            xt = _input(xb, self._xp)
             out = self.model(xt)
             loss = self.loss_fn(out, yb)
             total, penalty = self._graph_penalties(xt, yb, loss)
@@ -490,16 +516,16 @@ class Trainer:
             out, loss, penalty = self._closure_step(xb, yb, epoch, snapshot)
             self._after_step(xb, yb, out, loss, penalty)
             return
-        n_global = len(xb)
+        n_global = xb.shape[0]
         if self._averager is not None:
             from ..distributed import shard
 
             part = shard(n_global)
-            xb, yb = xb[part], take_rows(yb, part)
-            if len(xb) == 0:  # fewer rows than ranks: contribute no gradient
+            xb, yb = xb[part, ...], take_rows(yb, part)
+            if xb.shape[0] == 0:  # fewer rows than ranks: contribute no gradient
                 self._empty_step()
                 return
-        xt = _input(xb)
+        xt = _input(xb, self._xp)
         out = self.model(xt)
         loss = self.loss_fn(out, yb)
         total, penalty = self._graph_penalties(xt, yb, loss)
@@ -508,7 +534,7 @@ class Trainer:
             self._non_finite(value, epoch, snapshot)
         self.optimizer.zero_grad()
         total.backward()
-        n = len(xb)
+        n = xb.shape[0]
         for reg in self.gradient_regularizers:
             # per-minibatch terms scale with the global minibatch (alpha / m')
             penalty += reg.add_gradient(self.model, n_global)
@@ -516,7 +542,8 @@ class Trainer:
             self._averager.set_share(n, n_global)
             self._averager.synchronize()
         self.optimizer.step()
-        self._after_step(xb, yb, out, loss, penalty)
+        # the checked value is the loss itself without graph penalties: no second sync
+        self._after_step(xb, yb, out, loss, penalty, value if total is loss else None)
 
     def _graph_penalties(self, xt: Tensor, yb, loss: Tensor) -> tuple:
         """The objective with the graph penalties added, and their sum as a float.
@@ -547,10 +574,10 @@ class Trainer:
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
 
-    def _after_step(self, xb, yb, out, loss, penalty: float) -> None:
-        n = len(xb)
+    def _after_step(self, xb, yb, out, loss, penalty: float, loss_value=None) -> None:
+        n = xb.shape[0]
         self._advance()
-        self._sums["loss"] += float(loss.data) * n
+        self._sums["loss"] += (float(loss.data) if loss_value is None else loss_value) * n
         self._sums["penalty"] += penalty * n
         self._sums["count"] += n
         parts = self.loss_fn.parts if isinstance(self.loss_fn, MultiTaskLoss) else {}
@@ -572,7 +599,12 @@ class Trainer:
         self._advance()
 
     def _non_finite(self, value: float, epoch: int, snapshot: dict) -> None:
-        finite = all(np.all(np.isfinite(a)) for a in self.model.state_dict().values())
+        finite = True
+        for a in self.model.state_dict().values():
+            xp = namespace_of(a)
+            if not bool(xp.all(xp.isfinite(a))):
+                finite = False
+                break
         if not finite:
             self.model.load_state_dict(snapshot)
         where = "the start of this epoch" if not finite else "the last step"
