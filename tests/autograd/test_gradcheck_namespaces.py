@@ -25,7 +25,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import test_gradcheck
-from conftest import NAMESPACES, make_namespace
+from _namespaces import NAMESPACES, make_namespace
 from gradcheck_cases import make_input
 
 #: gaussian_nll_loss checks its variances with NumPy calls: the losses are

@@ -16,7 +16,7 @@ import pytest
 from chainrule._backend import kernels
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from conftest import make_namespace
+from _namespaces import make_namespace
 
 rng = np.random.default_rng(12)
 GENERIC = ("numpy", "strict", "strict-device1", "torch")
