@@ -228,3 +228,27 @@ def test_resume_rejects_other_data_and_weight_only_files(tmp_path):
     save_model(tmp_path / "w.npz", model)
     with pytest.raises(CheckpointError, match="training checkpoint"):
         Trainer(model, loss="cross_entropy", optimizer=opt).load_checkpoint(tmp_path / "w.npz")
+
+
+def test_a_trainer_with_its_own_generator_resumes_bit_identically(tmp_path):
+    """``Trainer(generator=seed)``: a checkpoint saved after ``fit`` returns holds that
+    generator's state (not the default generator's), so dropout and shuffling resume exactly."""
+    X, y = _data()
+
+    def trainer():
+        cr.manual_seed(1)
+        model = nn.Sequential(nn.Linear(5, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+        return Trainer(model, loss="cross_entropy", verbose=0, generator=7,
+                       optimizer=cr.optim.SGD(model.parameters(), lr=0.1))
+
+    full = trainer()
+    full.fit(X, y, epochs=4, batch_size=16)
+    part = trainer()
+    part.fit(X, y, epochs=2, batch_size=16)
+    part.save_checkpoint(tmp_path / "ck.npz")
+    cr.manual_seed(99)  # the default generator plays no part
+    resumed = trainer()
+    resumed.fit(X, y, epochs=4, batch_size=16, checkpoint=tmp_path / "ck.npz")
+    assert resumed.history.history == full.history.history
+    for a, b in zip(full.model.parameters(), resumed.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)

@@ -267,7 +267,7 @@ class Trainer:
         sampler=None,
     ) -> History:
         """Train; see :func:`fit` for the arguments."""
-        scope = nullcontext() if self.generator is None else _random.use_generator(self.generator)
+        scope = self._rng_scope()
         with scope:
             return self._fit(
                 X,
@@ -646,7 +646,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "rng": _random.get_rng_state(),
+            "rng": self._rng_state(),
             "loader": None if self.loader is None else self.loader.state_dict(),
             "n_samples": None if self.loader is None else len(self.loader.dataset),
             "history": self.history.state_dict(),
@@ -711,7 +711,17 @@ class Trainer:
                     cb.load_state_dict(cstate)
                     del saved[i]
                     break
-        _random.set_rng_state(state["rng"])
+        with self._rng_scope():
+            _random.set_rng_state(state["rng"])
+
+    def _rng_scope(self):
+        """The Trainer's own generator in scope (when it has one): checkpoints save and
+        restore that generator, also when called outside :meth:`fit`."""
+        return nullcontext() if self.generator is None else _random.use_generator(self.generator)
+
+    def _rng_state(self) -> dict:
+        with self._rng_scope():
+            return _random.get_rng_state()
 
 
 def fit(
