@@ -268,3 +268,33 @@ def test_a_run_resumes_onto_another_device(tmp_path, monkeypatch):
         assert resumed[k] == pytest.approx(straight[k], rel=1e-4)
     saved = json.loads((tmp_path / "b" / "config.json").read_text())
     assert "device1" in saved["data"]["device"] and saved["data"]["device"].startswith("array_api")
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+def test_multitask_training_with_missing_targets_on_a_namespace(place):
+    """A shared trunk with two heads, tasks labelled on different rows (-1, NaN), on a device:
+    NumPy's per-task losses, and the missing rows found on the device."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(48, 5)).astype(np.float32)
+    ya = (X[:, 0] > 0).astype(np.int64)
+    yb = X[:, 1:2] * 2.0
+    ya[::3] = -1  # no class id on every third row
+    yb[1::4] = np.nan  # no real target on every fourth row
+
+    def run(moved):
+        cr.manual_seed(0)
+        model = nn.MultiTask(nn.Sequential(nn.Linear(5, 8), nn.ReLU()),
+                             {"a": nn.Linear(8, 2), "b": nn.Linear(8, 1)})
+        if moved:
+            xp, device = PLACES[place]
+            model.to(device, xp=xp)
+        hist = fit(model, X, {"a": ya, "b": yb}, loss={"a": "cross_entropy", "b": "mse"},
+                   loss_weights={"b": 0.5}, optimizer=cr.optim.Adam(model.parameters(), lr=1e-2),
+                   epochs=2, batch_size=16, generator=1, verbose=0)
+        return model, hist.history
+
+    _, want = run(False)
+    model, got = run(True)
+    assert _in_place(place, next(model.parameters()).data)
+    for key in ("loss", "a_loss", "b_loss"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, err_msg=key)

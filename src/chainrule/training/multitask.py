@@ -51,6 +51,7 @@ import math
 
 import numpy as np
 
+from .._backend import namespace_of
 from ..autograd.engine import Tensor
 from ..data.validation import check_class_labels, check_features, check_targets
 from .evaluation import _first_and_last_layer
@@ -68,16 +69,24 @@ def present_rows(target) -> np.ndarray | None:
 
     A mask, not indices: indexing a Tensor by a mask has the cheaper vjp.
     """
-    t = np.asarray(target)
-    if t.dtype.kind in "iu":
-        missing = (t.reshape(len(t), -1) == MISSING_LABEL).any(axis=1)
-    elif t.dtype.kind == "f":
-        missing = np.isnan(t.reshape(len(t), -1)).any(axis=1)
+    xp = namespace_of(target)
+    t = target if hasattr(target, "shape") else np.asarray(target)
+    n = t.shape[0]
+    if xp.isdtype(t.dtype, "integral"):
+        missing = xp.any(xp.reshape(t == MISSING_LABEL, (n, -1)), axis=1)
+    elif xp.isdtype(t.dtype, "real floating"):
+        missing = xp.any(xp.reshape(xp.isnan(t), (n, -1)), axis=1)
     else:
         return None
-    if not missing.any():
+    if not bool(xp.any(missing)):
         return None
-    return ~missing
+    return xp.logical_not(missing)
+
+
+def _count(mask) -> int:
+    """The number of true entries of a boolean mask of any array library."""
+    xp = namespace_of(mask)
+    return int(xp.sum(xp.astype(mask, xp.int64)))
 
 
 def _missing(target: np.ndarray, n: int) -> np.ndarray:
@@ -182,7 +191,7 @@ class MultiTaskLoss:
         for task in self.tasks:
             out, y = output[task], target[task]
             rows = present_rows(y)
-            n = len(y) if rows is None else int(rows.sum())
+            n = y.shape[0] if rows is None else _count(rows)
             if n == 0:  # no row of this minibatch has the task's target
                 parts[task] = (0.0, 0)
                 continue
