@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _example_paths import examples_folder
 
 TASKS = Path(__file__).resolve().parents[2] / "examples" / "tasks"
 NAMES = [
@@ -27,16 +27,8 @@ NAMES = [
 
 @pytest.fixture(scope="module", autouse=True)
 def _tasks_on_path():
-    sys.path.insert(0, str(TASKS))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
+    with examples_folder(TASKS):
         yield
-    else:
-        # small matrices: one BLAS thread is faster, and far faster on a busy machine
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    sys.path.remove(str(TASKS))
 
 
 def _run(name, capsys, **kwargs):

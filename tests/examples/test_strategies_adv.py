@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 from pathlib import Path
 
 import pytest
+from _example_paths import examples_folder
 
 STRATEGIES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 NAMES = ["adversarial_digits", "tangent_prop_digits", "sparse_representation"]
@@ -22,16 +22,8 @@ NAMES = ["adversarial_digits", "tangent_prop_digits", "sparse_representation"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _strategies_on_path():
-    sys.path.insert(0, str(STRATEGIES))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
+    with examples_folder(STRATEGIES):
         yield
-    else:
-        # small matrices: one BLAS thread is faster, and far faster on a busy machine
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    sys.path.remove(str(STRATEGIES))
 
 
 def _run(name, capsys):

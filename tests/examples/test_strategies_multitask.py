@@ -11,25 +11,18 @@ rows do train the reconstruction, and the printed table shows the numbers.
 from __future__ import annotations
 
 import importlib
-import sys
 from pathlib import Path
 
 import pytest
+from _example_paths import examples_folder
 
 STRATEGIES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _strategies_on_path():
-    sys.path.insert(0, str(STRATEGIES))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
+    with examples_folder(STRATEGIES):
         yield
-    else:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    sys.path.remove(str(STRATEGIES))
 
 
 def _run(name, capsys):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 from pathlib import Path
 
 import pytest
+from _example_paths import examples_folder
 
 STRATEGIES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 NAMES = ["curriculum", "depth_vs_width", "polyak", "pretraining"]
@@ -22,15 +22,8 @@ NAMES = ["curriculum", "depth_vs_width", "polyak", "pretraining"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _on_path():
-    sys.path.insert(0, str(STRATEGIES))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
+    with examples_folder(STRATEGIES):
         yield
-    else:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    sys.path.remove(str(STRATEGIES))
 
 
 @pytest.fixture(autouse=True)
