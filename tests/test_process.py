@@ -210,6 +210,31 @@ def test_deleted_model_and_optimiser_are_collected(kind):
     assert alive == []
 
 
+def test_a_gradient_dropped_after_a_chunked_step_is_freed_at_once(two_threads):
+    """The chunked Adam step hands chunks of the gradient to helper threads; once
+    the step returns no helper may keep one (nor, through it, the gradient)."""
+    cr.manual_seed(0)
+    lin = nn.Linear(512, 512)  # 262,144 weights: more than one chunk
+    opt = cr.optim.Adam(lin.parameters(), lr=1e-3)
+    lin.weight.grad = np.ones(lin.weight.shape, np.float32)
+    lin.bias.grad = np.ones(lin.bias.shape, np.float32)
+    grad = weakref.ref(lin.weight.grad)
+    opt.step()
+    lin.weight.grad = None
+    gc.collect()
+    assert grad() is None
+
+
+def test_run_parallel_keeps_no_part_after_it_returns(two_threads):
+    arrays = [np.arange(8.0) + i for i in range(6)]
+    refs = [weakref.ref(a) for a in arrays]
+    sums = _threads.run_parallel(lambda v: float(v.sum()), [a[2:] for a in arrays])
+    assert sums == [float(a[2:].sum()) for a in arrays]
+    del arrays
+    gc.collect()
+    assert [r() for r in refs if r() is not None] == []
+
+
 def test_set_num_threads_sets_blas_and_chainrule_threads(monkeypatch):
     libs = _blas_controllers()
     if not libs:

@@ -160,6 +160,11 @@ def run_parallel(fn, parts) -> list:
     drain()
     for _ in range(n - 1):
         done.acquire()
+    # a helper thread may keep the finished closure (and with it ``parts``)
+    # until its next task or its idle end: drop the parts, so that arrays
+    # they view (chunks of a gradient in the optimiser step) are not kept
+    # alive after the call
+    parts.clear()
     if errors:
         raise errors[0]
     return results
