@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 
 def build_chainrule():

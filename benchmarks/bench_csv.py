@@ -58,8 +58,8 @@ def make_file(text_target: bool) -> str:
         f.write(",".join([f"f{i}" for i in range(FEATURES)] + ["label"]) + "\n")
         text = np.char.mod("%.6f", X)
         names = np.array(["cat", "dog", "bird"])
-        for row, lab in zip(text, labels):
-            f.write(",".join(row) + "," + (names[lab] if text_target else str(lab)) + "\n")
+        f.writelines(",".join(row) + "," + (names[lab] if text_target else str(lab)) + "\n"
+                     for row, lab in zip(text, labels))
     return path
 
 

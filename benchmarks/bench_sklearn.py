@@ -59,10 +59,10 @@ def digits(dtype=np.float32):
 
 
 def settings(args, seed):
-    return dict(hidden_layer_sizes=(args.hidden,), activation="relu", solver="adam",
-                alpha=1e-4, batch_size=200, learning_rate_init=1e-3, max_iter=args.epochs,
-                shuffle=True, tol=0.0, n_iter_no_change=10**9, early_stopping=False,
-                random_state=seed)
+    return {"hidden_layer_sizes": (args.hidden,), "activation": "relu", "solver": "adam",
+            "alpha": 1e-4, "batch_size": 200, "learning_rate_init": 1e-3,
+            "max_iter": args.epochs, "shuffle": True, "tol": 0.0, "n_iter_no_change": 10**9,
+            "early_stopping": False, "random_state": seed}
 
 
 def timed_fit(Est, params, data):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 TOP = ["tensor", "Tensor", "exp", "log", "sqrt", "abs", "where", "concatenate", "stack",
        "no_grad", "manual_seed"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.regularization import WeightNoise, book_to_torch_smoothing, smoothed_targets
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.optim import SGD
 from chainrule.regularization import L1Penalty, L2Penalty, MaxNorm, exclude
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 import chainrule as cr
-import chainrule.nn as nn
 import chainrule.nn.functional as F
+from chainrule import nn
 
 
 class TiedAutoencoder(nn.Module):
