@@ -10,25 +10,29 @@ script prints when run directly.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import sys
+from pathlib import Path
 
 import numpy as np
 
 import chainrule as cr
 
+_TASKS = str(Path(__file__).resolve().parents[1] / "tasks")
+if _TASKS not in sys.path:
+    sys.path.insert(0, _TASKS)
 
-@contextlib.contextmanager
-def one_blas_thread():
-    """Run the block with one BLAS thread (threadpoolctl, when installed):
-    the matrices here are small, and threads only cost synchronisation."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+from _common import one_blas_thread
+
+__all__ = ["accuracy", "digits", "mnist1d", "one_blas_thread", "predict", "report", "summarize"]
+
+
+def digits():
+    """scikit-learn's bundled digits: pixels scaled to [0, 1] (float32), class ids (int64)."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y.astype(np.int64)
 
 
 @functools.lru_cache(maxsize=4)

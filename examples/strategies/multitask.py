@@ -31,32 +31,20 @@ Run: ``python examples/strategies/multitask.py``
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.training import MISSING_LABEL, fit, predict
 
+try:
+    from _strategies import digits, one_blas_thread
+except ImportError:  # run from elsewhere
+    import sys
+    from pathlib import Path
 
-@contextlib.contextmanager
-def one_blas_thread():
-    """Small matrices: one BLAS thread is faster (and far faster on a busy machine)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _digits():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0).astype(np.float32), y.astype(np.int64)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _strategies import digits, one_blas_thread
 
 
 HIDDEN = 64
@@ -92,7 +80,7 @@ def _accuracies(model, X, y):
 
 
 def _one_seed(seed, n_same, n_digit, n_big, steps):
-    X, y = _digits()
+    X, y = digits()
     perm = np.random.default_rng(seed).permutation(len(X))
     test = perm[n_digit + n_big :]
     big = (y >= 5).astype(np.float32)

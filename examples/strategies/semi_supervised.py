@@ -34,36 +34,25 @@ Run: ``python examples/strategies/semi_supervised.py``
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.training import fit, predict
 
+try:
+    from _strategies import digits, one_blas_thread
+except ImportError:  # run from elsewhere
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _strategies import digits, one_blas_thread
+
+
 LAMBDA = 1.0  # weight of the reconstruction term
 N_TEST = 450
 METHODS = ("labels only", "+ reconstruction", "+ unlabelled rows")
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """Small matrices: one BLAS thread is faster (and far faster on a busy machine)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _digits():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0).astype(np.float32), y.astype(np.int64)
 
 
 def _model(method: str, seed: int):
@@ -96,7 +85,7 @@ def _train(method, X_l, y_l, X_u, seed, steps):
 
 
 def _one_seed(seed: int, n_labels: int, steps: int) -> dict:
-    X, y = _digits()
+    X, y = digits()
     perm = np.random.default_rng(seed).permutation(len(X))
     test, pool = perm[:N_TEST], perm[N_TEST:]
     labelled, unlabelled = pool[:n_labels], pool[n_labels:]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from .kernels import FEW_CHANNELS, _may_repeat, offsets, register, window_slab
+from .kernels import FEW_CHANNELS, _col2im_numpy, _may_repeat, register, window_views
 
 
 def _cp():
@@ -96,20 +96,15 @@ def _im2col_cupy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=
     positions = n * math.prod(out_size)
     width = math.prod(kernel) * c
     extra = 1 if ones else 0
-    st = xpad.strides
-    spatial = st[1:-1]
-    out_strides = tuple(s * t for s, t in zip(stride, spatial))
-    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
+    rows, columns = window_views(xpad, out_size, kernel, stride, dilation)
     if c > FEW_CHANNELS:
-        src = as_strided(xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
-                         (st[0],) + out_strides + kernel_strides + (st[-1],))
+        src = as_strided(xpad, *rows)
         buf = cupy.empty((positions, width + extra), dtype=xpad.dtype)
         buf[:, :width] = src.reshape(positions, width)
         if ones:
             buf[:, -1] = 1
         return buf
-    src = as_strided(xpad, tuple(kernel) + (c, n) + tuple(out_size),
-                     kernel_strides + (st[-1], st[0]) + out_strides)
+    src = as_strided(xpad, *columns)
     buf = cupy.empty((width + extra, positions), dtype=xpad.dtype)
     buf[:width] = src.reshape(width, positions)
     if ones:
@@ -117,18 +112,8 @@ def _im2col_cupy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=
     return buf.T
 
 
-@register("col2im", "cupy")
-def _col2im_cupy(xp, slabs, padded_shape, out_size, kernel, stride, dilation, out=None):
-    """Sum per-offset slabs (K, N, *out, C) into a padded (N, *S, C) array: one strided
-    add per kernel offset, never a loop over positions."""
-    cupy = _cp()
-    if out is None:
-        out = cupy.zeros(padded_shape, dtype=slabs.dtype)
-    else:
-        out.fill(0)
-    for k, o in enumerate(offsets(kernel)):
-        out[window_slab(o, out_size, stride, dilation)] += slabs[k]
-    return out
+# col2im: the NumPy entry's strided adds (one per kernel offset) are CuPy's as well
+register("col2im", "cupy")(_col2im_numpy)
 
 
 # --- optimisers: fused updates ---------------------------------------------

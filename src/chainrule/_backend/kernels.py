@@ -406,6 +406,20 @@ def offsets(kernel):
 FEW_CHANNELS = 4
 
 
+def window_views(xpad, out_size, kernel, stride, dilation):
+    """``(shape, strides)`` of the two strided views of im2col's windows over a padded
+    channels-last array (strides in bytes, as ``as_strided`` takes them): by rows,
+    ``(N, *out, *kernel, C)``, and by columns, ``(*kernel, C, N, *out)``."""
+    n, c = xpad.shape[0], xpad.shape[-1]
+    st = xpad.strides
+    spatial = st[1:-1]
+    out_strides = tuple(s * t for s, t in zip(stride, spatial))
+    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
+    rows = ((n, *out_size, *kernel, c), (st[0], *out_strides, *kernel_strides, st[-1]))
+    columns = ((*kernel, c, n, *out_size), (*kernel_strides, st[-1], st[0], *out_strides))
+    return rows, columns
+
+
 @register("im2col", "numpy")
 def _im2col_numpy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=None):
     """The im2col matrix A (N·P, k·C [+1]) of a padded channels-last input.
@@ -427,15 +441,9 @@ def _im2col_numpy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take
     positions = n * math.prod(out_size)
     width = math.prod(kernel) * c
     extra = 1 if ones else 0
-    st = xpad.strides
-    spatial = st[1:-1]
-    out_strides = tuple(s * t for s, t in zip(stride, spatial))
-    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
+    rows, columns = window_views(xpad, out_size, kernel, stride, dilation)
     if c > FEW_CHANNELS:
-        src = as_strided(
-            xpad, (n,) + tuple(out_size) + tuple(kernel) + (c,),
-            (st[0],) + out_strides + kernel_strides + (st[-1],), writeable=False,
-        )
+        src = as_strided(xpad, *rows, writeable=False)
         buf = take((positions, width + extra), xpad.dtype)
         item = buf.itemsize
         row = buf.strides[0]
@@ -447,10 +455,7 @@ def _im2col_numpy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take
         if ones:
             buf[:, -1] = 1
         return buf
-    src = as_strided(
-        xpad, tuple(kernel) + (c, n) + tuple(out_size),
-        kernel_strides + (st[-1], st[0]) + out_strides, writeable=False,
-    )
+    src = as_strided(xpad, *columns, writeable=False)
     buf = take((width + extra, positions), xpad.dtype)
     xp.copyto(buf[:width].reshape(src.shape), src)
     if ones:

@@ -830,49 +830,39 @@ def primitive(fwd):
             out, vjp = (np_call or resolve(_np))(*arrays, **params)
             if type(out) is not _ndarray:
                 out = _np.asarray(out)  # NumPy returns scalars for 0-d results
-            t = _new_tensor(Tensor)
-            t.data = out
-            t.grad = None
-            if _mode.enabled and True in need:
-                t.requires_grad = True
-                t._ctx = (vjp, args, tuple(need), fwd, params)
-                t._seq = _next_seq()
-            else:
-                t.requires_grad = False
-                t._ctx = None
-            return t
-        ns = None
-        late = False
-        for a in args:
-            if isinstance(a, Tensor):
-                d = a.data
+        else:
+            ns = None
+            late = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    d = a.data
+                    if ns is None:
+                        ns = _np if type(d) is _ndarray else _ns(d)
+                    elif ns is not _np and type(d) is _ndarray:
+                        d = _constant(d, args, ns)  # a NumPy Tensor meeting another library
+                    arrays.append(d)
+                    need.append(a.requires_grad)
+                elif ns is None:
+                    late = True
+                    arrays.append(a)
+                    need.append(False)
+                else:
+                    arrays.append(_constant(a, args, ns))
+                    need.append(False)
+            if late:  # a constant came before the first Tensor: convert it now
                 if ns is None:
-                    ns = _np if type(d) is _ndarray else _ns(d)
-                elif ns is not _np and type(d) is _ndarray:
-                    d = _constant(d, args, ns)  # a NumPy Tensor meeting another library
-                arrays.append(d)
-                need.append(a.requires_grad)
-            elif ns is None:
-                late = True
-                arrays.append(a)
-                need.append(False)
-            else:
-                arrays.append(_constant(a, args, ns))
-                need.append(False)
-        if late:  # a constant came before the first Tensor: convert it now
-            if ns is None:
-                ns = _np
-            arrays = [arr if isinstance(a, Tensor) else _constant(a, args, ns)
-                      for a, arr in zip(args, arrays)]
-        try:
-            call = impls[ns]
-        except KeyError:
-            if ns is None:  # no Tensor and no constant at all
-                ns = _np
-            call = impls.get(ns) or resolve(ns)
-        out, vjp = call(*arrays, **params)
-        if type(out) is not _ndarray and ns is _np:
-            out = _np.asarray(out)  # NumPy returns scalars for 0-d results
+                    ns = _np
+                arrays = [arr if isinstance(a, Tensor) else _constant(a, args, ns)
+                          for a, arr in zip(args, arrays)]
+            try:
+                call = impls[ns]
+            except KeyError:
+                if ns is None:  # no Tensor and no constant at all
+                    ns = _np
+                call = impls.get(ns) or resolve(ns)
+            out, vjp = call(*arrays, **params)
+            if type(out) is not _ndarray and ns is _np:
+                out = _np.asarray(out)  # NumPy returns scalars for 0-d results
         t = _new_tensor(Tensor)
         t.data = out
         t.grad = None

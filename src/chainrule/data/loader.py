@@ -216,7 +216,7 @@ class DataLoader:
         X, y = self.dataset.X, self.dataset.y
         bs = self.batch_size
         if not isinstance(X, np.ndarray):
-            yield from self._iter_device(X, y, order, n_batches, bs)
+            yield from self._serve(self._device_batches(X, y, order, bs), n_batches)
             return
         # a small dataset is permuted once per epoch and cut into slices
         # (views); a large one is gathered minibatch by minibatch (no copy
@@ -225,45 +225,41 @@ class DataLoader:
         if whole:
             X = X[order]
             y = take_rows(y, order)
-        try:
-            while self._position < n_batches:
-                k = self._position
-                idx: slice | np.ndarray
-                if whole:
-                    idx = slice(k * bs, (k + 1) * bs)
-                else:  # a copy, so a transform never edits the caller's rows
-                    idx = order[k * bs : (k + 1) * bs]
-                xb = X[idx]
-                yb = take_rows(y, idx)
-                if self.transform is not None:
-                    xb, yb = self.transform(xb, yb)
-                # count the batch as consumed before the caller sees it, so a
-                # checkpoint taken after the step resumes with the next one
-                self._position = k + 1
-                yield xb, yb
-        finally:
-            if self._position >= n_batches:
-                self._order = None
-                self._position = 0
 
-    def _iter_device(self, X, y, order, n_batches, bs):
-        """Minibatches of a dataset held on a device: gathered there by ``take``."""
+        def batch(k):
+            idx: slice | np.ndarray
+            if whole:
+                idx = slice(k * bs, (k + 1) * bs)
+            else:  # a copy, so a transform never edits the caller's rows
+                idx = order[k * bs : (k + 1) * bs]
+            return X[idx], take_rows(y, idx)
+
+        yield from self._serve(batch, n_batches)
+
+    def _device_batches(self, X, y, order, bs):
+        """``k -> minibatch k`` of a dataset held on a device: gathered there by ``take``."""
         gather = self.shuffle or self.sampler is not None
         n = len(order) if gather else X.shape[0]
         if gather:
             order = from_host(order, namespace_of(X), device_of(X))
+
+        def batch(k):
+            stop = min((k + 1) * bs, n)  # the standard wants the stop within bounds
+            rows = order[k * bs : stop] if gather else slice(k * bs, stop)
+            return _take(X, rows), _take(y, rows)
+
+        return batch
+
+    def _serve(self, batch, n_batches: int) -> Iterator:
+        """The epoch's remaining minibatches ``batch(k)``, each through ``transform``."""
         try:
             while self._position < n_batches:
                 k = self._position
-                stop = min((k + 1) * bs, n)  # the standard wants the stop within bounds
-                if gather:
-                    idx = order[k * bs : stop]
-                    xb, yb = _take(X, idx), _take(y, idx)
-                else:
-                    rows = slice(k * bs, stop)
-                    xb, yb = _take(X, rows), _take(y, rows)
+                xb, yb = batch(k)
                 if self.transform is not None:
                     xb, yb = self.transform(xb, yb)
+                # count the batch as consumed before the caller sees it, so a
+                # checkpoint taken after the step resumes with the next one
                 self._position = k + 1
                 yield xb, yb
         finally:

@@ -376,19 +376,16 @@ class Optimizer:
                 if _is_array(v):
                     st[k] = _move(v, p.data)
 
-    def _step_host(self, index: int, group: dict, later: int, big: list) -> None:
-        """One group's step on NumPy: flat, chunked or parameter by parameter."""
-        may_chunk = self.chunked is not False
-        if may_chunk and self._step_flat(index, group, later):
-            return
+    def _stepping(self, group: dict, later: int):
+        """``(p, θ, g, state, step)`` for each parameter of ``group`` that has a gradient:
+        the gradient made to match θ, the state created on first use, the step counted."""
         counts_steps = self._counts_steps
-        update = self._update
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
             theta = p.data
-            if type(g) is not np.ndarray or g.shape != theta.shape or g.dtype != theta.dtype:
+            if type(g) is not type(theta) or g.shape != theta.shape or g.dtype != theta.dtype:
                 g = self._as_grad(p, g)
             state = self.state[p]
             fresh = not state
@@ -402,6 +399,15 @@ class Optimizer:
                 # first step; later, the number of step() calls (at
                 # least 2) times the flush
                 step = 1 if fresh else later
+            yield p, theta, g, state, step
+
+    def _step_host(self, index: int, group: dict, later: int, big: list) -> None:
+        """One group's step on NumPy: flat, chunked or parameter by parameter."""
+        may_chunk = self.chunked is not False
+        if may_chunk and self._step_flat(index, group, later):
+            return
+        update = self._update
+        for p, theta, g, state, step in self._stepping(group, later):
             if may_chunk and theta.size > CHUNK and _contiguous(theta, state):
                 big.append((group, theta, g, state, step))
                 continue
@@ -424,24 +430,8 @@ class Optimizer:
             )
         update = kernel(self._kernel, xp)
         options = self._kernel_options
-        counts_steps = self._counts_steps
         flush = None
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            theta = p.data
-            if type(g) is not type(theta) or g.shape != theta.shape or g.dtype != theta.dtype:
-                g = self._as_grad(p, g)
-            state = self.state[p]
-            fresh = not state
-            if fresh:
-                self._init_state(group, p, state)
-            if counts_steps:
-                state["step"] += 1
-                step = state["step"]
-            else:
-                step = 1 if fresh else later
+        for _p, theta, g, state, step in self._stepping(group, later):
             update(xp, group, theta, g, state, step, None, **options)
             if step % FLUSH_EVERY == 0:
                 if flush is None:
