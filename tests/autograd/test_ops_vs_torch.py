@@ -402,6 +402,53 @@ CASES += [
 ]
 
 
+# the array API's elementwise functions (elementwise.py): unary, inside their domains
+_UNIT = _arr(-0.9, -0.5, -0.1, 0.0, 0.2, 0.6, 0.95)
+_OFF_GRID = _arr(-2.7, -1.5, -0.5, -0.2, 0.0, 0.35, 0.5, 1.15, 2.5, 2.6)
+CASES += [
+    C(f"{name} {shape}", getattr(cr, name), getattr(torch, name), spec)
+    for name, specs in [
+        ("sin", [(2, 3)]), ("cos", [(2, 3)]), ("tan", [_arr(-1.2, -0.6, 0.0, 0.3, 1.3)]),
+        ("asin", [_UNIT]), ("acos", [_UNIT]), ("atan", [(2, 3)]),
+        ("sinh", [(2, 3)]), ("cosh", [(2, 3)]), ("asinh", [(2, 3)]),
+        ("acosh", [_arr(1.05, 1.2, 2.5, 7.0)]), ("atanh", [_UNIT]),
+        ("expm1", [(2, 3), _arr(-1e-6, 1e-7, 0.0, 30.0)]),
+        ("log1p", [P((2, 3)), _arr(-0.9, -1e-6, 0.0, 1e-7, 1e3)]),
+        ("log2", [P((2, 3))]), ("log10", [P((2, 3))]), ("square", [(2, 3)]),
+        ("reciprocal", [N((2, 3))]), ("positive", [(2, 3)]), ("negative", [(2, 3)]),
+        ("sign", [_arr(-1.5, 0.0, 2.0)]), ("floor", [_OFF_GRID]), ("ceil", [_OFF_GRID]),
+        ("round", [_OFF_GRID]), ("trunc", [_OFF_GRID]),
+    ]
+    for shape, spec in enumerate(specs)
+]
+# binary ones, broadcasting included; ties of minimum/maximum split the gradient
+CASES += [
+    C(f"{name} {sa}{sb}", getattr(cr, name), getattr(torch, name), sa, sb)
+    for name in ("atan2", "hypot", "logaddexp", "minimum", "maximum", "copysign")
+    for sa, sb in [((2, 3), (2, 3)), ((4, 1), (1, 5)), ((2, 3), ())]
+]
+CASES += [
+    C("minimum ties", cr.minimum, torch.minimum, _arr(1.0, 2.0, 3.0), _arr(1.0, 3.0, 2.0)),
+    C("maximum ties", cr.maximum, torch.maximum, _arr(1.0, 2.0, 3.0), _arr(1.0, 3.0, 2.0)),
+    C("logaddexp far apart", cr.logaddexp, torch.logaddexp, _arr(-80.0, 0.0, 80.0),
+      _arr(80.0, 0.0, -80.0)),
+    C("remainder", cr.remainder, torch.remainder, (2, 3), N((2, 3))),
+    C("remainder broadcast", cr.remainder, torch.remainder, (4, 1), N((1, 5))),
+    C("clip scalars", lambda a: cr.clip(a, -0.5, 0.5), lambda a: torch.clamp(a, -0.5, 0.5),
+      (3, 4)),
+    C("clip at the bounds", lambda a: cr.clip(a, -0.5, 0.5),
+      lambda a: torch.clamp(a, -0.5, 0.5), _arr(-0.7, -0.5, 0.0, 0.5, 0.9)),
+    C("clip min only", lambda a: cr.clip(a, min=0.1), lambda a: torch.clamp(a, min=0.1),
+      (3, 4)),
+    C("clip max only", lambda a: a.clip(max=0.1), lambda a: a.clamp(max=0.1), (3, 4)),
+    C("clip tensor bounds", cr.clip, torch.clamp, (3, 4), (4,), (3, 1)),
+    C("clip tensor bounds tie", cr.clip, torch.clamp, _arr(-1.0, 0.0, 0.5, 2.0),
+      _arr(0.0, 0.0, 0.0, 0.0), _arr(1.0, 1.0, 0.5, 1.0)),
+    C("clip min above max", cr.clip, torch.clamp, (2, 3), _arr(0.3, 0.3, 0.3),
+      _arr(-0.2, 0.5, -0.2)),
+]
+
+
 # --------------------------------------------------------------------------
 # the runner
 

@@ -7,9 +7,13 @@ again with ``xp = GRAPH`` and Tensor inputs, so ``xp.exp(a)``, ``a * b``,
 ``xp.where(mask, g, 0)`` ... are chainrule ops and the vjp it returns is
 differentiable again.
 
-Only the functions the primitives use are here.  Masks and other
+The functions the primitives' vjps use are here; any other name of a
+primitive (``xp.cos``, ``xp.expm1``...) is that primitive.  Masks and other
 non-differentiable values (``xp.equal``, ``xp.sign``, ``xp.isfinite``) are
 computed on the raw data and come back as plain arrays, constants of the graph.
+The functions call the primitives through ``engine.PRIMITIVES`` (the modules
+defining them import this one), and the namespace registers itself with the
+engine on import.
 """
 
 from __future__ import annotations
@@ -18,25 +22,13 @@ import itertools
 
 from .._backend import device_of, namespace_of
 from .._backend import xp as _raw
-from .engine import Tensor
+from .engine import PRIMITIVES, Tensor, grad, register_graph_namespace
 
 __all__ = ["GRAPH", "GraphNamespace"]
 
 
 def _data(a):
     return a.data if isinstance(a, Tensor) else a
-
-
-def _forward(name: str):
-    """``name`` of chainrule's ops as a namespace function (ops import this module)."""
-
-    def call(a):
-        from . import ops
-
-        return getattr(ops, name)(a)
-
-    call.__name__ = name
-    return call
 
 
 def _axes(axis, ndim):
@@ -53,12 +45,6 @@ def _raw_ns(*arrays):
         if hasattr(a, "shape"):
             return namespace_of(a)
     return _raw
-
-
-def _ops():
-    from . import ops
-
-    return ops
 
 
 class GraphNamespace:
@@ -120,7 +106,7 @@ class GraphNamespace:
             if dtype is None or a.dtype == dtype:
                 return a
             if a.requires_grad:
-                return _ops().astype(a, dtype=dtype)
+                return PRIMITIVES["astype"](a, dtype=dtype)
             return Tensor._result(namespace_of(a.data).astype(a.data, dtype), None)
         if hasattr(a, "shape") and not isinstance(a, _raw.generic):
             ns = namespace_of(a)
@@ -128,16 +114,14 @@ class GraphNamespace:
         return Tensor._result(_raw.asarray(a, dtype=dtype), None)
 
     # --- differentiable functions ------------------------------------------
-    exp = staticmethod(_forward("exp"))
-    log = staticmethod(_forward("log"))
-
-    @staticmethod
-    def log1p(a):
-        return _ops().log(1 + a)
-
-    sqrt = staticmethod(_forward("sqrt"))
-    abs = staticmethod(_forward("abs"))
-    tanh = staticmethod(_forward("tanh"))
+    def __getattr__(self, name):
+        # every other primitive under its own (array-API) name: xp.cos, xp.expm1...
+        try:
+            return PRIMITIVES[name]
+        except KeyError:
+            raise AttributeError(
+                f"the differentiable namespace has no function {name!r}"
+            ) from None
 
     @staticmethod
     def astype(a, dtype, copy=True):
@@ -147,7 +131,7 @@ class GraphNamespace:
             return a
         if not a.requires_grad:
             return Tensor._result(namespace_of(a.data).astype(a.data, dtype), None)
-        return _ops().astype(a, dtype=dtype)
+        return PRIMITIVES["astype"](a, dtype=dtype)
 
     @staticmethod
     def where(cond, a, b):
@@ -158,91 +142,88 @@ class GraphNamespace:
 
             like = a.data if isinstance(a, Tensor) else b.data
             c = from_host(to_host(c), ns, device_of(like))
-        return _ops().where(ns.astype(c, ns.bool), a, b)
-
-    @staticmethod
-    def maximum(a, b):
-        da, db = _data(a), _data(b)
-        ns = _raw_ns(a, b)
-        return GraphNamespace.where(ns.greater_equal(da, db), a, b)
+        return PRIMITIVES["where"](ns.astype(c, ns.bool), a, b)
 
     @staticmethod
     def sum(a, axis=None, keepdims=False):
         if not isinstance(a, Tensor):
             return namespace_of(a).sum(a, axis=axis, keepdims=keepdims)
-        return _ops().sum(a, axis=axis, keepdims=keepdims)
+        return PRIMITIVES["sum"](a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def mean(a, axis=None, keepdims=False):
-        return _ops().mean(a, axis=axis, keepdims=keepdims)
+        return PRIMITIVES["mean"](a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def max(a, axis=None, keepdims=False):
-        return _ops().max(a, axis=axis, keepdims=keepdims)
+        return PRIMITIVES["max"](a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def min(a, axis=None, keepdims=False):
-        return _ops().min(a, axis=axis, keepdims=keepdims)
+        return PRIMITIVES["min"](a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def matmul(a, b):
-        return _ops().matmul(a, b)
+        return PRIMITIVES["matmul"](a, b)
 
     @staticmethod
     def reshape(a, shape):
-        return _ops().reshape(a, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return PRIMITIVES["reshape"](a, shape=shape)
 
     @staticmethod
     def permute_dims(a, axes):
-        return _ops().transpose(a, axes=tuple(int(i) for i in axes))
+        return PRIMITIVES["transpose"](a, axes=tuple(int(i) for i in axes))
 
     @staticmethod
     def transpose(a, axes=None):
-        return _ops().transpose(a, axes=None if axes is None else tuple(int(i) for i in axes))
+        axes = None if axes is None else tuple(int(i) for i in axes)
+        return PRIMITIVES["transpose"](a, axes=axes)
 
     @staticmethod
     def matrix_transpose(a):
         perm = list(range(a.ndim))
         perm[-1], perm[-2] = perm[-2], perm[-1]
-        return _ops().transpose(a, axes=tuple(perm))
+        return PRIMITIVES["transpose"](a, axes=tuple(perm))
 
     @staticmethod
     def swapaxes(a, i, j):
         perm = list(range(a.ndim))
         i, j = i % a.ndim, j % a.ndim
         perm[i], perm[j] = perm[j], perm[i]
-        return _ops().transpose(a, axes=tuple(perm))
+        return PRIMITIVES["transpose"](a, axes=tuple(perm))
 
     @staticmethod
     def moveaxis(a, src, dst):
         perm = [i for i in range(a.ndim) if i != src % a.ndim]
         perm.insert(dst % a.ndim, src % a.ndim)
-        return _ops().transpose(a, axes=tuple(perm))
+        return PRIMITIVES["transpose"](a, axes=tuple(perm))
 
     @staticmethod
     def expand_dims(a, axis=0):
         shape = list(a.shape)
         shape.insert(axis % (a.ndim + 1), 1)
-        return _ops().reshape(a, shape=tuple(shape))
+        return PRIMITIVES["reshape"](a, shape=tuple(shape))
 
     @staticmethod
     def squeeze(a, axis):
         axes = _axes(axis, a.ndim)
-        return _ops().reshape(a, shape=tuple(n for i, n in enumerate(a.shape) if i not in axes))
+        shape = tuple(n for i, n in enumerate(a.shape) if i not in axes)
+        return PRIMITIVES["reshape"](a, shape=shape)
 
     @staticmethod
     def broadcast_to(a, shape):
-        return _ops().broadcast_to(a, shape=tuple(shape))
+        return PRIMITIVES["broadcast_to"](a, shape=tuple(shape))
 
     @staticmethod
     def concat(arrays, axis=0):
-        return _ops().concatenate(*arrays, axis=axis)
+        return PRIMITIVES["concatenate"](*arrays, axis=axis)
 
     concatenate = concat
 
     @staticmethod
     def stack(arrays, axis=0):
-        return _ops().stack(*arrays, axis=axis)
+        return PRIMITIVES["stack"](*arrays, axis=axis)
 
     @staticmethod
     def split(a, cuts, axis=0):
@@ -257,7 +238,7 @@ class GraphNamespace:
     @staticmethod
     def scatter(g, shape, index):
         """Zeros of ``shape`` with ``g`` added at ``index`` (the vjp of ``a[index]``)."""
-        return _ops().scatter_add(g, shape=tuple(shape), index=index)
+        return PRIMITIVES["scatter_add"](g, shape=tuple(shape), index=index)
 
     @staticmethod
     def vjp_of(out, args):
@@ -266,8 +247,6 @@ class GraphNamespace:
         Fused primitives whose fast vjp uses in-place tricks return, under
         GRAPH, their formula written with ops plus this vjp.
         """
-        from .engine import grad
-
         def vjp(g, need):
             wanted = [a for a, n in zip(args, need) if n]
             grads = iter(grad(out, wanted, g, create_graph=True, allow_unused=True))
@@ -285,3 +264,4 @@ class GraphNamespace:
 
 #: The one instance the engine passes as ``xp`` when it records a backward pass.
 GRAPH = GraphNamespace()
+register_graph_namespace(GRAPH)

@@ -1,37 +1,42 @@
-"""The reverse-mode engine: the Tensor class, the primitive decorator, backward.
+"""The reverse-mode engine: the Tensor class, the primitive decorator, the backward walk.
 
 Every differentiable operation is a *primitive*: a forward function
 ``fwd(xp, *arrays, **params)`` that returns ``(out, vjp)``, where
 ``vjp(g, need)`` maps the gradient of the output to one gradient per
 positional input (``None`` where ``need[i]`` is false).  Forward and vjp live
-side by side in ``ops.py`` and are written once against the array namespace
-``xp`` they receive.  The engine records ``(vjp, inputs, need, fwd, params)``
-on the output tensor and nothing else.
+side by side (``ops.py``, ``elementwise.py``, ``conv_ops.py``, ``pool_ops.py``,
+``nn/batchnorm.py``) and are written once against the array namespace ``xp``
+they receive.  The engine records ``(vjp, inputs, need, fwd, params)`` on the
+output tensor and nothing else.  :data:`PRIMITIVES` holds every primitive by
+name; Tensor's operators and methods call them there (the modules defining
+primitives import this one, so it never imports them).
 
 Two kinds of namespace run the same code:
 
 - the raw one, the array namespace of the op's first Tensor input
   (``_backend.namespace_of``: NumPy, CuPy, array_api_strict, torch through
   array-api-compat), when a forward is recorded: the vjp closes over plain
-  arrays and ``backward()`` runs on arrays (the fast path, no graph is
-  built).  Constants (NumPy arrays, masks, class ids) meeting Tensors of
+  arrays and a first-order backward runs on arrays (the fast path, no graph
+  is built).  Constants (NumPy arrays, masks, class ids) meeting Tensors of
   another library are moved to that library and device (``from_host``).
   A primitive may have per-backend forwards (``op.variant("numpy")``, a
   kernel-table entry ``"op:<name>"``): the NumPy one keeps NumPy's fast
   tricks, the generic one uses standard names only.  An op whose first
   operand is a NumPy Tensor takes a short host path (no namespace lookup:
-  the tape's per-op cost on small arrays stays what it was);
-- the differentiable one (:data:`GRAPH`, chainrule's own ops on Tensors)
-  when ``backward(create_graph=True)`` or ``grad(..., create_graph=True)``
-  reaches the op: the engine runs the forward again on the input *Tensors*
-  with ``xp=GRAPH``, so its vjp closes over Tensors and every operation in
-  it is recorded.  Gradients of gradients come from the same lines.
+  the tape's per-op cost on small arrays stays small);
+- the differentiable one (``_namespace.GRAPH``, chainrule's own ops on
+  Tensors, registered here by :func:`register_graph_namespace`) when a
+  ``create_graph=True`` backward reaches the op: the engine runs the forward
+  again on the input *Tensors* with that namespace, so its vjp closes over
+  Tensors and every operation in it is recorded.  Gradients of gradients
+  come from the same lines.
 
-Every recorded op result gets a creation number (``_seq``) from one global
-counter, so an op's result is always numbered after the results it was
-computed from.  ``Tensor.backward`` therefore needs no graph sort: it keeps
-the tensors that have received a gradient but not yet passed it on in a
-heap keyed by creation number and always takes the newest, so each one is
+One loop, :func:`_walk`, serves ``Tensor.backward`` and :func:`grad` at
+every order.  Every recorded op result gets a creation number (``_seq``)
+from one global counter, so an op's result is always numbered after the
+results it was computed from.  The walk therefore needs no graph sort: it
+keeps the tensors that have received a gradient but not yet passed it on in
+a heap keyed by creation number and always takes the newest, so each one is
 handled after every op that consumed it (loop, not recursion: a chain of
 100,000 ops is fine).  It undoes broadcasting in one place
 (:func:`unbroadcast`), accumulates gradients of tensors used more than once,
@@ -45,8 +50,8 @@ import heapq
 import inspect
 import itertools
 import math
-import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as _np
 
@@ -61,6 +66,7 @@ from .._backend import (
     xp,
 )
 from .._backend import kernels as _kernels
+from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad
 
 __all__ = [
     "PRIMITIVES",
@@ -74,73 +80,25 @@ __all__ = [
     "unbroadcast",
 ]
 
-#: name -> op, for every primitive; tests drive the gradient checks from it.
-PRIMITIVES: dict = {}
+#: name -> op, for every primitive (filled by :func:`primitive`); Tensor's
+#: operators call through it, and the gradient checks are driven from it.
+PRIMITIVES: dict[str, Callable[..., Tensor]] = {}
+
+#: The differentiable namespace a create_graph backward re-runs forwards with
+#: (``_namespace.GRAPH``).  It is made of the primitives, which import this
+#: module, so it registers itself (:func:`register_graph_namespace`).
+_graph_namespace: Any = None
 
 
-class _GradModeState(threading.local):
-    """Whether ops are recorded, one flag per thread (True on a new thread)."""
+def register_graph_namespace(ns) -> None:
+    """Make ``ns`` the namespace of recorded backward passes (``_namespace`` calls it)."""
+    global _graph_namespace
+    _graph_namespace = ns
 
-    enabled = True
 
-
-_mode = _GradModeState()
 _ndarray = xp.ndarray
-#: The host array namespace (NumPy); ops compute with their inputs' namespace.
-RAW = xp
 _new_tensor = object.__new__
 _next_seq = itertools.count().__next__  # creation numbers of recorded op results
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations on the calling thread are being recorded for backward."""
-    return _mode.enabled
-
-
-class _GradMode:
-    """Context manager / decorator that sets whether ops are recorded.
-
-    The setting is per thread (like PyTorch's): ``no_grad()`` on one thread
-    leaves every other thread recording.  A new thread starts recording.
-    """
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.prev = []
-
-    def __enter__(self):
-        self.prev.append(_mode.enabled)
-        _mode.enabled = self.enabled
-        return self
-
-    def __exit__(self, *exc):
-        _mode.enabled = self.prev.pop()
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with _GradMode(self.enabled):
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-def no_grad(fn=None):
-    """Record nothing inside: ``with cr.no_grad(): ...`` (on this thread only).
-
-    Also a decorator, written ``@cr.no_grad()`` or ``@cr.no_grad``.  Results
-    computed inside have ``requires_grad=False`` and no graph.
-    """
-    mode = _GradMode(False)
-    return mode if fn is None else mode(fn)
-
-
-def enable_grad(fn=None):
-    """Record ops again inside a ``no_grad`` block (context or decorator)."""
-    mode = _GradMode(True)
-    return mode if fn is None else mode(fn)
-
 
 #: namespace -> its kernels the engine uses on every backward (one lookup per call)
 _ENGINE_KERNELS: dict = {}
@@ -230,44 +188,6 @@ class Tensor:
     __slots__ = ("__weakref__", "_ctx", "_seq", "data", "grad", "requires_grad")
     # Make NumPy defer to our reflected operators (ndarray + Tensor).
     __array_ufunc__ = None
-
-    if TYPE_CHECKING:  # the operators and methods tensor_methods.py attaches, for type checkers
-        def __add__(self, other: Any) -> Tensor: ...
-        def __radd__(self, other: Any) -> Tensor: ...
-        def __sub__(self, other: Any) -> Tensor: ...
-        def __rsub__(self, other: Any) -> Tensor: ...
-        def __mul__(self, other: Any) -> Tensor: ...
-        def __rmul__(self, other: Any) -> Tensor: ...
-        def __truediv__(self, other: Any) -> Tensor: ...
-        def __rtruediv__(self, other: Any) -> Tensor: ...
-        def __matmul__(self, other: Any) -> Tensor: ...
-        def __rmatmul__(self, other: Any) -> Tensor: ...
-        def __pow__(self, other: Any) -> Tensor: ...
-        def __rpow__(self, other: Any) -> Tensor: ...
-        def __lt__(self, other: Any) -> Tensor: ...
-        def __le__(self, other: Any) -> Tensor: ...
-        def __gt__(self, other: Any) -> Tensor: ...
-        def __ge__(self, other: Any) -> Tensor: ...
-        def __neg__(self) -> Tensor: ...
-        def __getitem__(self, index: Any) -> Tensor: ...
-        def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
-        def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
-        def max(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
-        def min(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
-        def reshape(self, *shape: Any) -> Tensor: ...
-        def transpose(self, *axes: Any) -> Tensor: ...
-        @property
-        def T(self) -> Tensor: ...
-        def exp(self) -> Tensor: ...
-        def log(self) -> Tensor: ...
-        def sqrt(self) -> Tensor: ...
-        def abs(self) -> Tensor: ...
-        def relu(self) -> Tensor: ...
-        def sigmoid(self) -> Tensor: ...
-        def tanh(self) -> Tensor: ...
-        def astype(self, dtype: Any, copy: bool = True) -> Tensor: ...
-        def flatten(self, start_dim: int = 0) -> Tensor: ...
-
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -392,9 +312,126 @@ class Tensor:
         data = self.data if type(self.data) is _ndarray else _np.asarray(self.data)
         return data if dtype is None else data.astype(dtype)
 
+    # --- operators and methods: each calls its primitive ------------------
+    def __add__(self, other: Any) -> Tensor: return PRIMITIVES["add"](self, other)
+    def __radd__(self, other: Any) -> Tensor: return PRIMITIVES["add"](other, self)
+    def __sub__(self, other: Any) -> Tensor: return PRIMITIVES["sub"](self, other)
+    def __rsub__(self, other: Any) -> Tensor: return PRIMITIVES["sub"](other, self)
+    def __mul__(self, other: Any) -> Tensor: return PRIMITIVES["mul"](self, other)
+    def __rmul__(self, other: Any) -> Tensor: return PRIMITIVES["mul"](other, self)
+    def __truediv__(self, other: Any) -> Tensor: return PRIMITIVES["div"](self, other)
+    def __rtruediv__(self, other: Any) -> Tensor: return PRIMITIVES["div"](other, self)
+    def __matmul__(self, other: Any) -> Tensor: return PRIMITIVES["matmul"](self, other)
+    def __rmatmul__(self, other: Any) -> Tensor: return PRIMITIVES["matmul"](other, self)
+    def __pow__(self, other: Any) -> Tensor: return PRIMITIVES["pow"](self, other)
+    def __rpow__(self, other: Any) -> Tensor: return PRIMITIVES["pow"](other, self)
+    def __neg__(self) -> Tensor: return PRIMITIVES["neg"](self)
+    def __pos__(self) -> Tensor: return self
+    def __abs__(self) -> Tensor: return PRIMITIVES["abs"](self)
+    def __getitem__(self, index: Any) -> Tensor:
+        # Tensors used as indices (alone or inside a tuple) are plain constants
+        if isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index.data
+        return PRIMITIVES["getitem"](self, index=index)
+
+    # comparisons give constants (no gradient), computed in the data's namespace
+    def __lt__(self, other: Any) -> Tensor: return self._compare("less", other)
+    def __le__(self, other: Any) -> Tensor: return self._compare("less_equal", other)
+    def __gt__(self, other: Any) -> Tensor: return self._compare("greater", other)
+    def __ge__(self, other: Any) -> Tensor: return self._compare("greater_equal", other)
+    def _compare(self, name: str, other: Any) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        ns = _ns(self.data)
+        if ns is not _np and not isinstance(other, (int, float, bool)):
+            other = _constant(other, (self,), ns)
+        return Tensor._result(getattr(ns, name)(self.data, other), None)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return PRIMITIVES["sum"](self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return PRIMITIVES["mean"](self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return PRIMITIVES["max"](self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return PRIMITIVES["min"](self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return PRIMITIVES["reshape"](self, shape=shape)
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        """The dimensions from ``start_dim`` on joined into one (as torch)."""
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """All axes reversed, or permuted as given (``t.transpose(1, 0, 2)``)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return PRIMITIVES["transpose"](self, axes=axes or None)
+
+    @property
+    def T(self) -> Tensor: return PRIMITIVES["transpose"](self)
+    def astype(self, dtype: Any, copy: bool = True) -> Tensor:
+        return PRIMITIVES["astype"](self, dtype=dtype)
+
+    def relu(self) -> Tensor: return PRIMITIVES["relu"](self)
+    def sigmoid(self) -> Tensor: return PRIMITIVES["sigmoid"](self)
+    # the array API's elementwise functions (elementwise.py), as torch's Tensor methods
+    def exp(self) -> Tensor: return PRIMITIVES["exp"](self)
+    def expm1(self) -> Tensor: return PRIMITIVES["expm1"](self)
+    def log(self) -> Tensor: return PRIMITIVES["log"](self)
+    def log1p(self) -> Tensor: return PRIMITIVES["log1p"](self)
+    def log2(self) -> Tensor: return PRIMITIVES["log2"](self)
+    def log10(self) -> Tensor: return PRIMITIVES["log10"](self)
+    def logaddexp(self, other: Any) -> Tensor: return PRIMITIVES["logaddexp"](self, other)
+    def sqrt(self) -> Tensor: return PRIMITIVES["sqrt"](self)
+    def square(self) -> Tensor: return PRIMITIVES["square"](self)
+    def abs(self) -> Tensor: return PRIMITIVES["abs"](self)
+    def sign(self) -> Tensor: return PRIMITIVES["sign"](self)
+    def reciprocal(self) -> Tensor: return PRIMITIVES["reciprocal"](self)
+    def neg(self) -> Tensor: return PRIMITIVES["neg"](self)
+    negative = neg
+
+    def positive(self) -> Tensor: return self
+    def sin(self) -> Tensor: return PRIMITIVES["sin"](self)
+    def cos(self) -> Tensor: return PRIMITIVES["cos"](self)
+    def tan(self) -> Tensor: return PRIMITIVES["tan"](self)
+    def asin(self) -> Tensor: return PRIMITIVES["asin"](self)
+    def acos(self) -> Tensor: return PRIMITIVES["acos"](self)
+    def atan(self) -> Tensor: return PRIMITIVES["atan"](self)
+    def atan2(self, other: Any) -> Tensor: return PRIMITIVES["atan2"](self, other)
+    def sinh(self) -> Tensor: return PRIMITIVES["sinh"](self)
+    def cosh(self) -> Tensor: return PRIMITIVES["cosh"](self)
+    def tanh(self) -> Tensor: return PRIMITIVES["tanh"](self)
+    def asinh(self) -> Tensor: return PRIMITIVES["asinh"](self)
+    def acosh(self) -> Tensor: return PRIMITIVES["acosh"](self)
+    def atanh(self) -> Tensor: return PRIMITIVES["atanh"](self)
+    def hypot(self, other: Any) -> Tensor: return PRIMITIVES["hypot"](self, other)
+    def minimum(self, other: Any) -> Tensor: return PRIMITIVES["minimum"](self, other)
+    def maximum(self, other: Any) -> Tensor: return PRIMITIVES["maximum"](self, other)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        """Values limited to ``[min, max]`` (either bound may be None; as ``torch.clamp``)."""
+        return PRIMITIVES["clip"](self, min, max)
+
+    clamp = clip
+
+    def floor(self) -> Tensor: return PRIMITIVES["floor"](self)
+    def ceil(self) -> Tensor: return PRIMITIVES["ceil"](self)
+    def round(self) -> Tensor: return PRIMITIVES["round"](self)
+    def trunc(self) -> Tensor: return PRIMITIVES["trunc"](self)
     # --- autodiff ---------------------------------------------------------
-    def backward(self, grad=None, create_graph: bool = False):
+    def backward(self, grad=None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that needs it.
+
+        Gradients add to what ``.grad`` already holds (call ``zero_grad`` or
+        set it to None to start again), as in torch.
 
         Args:
             grad: gradient of some scalar with respect to ``self``; may be
@@ -428,13 +465,15 @@ class Tensor:
             # a copy: the caller's array must never become some leaf's .grad
             grad = ns.astype(grad, self.dtype, copy=True)
         if create_graph:
-            grads = _backward_graph([self], [grad], None)
-            for leaf, g in grads.items():
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            with enable_grad():
+                for leaf, g in _walk([self], [grad], None, True).values():
+                    leaf.grad = g if leaf.grad is None else leaf.grad + g
             return
-        _backward(self, grad)
+        handed_out: set = set()
+        for leaf, g in _walk([self], [grad], None, False).values():
+            _accumulate_leaf(leaf, g, handed_out)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
 
@@ -475,30 +514,45 @@ def _accumulate_leaf(leaf, g, handed_out):
         leaf.grad = current + g  # never mutate an array the caller may hold
 
 
-def _backward(root, grad):
-    """Propagate ``grad`` from ``root`` to every leaf that needs it.
+def _walk(roots, root_grads, targets, graph: bool) -> dict:
+    """The one backward loop, for every order: push ``root_grads`` back from ``roots``.
 
     ``pending`` is a max-heap (by creation number) of the op results that
     hold a gradient not yet passed on.  An op's inputs were all created
     before it, so the newest pending tensor has received every contribution
     it will get: its vjp can run.  Leaves (no creation number) only collect
-    their sums in ``grads``; they are given them at the end.
+    their sums; they are given them at the end.
+
+    Args:
+        roots: the Tensors the gradients start from (the roots are seeded
+            like the inputs of one more op whose vjp gave ``root_grads``).
+        root_grads: one gradient per root: arrays of the root's namespace,
+            or Tensors when ``graph``.
+        targets: id -> tensor of the tensors whose gradient is wanted
+            (leaves or not, as :func:`grad`), or None for every leaf reached
+            (as ``backward``).
+        graph: record the pass: every vjp is re-run on Tensors with the
+            differentiable namespace (:func:`_graph_vjp`), so the gradients
+            are Tensors with a graph (run it under ``enable_grad``).
+            Otherwise the stored vjps run on arrays.
+
+    Returns:
+        id -> ``(tensor, gradient)`` for each wanted tensor that was reached.
     """
-    handed_out = set()
-    if root._ctx is None:
-        _accumulate_leaf(root, grad, handed_out)
-        return
-    grads = {id(root): grad}
-    pending = [(-root._seq, root)]
+    grads: dict = {}
+    found: dict = {}
     leaves = []
+    pending: list = []
     pop, push = heapq.heappop, heapq.heappush
-    while pending:
-        node = pop(pending)[1]
-        vjp, inputs, need, _fwd, _params = node._ctx
-        in_grads = vjp(grads.pop(id(node)), need)
+    inputs, need, in_grads = roots, (True,) * len(roots), root_grads
+    while True:
         for x, n, gx in zip(inputs, need, in_grads):
             if not n or gx is None:
                 continue
+            if graph and not isinstance(gx, Tensor):
+                if isinstance(gx, _np.generic):
+                    gx = _np.asarray(gx)
+                gx = Tensor._result(gx, None)  # a constant of the recorded pass
             if gx.shape != x.data.shape:
                 gx = unbroadcast(gx, x.data.shape)
             key = id(x)
@@ -511,14 +565,26 @@ def _backward(root, grad):
                 leaves.append(x)
             else:
                 push(pending, (-x._seq, x))
+        if not pending:
+            break
+        node = pop(pending)[1]
+        g = grads.pop(id(node))
+        if targets is not None and id(node) in targets:
+            found[id(node)] = (node, g)
+        vjp, inputs, need, _fwd, _params = node._ctx
+        in_grads = _graph_vjp(node, g) if graph else vjp(g, need)
     for leaf in leaves:
-        _accumulate_leaf(leaf, grads.pop(id(leaf)), handed_out)
+        if targets is None or id(leaf) in targets:
+            found[id(leaf)] = (leaf, grads[id(leaf)])
+    return found
 
 
 def _graph_vjp(node, g):
-    """The vjp of ``node``'s op recorded as ops: its forward re-run on Tensors with GRAPH."""
-    from ._namespace import GRAPH  # the namespace imports the ops, which import us
+    """The vjp of ``node``'s op recorded as ops: its forward re-run on Tensors.
 
+    The namespace it runs with is the differentiable one
+    (:func:`register_graph_namespace`); the stored raw vjp is not used.
+    """
     _vjp, args, need, fwd, params = node._ctx
     if not getattr(fwd, "_namespaced", False):
         raise RuntimeError(
@@ -527,85 +593,8 @@ def _graph_vjp(node, g):
         )
     ns = _first_namespace(args)
     targs = [a if isinstance(a, Tensor) else _constant(a, args, ns) for a in args]
-    _out, vjp = fwd(GRAPH, *targs, **params)
+    _out, vjp = fwd(_graph_namespace, *targs, **params)
     return vjp(g, need)
-
-
-def _propagate(roots, root_grads, targets, graph):
-    """Push ``root_grads`` back from ``roots``; return {id: gradient} of ``targets``.
-
-    ``targets`` maps id -> tensor for the tensors whose gradient is wanted
-    (leaves or not); ``None`` means every leaf that requires grad (as
-    ``backward``).  With ``graph`` the gradients are Tensors and every vjp
-    is recorded (:func:`_graph_vjp`); otherwise they are arrays.
-    """
-    grads = {}
-    pending = []
-    leaves = {}
-    found = {}
-
-    def receive(x, gx):
-        key = id(x)
-        prev = grads.get(key)
-        if prev is not None:
-            grads[key] = prev + gx
-            return
-        grads[key] = gx
-        if x._ctx is None:
-            leaves[key] = x
-        else:
-            heapq.heappush(pending, (-x._seq, x))
-
-    for r, g in zip(roots, root_grads):
-        receive(r, g)
-    while pending:
-        node = heapq.heappop(pending)[1]
-        g = grads.pop(id(node))
-        if targets is not None and id(node) in targets:
-            found[id(node)] = g
-        need = node._ctx[2]
-        in_grads = _graph_vjp(node, g) if graph else node._ctx[0](g, need)
-        for x, n, gx in zip(node._ctx[1], need, in_grads):
-            if not n or gx is None:
-                continue
-            if graph and not isinstance(gx, Tensor):
-                if isinstance(gx, _np.generic):
-                    gx = _np.asarray(gx)
-                gx = Tensor._result(gx, None)
-            if gx.shape != x.data.shape:
-                gx = unbroadcast(gx, x.data.shape)
-            receive(x, gx)
-    for key in leaves:
-        if targets is None or key in targets:
-            found[key] = grads[key]
-    return found
-
-
-def _backward_graph(roots, root_grads, inputs):
-    """``backward(create_graph=True)``: {leaf: gradient Tensor} for every leaf reached."""
-    with enable_grad():
-        root_grads = [g if isinstance(g, Tensor) else Tensor._result(g, None)
-                      for g in root_grads]
-        found = _propagate(roots, root_grads, None, True)
-    leaves = {}
-    _collect_leaves(roots, leaves)
-    return {leaves[k]: g for k, g in found.items() if k in leaves}
-
-
-def _collect_leaves(roots, out):
-    """id -> leaf for the leaves requiring grad under ``roots`` (iterative walk)."""
-    seen = set()
-    stack = list(roots)
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t._ctx is None:
-            if t.requires_grad:
-                out[id(t)] = t
-            continue
-        stack.extend(a for a in t._ctx[1] if isinstance(a, Tensor) and a.requires_grad)
 
 
 def _as_tuple(x):
@@ -687,14 +676,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     targets = {id(t): t for t in inputs}
     if create_graph:
         with enable_grad():
-            root_grads = [v if isinstance(v, Tensor) else Tensor._result(v, None)
-                          for v in root_grads]
-            found = _propagate(roots, root_grads, targets, True)
+            found = _walk(roots, root_grads, targets, True)
     else:
-        found = _propagate(roots, root_grads, targets, False)
+        found = _walk(roots, root_grads, targets, False)
     result = []
     for i, t in enumerate(inputs):
-        g = found.get(id(t))
+        g = found.get(id(t), (None, None))[1]
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -904,8 +891,4 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     library and device, and every op on it computes there.
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
