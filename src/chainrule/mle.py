@@ -173,7 +173,7 @@ def _forward_substitution(L: Tensor, R: Tensor) -> Tensor:
         L (d, d), R (d, m) -> Z (d, m).
     """
     d = L.shape[0]
-    rows = []
+    rows: list[Tensor] = []
     for j in range(d):
         r = R[j:j + 1]
         if j > 0:

@@ -103,7 +103,7 @@ def use_generator(rng):
 
 def get_rng_state() -> dict:
     """State of the generator in scope, as a JSON-serialisable dict."""
-    return generator().bit_generator.state
+    return dict(generator().bit_generator.state)
 
 
 def set_rng_state(state: dict) -> None:

@@ -186,6 +186,11 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_ctx", "_seq", "data", "grad", "requires_grad")
+    data: Any  # an array of any array-API library
+    grad: Any  # None, an array, or (after a create_graph backward) a Tensor
+    requires_grad: bool
+    _ctx: Any  # (vjp, inputs, need, fwd, params) of the op that made it; None for leaves
+    _seq: int  # creation number of a recorded op result
     # Make NumPy defer to our reflected operators (ndarray + Tensor).
     __array_ufunc__ = None
 
@@ -679,7 +684,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             found = _walk(roots, root_grads, targets, True)
     else:
         found = _walk(roots, root_grads, targets, False)
-    result = []
+    result: list[Tensor | None] = []
     for i, t in enumerate(inputs):
         g = found.get(id(t), (None, None))[1]
         if g is None:

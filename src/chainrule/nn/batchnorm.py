@@ -27,6 +27,7 @@ elementwise pass instead of a dozen small ops.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -205,6 +206,11 @@ class _BatchNorm(Module):
 
     _ndims: tuple = ()
     _shape_text: str = ""
+    weight: Parameter | None
+    bias: Parameter | None
+    running_mean: Any  # arrays, or None without track_running_stats
+    running_var: Any
+    num_batches_tracked: Any
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
@@ -248,7 +254,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Running stats reset; γ = 1, β = 0."""
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None and self.bias is not None:  # affine
             self.weight.data[...] = 1
             self.bias.data[...] = 0
 

@@ -7,6 +7,8 @@ network for images or sequences stays small and translation-equivariant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..autograd.engine import Tensor
@@ -22,7 +24,7 @@ class _ConvNd(Module):
     """Shared machinery of Conv1d and Conv2d (``_d`` spatial dimensions)."""
 
     _d = 0
-    _fn = None
+    _fn: Callable[..., Tensor]  # the functional form (conv1d, conv2d), set by each subclass
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size,
                  stride=1, padding=0, dilation=1, bias: bool = True,
@@ -45,6 +47,7 @@ class _ConvNd(Module):
         self.padding = padding
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.weight = Parameter(np.empty(shape, dtype=dtype), dtype=dtype)
+        self.bias: Parameter | None
         if bias:
             self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype), dtype=dtype)
         else:

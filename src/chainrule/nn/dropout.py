@@ -31,7 +31,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, mode: str = "inverted"):
         super().__init__()
-        F.dropout(np.zeros(1, np.float32), p, training=False, mode=mode)  # validate
+        F.dropout(Tensor(np.zeros(1, np.float32)), p, training=False, mode=mode)  # validate
         self.p = float(p)
         self.mode = mode
 

@@ -44,6 +44,7 @@ class Linear(Module):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype), dtype=dtype)
+        self.bias: Parameter | None
         if bias:
             self.bias = Parameter(np.zeros(out_features, dtype=dtype), dtype=dtype)
         else:

@@ -67,6 +67,8 @@ class Module:
 
     # set in __init__ (object.__setattr__); declared for type checkers
     training: bool
+    _parameters: OrderedDict
+    _buffers: OrderedDict
     _modules: OrderedDict
 
     def __init__(self):

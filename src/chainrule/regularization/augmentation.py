@@ -75,12 +75,12 @@ def affine_transform(images: np.ndarray, angle=0.0, translate=(0.0, 0.0), scale=
     if np.any(s <= 0):
         raise ValueError(f"Expected scale > 0. Received: min scale {s.min()}")
     t = np.asarray(translate, dtype=np.float64)
-    t = np.broadcast_to(t, (n, 2)) if t.shape in ((2,), (n, 2)) else None
-    if t is None:
+    if t.shape not in ((2,), (n, 2)):
         raise ValueError(
             f"Expected translate as (dx, dy) or shape ({n}, 2). Received: "
             f"{np.shape(translate)}"
         )
+    t = np.broadcast_to(t, (n, 2))
     # output grid relative to the centre, shared by the batch: (H*W,)
     rows, cols = np.meshgrid(np.arange(h) - (h - 1) / 2, np.arange(w) - (w - 1) / 2,
                              indexing="ij")

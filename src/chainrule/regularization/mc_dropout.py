@@ -15,6 +15,8 @@ averages and a cheap approximation of them:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._backend import device_of, from_host, namespace_of, to_host
@@ -104,7 +106,9 @@ def mc_dropout_predict(model: Module, X, n: int = 50, output: str = "softmax",
     try:
         rows = X.shape[0]
         step = rows if batch_size is None else int(batch_size)
-        total = sum_p = sum_p2 = None
+        total: Any = None  # sums over the passes (arrays once the first pass is in)
+        sum_p: Any = None
+        sum_p2: Any = None
         for _ in range(int(n)):
             # the passes run where the model is; the average is on the host
             parts = [to_host(model(Tensor(X[i:i + step, ...])).data)

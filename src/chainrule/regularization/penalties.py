@@ -23,11 +23,12 @@ from .._backend.kernels import kernel, register
 from ..autograd import ops
 from ..autograd.engine import Tensor
 from ..nn.module import Module
+from ..nn.parameter import Parameter
 
 __all__ = ["L1Penalty", "L2Penalty", "MinibatchL2", "exclude", "penalized_parameters"]
 
 
-def exclude(*params: Tensor) -> tuple:
+def exclude(*params: Parameter) -> tuple:
     """Opt parameters out of penalties and constraints (sets ``p.regularize = False``).
 
     Example:
