@@ -275,3 +275,30 @@ def test_batch_norm_running_stats_are_updated_once_under_create_graph():
     cr.autograd.grad((g * g).sum(), x)
     np.testing.assert_array_equal(rm, before[0])
     np.testing.assert_array_equal(rv, before[1])
+
+
+def test_backward_create_graph_adds_to_an_existing_grad_as_torch():
+    """A leaf that already holds a .grad gets the sum, and the sum stays differentiable."""
+    x0 = np.array([1.0, -2.0, 0.5])
+    x = cr.tensor(x0, requires_grad=True, dtype=np.float64)
+    tx = torch.tensor(x0, requires_grad=True)
+    (x * x).sum().backward()  # .grad = 2x, a plain array
+    (tx * tx).sum().backward()
+    (x ** 3).sum().backward(create_graph=True)  # adds 3x², recorded
+    (tx ** 3).sum().backward(create_graph=True)
+    assert isinstance(x.grad, cr.Tensor) and x.grad.requires_grad
+    np.testing.assert_allclose(x.grad.data, 2 * x0 + 3 * x0 ** 2)
+    np.testing.assert_allclose(x.grad.data, tx.grad.detach().numpy())
+    (h,) = cr.autograd.grad(x.grad.sum(), x)  # only the recorded part depends on x: 6x
+    (th,) = torch.autograd.grad(tx.grad.sum(), tx)
+    np.testing.assert_allclose(h.data, 6 * x0)
+    np.testing.assert_allclose(h.data, th.numpy())
+
+
+def test_two_create_graph_backwards_accumulate():
+    x = cr.tensor([0.5, 1.5], requires_grad=True, dtype=np.float64)
+    (x ** 2).sum().backward(create_graph=True)
+    (x ** 3).sum().backward(create_graph=True)
+    np.testing.assert_allclose(x.grad.data, 2 * x.data + 3 * x.data ** 2)
+    (h,) = cr.autograd.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(h.data, 2 + 6 * x.data)
