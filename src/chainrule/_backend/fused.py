@@ -80,6 +80,45 @@ _MODES = ("compiled", "numpy")
 _mode: list = []  # [mode] once looked up or set
 
 
+# The math names, usable directly on arrays of any namespace; a formula imports
+# them (``from chainrule._backend.fused import sqrt, where``) and each path
+# binds the same names to its own functions.
+def sqrt(x):
+    return namespace_of(x).sqrt(x)
+
+
+def exp(x):
+    return namespace_of(x).exp(x)
+
+
+def log(x):
+    return namespace_of(x).log(x)
+
+
+def log1p(x):
+    return namespace_of(x).log1p(x)
+
+
+def expm1(x):
+    return namespace_of(x).expm1(x)
+
+
+def tanh(x):
+    return namespace_of(x).tanh(x)
+
+
+def where(cond, a, b):
+    return namespace_of(cond).where(cond, a, b)
+
+
+def maximum(a, b):
+    return namespace_of(a).maximum(a, b)
+
+
+def minimum(a, b):
+    return namespace_of(a).minimum(a, b)
+
+
 class NonFiniteOutput(FloatingPointError):
     """A kernel's output is NaN or infinite where ``check=True`` asked for finite values.
 
