@@ -318,8 +318,8 @@ class Elementwise:
                 if loop is None:
                     loop = self._loops[key] = _numba[0].build(
                         _LoopSpec(self, fresh), key[0], rows, check)
-        scalars = [dtype.type(v) if isinstance(v, float) else v
-                   for v in (named[s] for s in self.scalars)]
+        scalars = [v if isinstance(v, bool) or not isinstance(v, (int, float, np.number))
+                   else dtype.type(v) for v in (named[s] for s in self.scalars)]
         size = first.size
         cols = shape[-1] if rows and shape else 1
         count = size // cols if rows else size
