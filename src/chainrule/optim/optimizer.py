@@ -235,7 +235,8 @@ class Optimizer:
             if step % FLUSH_EVERY == 0:
                 for k in self._decaying:
                     if k in state:
-                        _flush(state[k], float(np.finfo(state[k].dtype).tiny), 0.0)
+                        a = state[k]
+                        _flush(a, float(namespace_of(a).finfo(a.dtype).smallest_normal), 0.0)
         return loss
 
     def _gradients(self) -> list:
