@@ -7,8 +7,8 @@ rules of ``own_grad``) is plain array code: CuPy copies NumPy's API for all
 of it.  Here ``cupy`` and ``cupyx`` are replaced in ``sys.modules`` by
 stand-ins whose functions are NumPy's (``cupyx.scatter_add`` is
 ``np.add.at``, its documented equivalent), and every entry must give its
-NumPy reference entry's result.  The optimiser kernels' sources are checked
-the same way in ``tests/optim/test_cupy_update_sources.py``; on a GPU,
+NumPy reference entry's result.  The elementwise kernels' generated CuPy
+sources are checked in ``tests/backend/test_fused.py``; on a GPU,
 ``benchmarks/gpu_check.py`` runs all of them on CuPy itself.
 """
 

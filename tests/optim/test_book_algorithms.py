@@ -9,7 +9,6 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.optim import optimizer
 from chainrule.optim.lr_scheduler import LinearDecay
 
 STEPS = 100
@@ -43,18 +42,13 @@ def _book_rmsprop_nesterov(theta0, grad, eps, rho, alpha, steps):
     return theta, v, interim
 
 
-@pytest.mark.parametrize("chunked", [True, False])
 @pytest.mark.parametrize("rho,alpha", [(0.9, 0.9), (0.99, 0.5)])
-def test_rmsprop_nesterov_is_algorithm_8_6(rho, alpha, chunked, monkeypatch):
+def test_rmsprop_nesterov_is_algorithm_8_6(rho, alpha, path):
     theta0, grad = _quadratic()
     lr = 0.01
     theta, _v, interim = _book_rmsprop_nesterov(theta0, grad, lr, rho, alpha, STEPS)
     p = nn.Parameter(theta0.astype(np.float32))
-    if chunked:  # cut the parameter into 4-element chunks
-        monkeypatch.setattr(optimizer, "CHUNK", 4)
-    opt = cr.optim.RMSprop(
-        [p], lr=lr, alpha=rho, momentum=alpha, nesterov=True, eps=1e-12, chunked=chunked
-    )
+    opt = cr.optim.RMSprop([p], lr=lr, alpha=rho, momentum=alpha, nesterov=True, eps=1e-12)
     for k in range(STEPS):
         # the stored parameter is the look-ahead point θ̃ = θ + αv
         p.grad = grad(p.data.astype(np.float64), k).astype(np.float32)

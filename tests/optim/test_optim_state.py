@@ -9,7 +9,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.optim import optimizer
+from chainrule._backend import fused
 
 OPTIMISERS = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
@@ -109,8 +109,8 @@ def test_data_alias_taken_before_the_optimiser_sees_every_update(name, kwargs):
         assert not np.array_equal(a, b)  # and the alias moved with it
 
 
-def test_large_parameter_is_updated_in_place_when_chunked(monkeypatch):
-    monkeypatch.setattr(optimizer, "CHUNK", 16)
+def test_large_parameter_is_updated_in_place_when_split_over_threads(monkeypatch, path):
+    monkeypatch.setattr(fused, "PARALLEL_MIN", 16)
     p = nn.Parameter(np.ones((10, 10)))
     alias = p.data
     opt = cr.optim.Adam([p], lr=0.1)
@@ -134,8 +134,7 @@ def test_user_rebinding_data_or_setting_grad_by_hand_is_followed():
         opt.step()
 
 
-def test_non_contiguous_parameter_is_updated_in_place(monkeypatch):
-    monkeypatch.setattr(optimizer, "CHUNK", 4)
+def test_non_contiguous_parameter_is_updated_in_place(path):
     base = np.ones((6, 8), np.float32)
     p = nn.Parameter(base)
     p.data = base[:, ::2]  # a strided view, e.g. a tied half of a weight
@@ -239,37 +238,34 @@ def test_bad_group_hyperparameter_and_params_are_refused():
 
 
 @pytest.mark.parametrize("name,kwargs", OPTIMISERS, ids=[n for n, _ in OPTIMISERS])
-def test_chunked_path_equals_whole_parameter_path(name, kwargs):
-    """Large parameters are cut into chunks shared by threads: the numbers
-    (parameters and every state array) must be exactly those of updating
-    each parameter as one array."""
+def test_compiled_path_equals_plain_path(name, kwargs):
+    """The compiled update (large parameters split over threads) gives the plain
+    NumPy path's numbers, parameters and every state array, to float32 rounding."""
+    if not fused.compiled_available():
+        pytest.skip("numba is not importable here")
     rng = np.random.default_rng(0)
     shapes = [(800, 600), (600,), (77, 3)]
-    assert max(np.prod(s) for s in shapes) > 3 * optimizer.CHUNK
+    assert max(np.prod(s) for s in shapes) > 3 * fused.PARALLEL_MIN
     init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(20)]
     results = []
-    for chunked in (True, False):
+    for mode in ("compiled", "numpy"):
         params = [nn.Parameter(a.copy()) for a in init]
-        opt = getattr(cr.optim, name)(params, chunked=chunked, **kwargs)
-        for k, gs in enumerate(grads):
-            for p, g in zip(params, gs):
-                p.grad = g * (k % 5 != 3)  # zero gradients now and then
-            opt.step()
+        with fused.kernels(mode):
+            opt = getattr(cr.optim, name)(params, **kwargs)
+            for k, gs in enumerate(grads):
+                for p, g in zip(params, gs):
+                    p.grad = g * (k % 5 != 3)  # zero gradients now and then
+                opt.step()
         results.append(([p.data for p in params], opt.state_dict()["state"]))
     (pa, sa), (pb, sb) = results
     for a, b in zip(pa, pb):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert sa.keys() == sb.keys()
     for i in sa:
         assert sa[i].keys() == sb[i].keys()
         for k in sa[i]:
-            np.testing.assert_array_equal(sa[i][k], sb[i][k], err_msg=k)
-
-
-def test_chunked_flag_is_checked():
-    with pytest.raises(ValueError, match="Expected chunked to be None, True or False"):
-        cr.optim.SGD([nn.Parameter(np.ones(2))], lr=0.1, chunked="yes")
+            np.testing.assert_allclose(sa[i][k], sb[i][k], rtol=1e-6, atol=1e-7, err_msg=k)
 
 
 def test_deleted_model_and_optimiser_are_collected():

@@ -3,9 +3,8 @@
 Both libraries start from the same parameters and see the same gradients:
 g = h ⊙ θ + noise_k (a convex quadratic plus a shared noise sequence), each
 computed from the library's own float32 parameters, for 100 steps.  Each
-config runs with every parameter updated as one array (``chunked=False``)
-and cut into small chunks (``CHUNK`` lowered so that these small shapes
-are chunked, and the chunks shared among threads).
+config runs on both kernel paths (``path``, tests/optim/conftest.py): the
+compiled update and the plain NumPy one.
 
 Non-default hyperparameters matter: with eps=1e-8, moving Adam's δ inside
 the bias correction (or RMSprop's inside the root) changes nothing
@@ -21,7 +20,6 @@ import torch
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.optim import optimizer
 
 SHAPES = [(7, 5), (5,), (3, 4, 2)]
 STEPS = 100
@@ -56,17 +54,6 @@ CONFIGS = [
     ("AdamW", {"lr": 0.01, "eps": 0.1, "weight_decay": 0.1, "amsgrad": True}),
 ]
 
-PATHS = ["whole", "chunked"]
-
-
-@pytest.fixture(params=PATHS)
-def path(request, monkeypatch):
-    """'whole': each parameter as one array; 'chunked': in 4-element chunks."""
-    if request.param == "chunked":
-        monkeypatch.setattr(optimizer, "CHUNK", 4)
-    return request.param
-
-
 def _problem(seed=0):
     rng = np.random.default_rng(seed)
     init = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
@@ -75,14 +62,13 @@ def _problem(seed=0):
     return init, curv, noise
 
 
-def _run_pair(make_ours, make_torch, path="whole", frozen=None):
+def _run_pair(make_ours, make_torch, path=None, frozen=None):
     """Run both optimisers for STEPS steps; return (ours, theirs) params."""
     init, curv, noise = _problem()
     ours = [nn.Parameter(a.copy()) for a in init]
     theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
     opt = make_ours(ours)
     topt = make_torch(theirs)
-    opt.chunked = path == "chunked"
     for k in range(STEPS):
         for i, (p, t) in enumerate(zip(ours, theirs)):
             if i == frozen:
@@ -215,7 +201,7 @@ def test_hyperparameters_changed_mid_run_match_torch(name, kwargs, path):
     init, curv, noise = _problem(3)
     ours = [nn.Parameter(a.copy()) for a in init]
     theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-    opt = getattr(cr.optim, name)(ours, chunked=path == "chunked", **kwargs)
+    opt = getattr(cr.optim, name)(ours, **kwargs)
     topt = getattr(torch.optim, name)(theirs, **kwargs)
     for k in range(STEPS):
         if k % 10 == 5:

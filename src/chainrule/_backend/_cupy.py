@@ -4,12 +4,8 @@ Each entry registered here has a NumPy reference entry in ``kernels.py`` or
 beside the op that uses it; the GPU check (``benchmarks/gpu_check.py``)
 runs the conformance tests with CuPy to compare them.
 
-Optimiser updates: one ``cupy.ElementwiseKernel`` per rule (and variant),
-which reads the gradient once and writes the parameter and its state in
-place in one pass, instead of the ~10 launches of the standard-only
-entry.  Hyperparameters go in as scalars of the parameter's dtype,
-computed in Python double precision as the NumPy entries compute them
-(``benchmarks/gpu_optim_check.py`` compares them with NumPy's).
+Elementwise formulas (optimiser updates, ...) are not here: each is
+written once and made a CuPy kernel by ``fused.py`` (``_fused_cupy.py``).
 
 Random numbers: one ``cupy.random.Generator`` per chainrule host generator
 and GPU, seeded with 64 bits drawn from that host generator the first time
@@ -114,142 +110,6 @@ def _im2col_cupy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=
 
 # col2im: the NumPy entry's strided adds (one per kernel offset) are CuPy's as well
 register("col2im", "cupy")(_col2im_numpy)
-
-
-# --- optimisers: fused updates ---------------------------------------------
-_KERNELS: dict = {}
-
-
-def _elementwise(key, in_params: str, out_params: str, body: str):
-    fn = _KERNELS.get(key)
-    if fn is None:
-        fn = _KERNELS[key] = _cp().ElementwiseKernel(
-            in_params, out_params, body, "chainrule_" + "_".join(str(k) for k in key)
-        )
-    return fn
-
-
-# --- optimisers -------------------------------------------------------------
-@register("sgd_update", "cupy")
-def _sgd(xp, group, theta, g, state, step, scratch) -> None:
-    lr, mu, lam = group["lr"], group["momentum"], group["weight_decay"]
-    if not mu:
-        k = _elementwise(
-            ("sgd",),
-            "T g, T lr, T lam",
-            "T theta",
-            "theta = theta - lr * (g + lam * theta);",
-        )
-        k(g, lr, lam, theta)
-        return
-    nesterov = bool(group["nesterov"])
-    k = _elementwise(
-        ("sgd_momentum", nesterov),
-        "T g, T lr, T mu, T keep, T lam, int32 first",
-        "T theta, T v",
-        """
-        T gg = g + lam * theta;
-        v = first ? gg : mu * v + keep * gg;
-        """
-        + ("theta = theta - lr * (gg + mu * v);" if nesterov else "theta = theta - lr * v;"),
-    )
-    k(g, lr, mu, 1.0 - group["dampening"], lam, int(step == 1), theta, state["momentum_buffer"])
-
-
-@register("adam_update", "cupy")
-def _adam(xp, group, theta, g, state, step, scratch, decoupled=False) -> None:
-    lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
-    beta1, beta2 = group["betas"]
-    c1 = 1 - beta1**step
-    root_c2 = math.sqrt(1 - beta2**step)
-    shrink = 1.0 - lr * lam if decoupled else 1.0  # AdamW: θ ← (1 − ελ)θ
-    l2 = 0.0 if decoupled else lam  # Adam: g ← g + λθ
-    amsgrad = bool(group["amsgrad"])
-    body = """
-        T p = theta * shrink;
-        T gg = g + l2 * theta;
-        m = beta1 * m + one_minus_beta1 * gg;
-        v = beta2 * v + one_minus_beta2 * gg * gg;
-    """
-    if amsgrad:
-        body += """
-        v_max = max(v_max, v);
-        theta = p - step_size * m / (sqrt(v_max) + eps_scaled);
-        """
-        out = "T theta, T m, T v, T v_max"
-    else:
-        body += "theta = p - step_size * m / (sqrt(v) + eps_scaled);"
-        out = "T theta, T m, T v"
-    k = _elementwise(
-        ("adam", amsgrad),
-        "T g, T shrink, T l2, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, "
-        "T step_size, T eps_scaled",
-        out,
-        body,
-    )
-    args = [
-        g, shrink, l2, beta1, 1.0 - beta1, beta2, 1.0 - beta2,
-        lr * root_c2 / c1, eps * root_c2, theta, state["exp_avg"], state["exp_avg_sq"],
-    ]
-    if amsgrad:
-        args.append(state["max_exp_avg_sq"])
-    k(*args)
-
-
-@register("rmsprop_update", "cupy")
-def _rmsprop(xp, group, theta, g, state, step, scratch) -> None:
-    centered = bool(group["centered"])
-    mu = group["momentum"]
-    momentum = bool(mu)
-    nesterov = bool(group["nesterov"])
-    out = ["T theta", "T r"]
-    body = """
-        T gg = g + lam * theta;
-        r = rho * r + one_minus_rho * gg * gg;
-    """
-    if centered:
-        out.append("T g_avg")
-        body += """
-        g_avg = g_avg + one_minus_rho * (gg - g_avg);
-        T u = gg / (sqrt(r - g_avg * g_avg) + eps);
-        """
-    else:
-        body += "T u = gg / (sqrt(r) + eps);\n"
-    if momentum:
-        out.append("T b")
-        body += "b = mu * b + u;\n"
-        body += "theta = theta - lr * (u + mu * b);" if nesterov else "theta = theta - lr * b;"
-    else:
-        body += "theta = theta - lr * u;"
-    k = _elementwise(
-        ("rmsprop", centered, momentum, nesterov and momentum),
-        "T g, T lr, T lam, T rho, T one_minus_rho, T eps, T mu",
-        ", ".join(out),
-        body,
-    )
-    args = [g, group["lr"], group["weight_decay"], group["alpha"], 1.0 - group["alpha"],
-            group["eps"], mu, theta, state["square_avg"]]
-    if centered:
-        args.append(state["grad_avg"])
-    if momentum:
-        args.append(state["momentum_buffer"])
-    k(*args)
-
-
-@register("adagrad_update", "cupy")
-def _adagrad(xp, group, theta, g, state, step, scratch) -> None:
-    lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-    k = _elementwise(
-        ("adagrad",),
-        "T g, T lr, T lam, T eps",
-        "T theta, T s",
-        """
-        T gg = g + lam * theta;
-        s = s + gg * gg;
-        theta = theta - lr * gg / (sqrt(s) + eps);
-        """,
-    )
-    k(g, lr_t, group["weight_decay"], group["eps"], theta, state["sum"])
 
 
 # --- random numbers ---------------------------------------------------------

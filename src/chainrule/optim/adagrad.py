@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
-
-from .._backend.kernels import register
+from .._backend.fused import elementwise, sqrt
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adagrad"]
@@ -38,15 +36,11 @@ class Adagrad(Optimizer):
         weight_decay: λ of the L2 penalty.
         initial_accumulator_value: starting value of r (≥ 0).
         eps: δ > 0.
-        chunked: update large parameters in cache-sized chunks on several
-            threads (see :class:`~chainrule.optim.Optimizer`; same numbers).
 
     Example:
         >>> opt = cr.optim.Adagrad(model.parameters(), lr=0.01)
     """
 
-    _elementwise = True
-    _kernel = "adagrad_update"
 
     def __init__(
         self,
@@ -56,8 +50,6 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
-        *,
-        chunked: bool | None = None,
     ):
         defaults = {
             "lr": lr,
@@ -66,7 +58,7 @@ class Adagrad(Optimizer):
             "initial_accumulator_value": initial_accumulator_value,
             "eps": eps,
         }
-        super().__init__(params, defaults, chunked=chunked)
+        super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -86,42 +78,15 @@ class Adagrad(Optimizer):
         state["step"] = 0
         state["sum"] = state_like(p, group["initial_accumulator_value"])
 
-    def _update(self, group, theta, g, state, step, scratch) -> None:
-        _adagrad_numpy(np, group, theta, g, state, step, scratch)
+    def _update(self, group, theta, g, state, step) -> None:
+        lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        adagrad_update(theta, g, state["sum"], lr_t, group["weight_decay"], group["eps"],
+                       check=True)
 
 
-@register("adagrad_update", "numpy")
-def _adagrad_numpy(xp, group, theta, g, state, step, scratch) -> None:
-    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
-    t1, t2 = scratch
-    lam = group["weight_decay"]
-    if lam:  # g ← g + λθ
-        np.multiply(theta, lam, out=t1)
-        t1 += g
-        g = t1
-    lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-    r = state["sum"]
-    np.multiply(g, g, out=t2)  # r ← r + g ⊙ g
-    r += t2
-    np.sqrt(r, out=t2)  # θ ← θ − ε_t g / (√r + δ)
-    t2 += group["eps"]
-    np.divide(g, t2, out=t2)
-    t2 *= lr_t
-    theta -= t2
-
-
-@register("adagrad_update", "generic")
-def _adagrad_generic(xp, group, theta, g, state, step, scratch) -> None:
-    """The standard-only entry: ``p.data`` and ``sum`` updated in place,
-    the NumPy entry's operations in its order."""
-    lam = group["weight_decay"]
-    if lam:  # g ← g + λθ
-        g = theta * lam + g
-    lr_t = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-    r = state["sum"]
-    r += g * g  # r ← r + g ⊙ g
-    a = xp.sqrt(r)  # θ ← θ − ε_t g / (√r + δ)
-    a += group["eps"]
-    u = g / a
-    u *= lr_t
-    theta -= u
+@elementwise(outputs="p r", scalars="lr_t lam eps")
+def adagrad_update(p, g, r, lr_t, lam, eps):
+    """One AdaGrad step for one element (``lr_t``: the decayed learning rate)."""
+    g = g + lam * p  # g ← g + λθ
+    r = r + g * g  # r ← r + g ⊙ g
+    return p - lr_t * (g / (sqrt(r) + eps)), r  # θ ← θ − ε_t g / (√r + δ)

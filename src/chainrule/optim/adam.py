@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import ClassVar
 
-import numpy as np
-
-from .._backend.kernels import register
+from .._backend.fused import elementwise, maximum, sqrt
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["Adam", "AdamW"]
@@ -31,8 +28,8 @@ class Adam(Optimizer):
     δ sits *outside* the square root of the bias-corrected second moment,
     as in the book and in torch.  The code folds the two bias corrections
     into scalars, ε m̂/(√v̂ + δ) = ε (√c₂/c₁) m / (√v + δ√c₂) with
-    c₁ = 1 − β₁ᵗ and c₂ = 1 − β₂ᵗ, which is the same number without two
-    passes over the parameters.  Defaults are the book's: ε = 0.001,
+    c₁ = 1 − β₁ᵗ and c₂ = 1 − β₂ᵗ, which is the same number (one kernel,
+    :func:`adam_update`).  Defaults are the book's: ε = 0.001,
     β₁ = 0.9, β₂ = 0.999, δ = 1e−8.
 
     ``weight_decay`` adds λθ to the gradient (the L2 penalty ½λ‖θ‖², as
@@ -51,19 +48,14 @@ class Adam(Optimizer):
         eps: δ > 0, for numerical stability.
         weight_decay: λ of the L2 penalty.
         amsgrad: normalise by the largest second moment seen so far.
-        chunked: update large parameters in cache-sized chunks on several
-            threads (see :class:`~chainrule.optim.Optimizer`; same numbers).
 
     Example:
         >>> opt = cr.optim.Adam(model.parameters(), lr=1e-3)
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
-    _elementwise = True
     _decaying = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
-    _kernel = "adam_update"
-    _kernel_options: ClassVar[dict] = {"decoupled": False}
 
     def __init__(
         self,
@@ -73,8 +65,6 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
-        *,
-        chunked: bool | None = None,
     ):
         defaults = {
             "lr": lr,
@@ -83,7 +73,7 @@ class Adam(Optimizer):
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
         }
-        super().__init__(params, defaults, chunked=chunked)
+        super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -104,73 +94,37 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = state_like(p)
 
-    def _update(self, group, theta, g, state, step, scratch) -> None:
-        _adam_numpy(np, group, theta, g, state, step, scratch, self._decoupled)
+    def _update(self, group, theta, g, state, step) -> None:
+        lr, lam = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        c1 = 1 - beta1**step
+        root_c2 = math.sqrt(1 - beta2**step)
+        decoupled = self._decoupled
+        adam_update(
+            theta, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+            1 - lr * lam if decoupled else 1.0, 0.0 if decoupled else lam,
+            beta1, 1 - beta1, beta2, 1 - beta2, lr * root_c2 / c1, group["eps"] * root_c2,
+            check=True,
+        )
 
 
-@register("adam_update", "numpy")
-def _adam_numpy(xp, group, theta, g, state, step, scratch, decoupled=False) -> None:
-    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
-    t1, t2 = scratch
-    lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
-    beta1, beta2 = group["betas"]
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    if lam:
-        if decoupled:  # θ ← (1 − ελ)θ
-            theta *= 1 - lr * lam
-        else:  # g ← g + λθ
-            np.multiply(theta, lam, out=t1)
-            t1 += g
-            g = t1
-    # m ← β₁m + (1 − β₁)g
-    m *= beta1
-    np.multiply(g, 1 - beta1, out=t2)
-    m += t2
-    # v ← β₂v + (1 − β₂)g ⊙ g
-    v *= beta2
-    np.multiply(g, g, out=t2)
-    t2 *= 1 - beta2
-    v += t2
-    if group["amsgrad"]:  # v_max ← max(v_max, v)
-        np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
-    # θ ← θ − ε m̂ / (√v̂ + δ) with m̂ = m / c₁, √v̂ = √v / √c₂
-    c1 = 1 - beta1**step
-    root_c2 = math.sqrt(1 - beta2**step)
-    np.sqrt(v, out=t2)
-    t2 += eps * root_c2
-    np.divide(m, t2, out=t2)
-    t2 *= lr * root_c2 / c1
-    theta -= t2
-
-
-@register("adam_update", "generic")
-def _adam_generic(xp, group, theta, g, state, step, scratch, decoupled=False) -> None:
-    """The standard-only entry: ``p.data`` and the moments updated in place,
-    the NumPy entry's operations in its order."""
-    lr, lam, eps = group["lr"], group["weight_decay"], group["eps"]
-    beta1, beta2 = group["betas"]
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    if lam:
-        if decoupled:  # θ ← (1 − ελ)θ
-            theta *= 1 - lr * lam
-        else:  # g ← g + λθ
-            g = theta * lam + g
-    m *= beta1  # m ← β₁m + (1 − β₁)g
-    m += g * (1 - beta1)
-    v *= beta2  # v ← β₂v + (1 − β₂)g ⊙ g
-    v += (g * g) * (1 - beta2)
-    if group["amsgrad"]:  # v_max ← max(v_max, v)
-        v_max = state["max_exp_avg_sq"]
-        v_max[...] = xp.maximum(v_max, v)
-        v = v_max
-    c1 = 1 - beta1**step
-    root_c2 = math.sqrt(1 - beta2**step)
-    t = xp.sqrt(v)
-    t += eps * root_c2
-    t = m / t
-    t *= lr * root_c2 / c1
-    theta -= t
+@elementwise(outputs="p m v v_max",
+             scalars="keep lam beta1 one_minus_beta1 beta2 one_minus_beta2 step_size eps_hat")
+def adam_update(p, g, m, v, v_max, keep, lam, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                step_size, eps_hat):
+    """One Adam(W) step for one element (bias corrections folded into the scalars:
+    ``step_size`` = ε√c₂/c₁, ``eps_hat`` = δ√c₂; ``keep`` = 1 − ελ for AdamW, else 1;
+    ``lam`` = λ for Adam's L2 penalty, else 0; ``v_max`` None without amsgrad)."""
+    p = keep * p  # θ ← (1 − ελ)θ  (AdamW)
+    g = g + lam * p  # g ← g + λθ  (Adam)
+    m = beta1 * m + one_minus_beta1 * g  # m ← β₁m + (1 − β₁)g
+    v = beta2 * v + one_minus_beta2 * (g * g)  # v ← β₂v + (1 − β₂)g ⊙ g
+    d = v
+    if v_max is not None:  # v_max ← max(v_max, v)
+        v_max = maximum(v_max, v)
+        d = v_max
+    p = p - step_size * (m / (sqrt(d) + eps_hat))  # θ ← θ − ε m̂ / (√v̂ + δ)
+    return p, m, v, v_max
 
 
 class AdamW(Adam):
@@ -194,11 +148,9 @@ class AdamW(Adam):
         eps: δ > 0.
         weight_decay: λ, the decay per unit learning rate.
         amsgrad: normalise by the largest second moment seen so far.
-        chunked: as for :class:`Adam`.
     """
 
     _decoupled = True
-    _kernel_options: ClassVar[dict] = {"decoupled": True}
 
     def __init__(
         self,
@@ -208,8 +160,6 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
-        *,
-        chunked: bool | None = None,
     ):
         super().__init__(
             params,
@@ -218,5 +168,4 @@ class AdamW(Adam):
             eps=eps,
             weight_decay=weight_decay,
             amsgrad=amsgrad,
-            chunked=chunked,
         )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
-
-from .._backend.kernels import register
+from .._backend.fused import elementwise, sqrt
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["RMSprop"]
@@ -62,16 +60,12 @@ class RMSprop(Optimizer):
         nesterov: the book's algorithm 8.6 (needs momentum > 0).
         weight_decay: λ of the L2 penalty.
         centered: normalise by an estimate of the gradient's variance.
-        chunked: update large parameters in cache-sized chunks on several
-            threads (see :class:`~chainrule.optim.Optimizer`; same numbers).
 
     Example:
         >>> opt = cr.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9,
         ...                        nesterov=True)
     """
 
-    _elementwise = True
-    _kernel = "rmsprop_update"
     _decaying = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(
@@ -84,8 +78,6 @@ class RMSprop(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         centered: bool = False,
-        *,
-        chunked: bool | None = None,
     ):
         defaults = {
             "lr": lr,
@@ -96,7 +88,7 @@ class RMSprop(Optimizer):
             "weight_decay": weight_decay,
             "centered": centered,
         }
-        super().__init__(params, defaults, chunked=chunked)
+        super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -116,80 +108,31 @@ class RMSprop(Optimizer):
         if group["centered"]:
             state["grad_avg"] = state_like(p)
 
-    def _update(self, group, theta, g, state, step, scratch) -> None:
-        _rmsprop_numpy(np, group, theta, g, state, step, scratch)
+    def _update(self, group, theta, g, state, step) -> None:
+        rho, mu = group["alpha"], group["momentum"]
+        nesterov = group["nesterov"]
+        rmsprop_update(
+            theta, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+            group["lr"], group["weight_decay"], rho, 1 - rho, group["eps"], mu,
+            1.0 if nesterov else 0.0, mu if nesterov else 1.0,
+            check=True,
+        )
 
 
-@register("rmsprop_update", "numpy")
-def _rmsprop_numpy(xp, group, theta, g, state, step, scratch) -> None:
-    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
-    t1, t2 = scratch
-    lr, lam, rho = group["lr"], group["weight_decay"], group["alpha"]
-    mu = group["momentum"]
-    if lam:  # g ← g + λθ
-        np.multiply(theta, lam, out=t1)
-        t1 += g
-        g = t1
-    r = state["square_avg"]  # r ← ρr + (1 − ρ)g ⊙ g
-    r *= rho
-    np.multiply(g, g, out=t2)
-    t2 *= 1 - rho
-    r += t2
-    if group["centered"]:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
-        g_avg = state["grad_avg"]
-        np.subtract(g, g_avg, out=t2)
-        t2 *= 1 - rho
-        g_avg += t2
-        np.multiply(g_avg, g_avg, out=t2)
-        np.subtract(r, t2, out=t2)
-        np.sqrt(t2, out=t2)
+@elementwise(outputs="p r g_avg b", scalars="lr lam rho one_minus_rho eps mu u_coef b_coef")
+def rmsprop_update(p, g, r, g_avg, b, lr, lam, rho, one_minus_rho, eps, mu, u_coef, b_coef):
+    """One RMSProp step for one element.  ``g_avg`` is None unless centered, ``b``
+    (the momentum buffer) None without momentum; the step is ε(u_coef·u + b_coef·b):
+    ε(u + μb) with Nesterov (1, μ), εb with plain momentum (0, 1)."""
+    g = g + lam * p  # g ← g + λθ
+    r = rho * r + one_minus_rho * (g * g)  # r ← ρr + (1 − ρ)g ⊙ g
+    if g_avg is not None:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
+        g_avg = g_avg + one_minus_rho * (g - g_avg)
+        a = sqrt(r - g_avg * g_avg) + eps
     else:  # a = √r + δ
-        np.sqrt(r, out=t2)
-    t2 += group["eps"]
-    np.divide(g, t2, out=t2)  # u = g / a (g is not needed after this)
-    if mu:
-        b = state["momentum_buffer"]  # b ← μb + u
-        b *= mu
-        b += t2
-        if group["nesterov"]:  # θ ← θ − ε(u + μb)
-            np.multiply(b, mu, out=t1)
-            t2 += t1
-            t2 *= lr
-        else:  # θ ← θ − εb
-            np.multiply(b, lr, out=t2)
-    else:  # θ ← θ − εu
-        t2 *= lr
-    theta -= t2
-
-
-@register("rmsprop_update", "generic")
-def _rmsprop_generic(xp, group, theta, g, state, step, scratch) -> None:
-    """The standard-only entry: ``p.data`` and the state updated in place,
-    the NumPy entry's operations in its order."""
-    lr, lam, rho = group["lr"], group["weight_decay"], group["alpha"]
-    mu = group["momentum"]
-    if lam:  # g ← g + λθ
-        g = theta * lam + g
-    r = state["square_avg"]  # r ← ρr + (1 − ρ)g ⊙ g
-    r *= rho
-    r += (g * g) * (1 - rho)
-    if group["centered"]:  # ḡ ← ḡ + (1 − ρ)(g − ḡ);  a = √(r − ḡ ⊙ ḡ) + δ
-        g_avg = state["grad_avg"]
-        g_avg += (g - g_avg) * (1 - rho)
-        a = xp.sqrt(r - g_avg * g_avg)
-    else:  # a = √r + δ
-        a = xp.sqrt(r)
-    a += group["eps"]
-    u = g / a  # u = g / a
-    if mu:
-        b = state["momentum_buffer"]  # b ← μb + u
-        b *= mu
-        b += u
-        if group["nesterov"]:  # θ ← θ − ε(u + μb)
-            u += b * mu
-            u *= lr
-        else:  # θ ← θ − εb
-            u = b * lr
-    else:  # θ ← θ − εu
-        u *= lr
-    theta -= u
+        a = sqrt(r) + eps
+    u = g / a
+    if b is not None:  # b ← μb + u
+        b = mu * b + u
+        u = u_coef * u + b_coef * b
+    return p - lr * u, r, g_avg, b  # θ ← θ − εu

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
-
-from .._backend.kernels import register
+from .._backend.fused import elementwise
 from .optimizer import Optimizer, _check, state_like
 
 __all__ = ["SGD"]
@@ -54,18 +52,14 @@ class SGD(Optimizer):
         dampening: τ, scales new gradients into the momentum buffer.
         weight_decay: λ of the L2 penalty.
         nesterov: use Nesterov momentum (needs momentum > 0, dampening 0).
-        chunked: update large parameters in cache-sized chunks on several
-            threads (see :class:`~chainrule.optim.Optimizer`; same numbers).
 
     Example:
         >>> opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
-    _elementwise = True
     _decaying = ("momentum_buffer",)
     _counts_steps = False
-    _kernel = "sgd_update"
 
     def __init__(
         self,
@@ -75,8 +69,6 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
-        *,
-        chunked: bool | None = None,
     ):
         defaults = {
             "lr": lr,
@@ -85,7 +77,7 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
             "nesterov": nesterov,
         }
-        super().__init__(params, defaults, chunked=chunked)
+        super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
@@ -102,60 +94,26 @@ class SGD(Optimizer):
         if group["momentum"]:
             state["momentum_buffer"] = state_like(p)
 
-    def _update(self, group, theta, g, state, step, scratch) -> None:
-        _sgd_numpy(np, group, theta, g, state, step, scratch)
+    def _update(self, group, theta, g, state, step) -> None:
+        mu, tau = group["momentum"], group["dampening"]
+        first = step == 1
+        nesterov = group["nesterov"]
+        sgd_update(
+            theta, g, state.get("momentum_buffer"), group["lr"], group["weight_decay"],
+            0.0 if first else mu, 1.0 if first else 1 - tau,
+            1.0 if nesterov else 0.0, mu if nesterov else 1.0,
+            check=True,
+        )
 
 
-@register("sgd_update", "numpy")
-def _sgd_numpy(xp, group, theta, g, state, step, scratch) -> None:
-    """The NumPy entry: in place with ``out=``, temporaries in ``scratch``."""
-    t1, t2 = scratch
-    lr, mu, lam = group["lr"], group["momentum"], group["weight_decay"]
-    if lam:  # g ← g + λθ
-        np.multiply(theta, lam, out=t1)
-        t1 += g
-        g = t1
+@elementwise(outputs="p v", scalars="lr lam mu one_minus_tau g_coef v_coef")
+def sgd_update(p, g, v, lr, lam, mu, one_minus_tau, g_coef, v_coef):
+    """One SGD step for one element.  ``v`` (the momentum buffer) is None without
+    momentum; on a parameter's first step ``mu`` = 0 and ``one_minus_tau`` = 1, so
+    v ← g; ``d = g_coef·g + v_coef·v`` is g + μv (Nesterov: 1, μ) or v (0, 1)."""
+    g = g + lam * p  # g ← g + λθ
     d = g
-    if mu:
-        v = state["momentum_buffer"]
-        if step == 1:  # v ← g
-            np.copyto(v, g)
-        else:  # v ← μv + (1 − τ)g
-            v *= mu
-            tau = group["dampening"]
-            if tau:
-                np.multiply(g, 1 - tau, out=t2)
-                v += t2
-            else:
-                v += g
-        if group["nesterov"]:  # d ← g + μv
-            np.multiply(v, mu, out=t2)
-            t2 += g
-            d = t2
-        else:  # d ← v
-            d = v
-    np.multiply(d, lr, out=t2)  # θ ← θ − εd
-    theta -= t2
-
-
-@register("sgd_update", "generic")
-def _sgd_generic(xp, group, theta, g, state, step, scratch) -> None:
-    """The standard-only entry: ``p.data`` and the buffer updated in place.
-
-    The same operations in the same order as the NumPy entry, so on a
-    namespace that computes as NumPy does the numbers are the same.
-    """
-    lr, mu, lam = group["lr"], group["momentum"], group["weight_decay"]
-    if lam:  # g ← g + λθ
-        g = theta * lam + g
-    d = g
-    if mu:
-        v = state["momentum_buffer"]
-        if step == 1:  # v ← g
-            v[...] = g
-        else:  # v ← μv + (1 − τ)g
-            v *= mu
-            tau = group["dampening"]
-            v += g * (1 - tau) if tau else g
-        d = v * mu + g if group["nesterov"] else v  # d ← g + μv  or  d ← v
-    theta -= d * lr  # θ ← θ − εd
+    if v is not None:
+        v = mu * v + one_minus_tau * g  # v ← μv + (1 − τ)g
+        d = g_coef * g + v_coef * v  # d ← g + μv (nesterov)  or  d ← v
+    return p - lr * d, v  # θ ← θ − εd

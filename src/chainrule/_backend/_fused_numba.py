@@ -1,0 +1,154 @@
+"""The compiled CPU path of :mod:`chainrule._backend.fused`: numba loops generated
+from a formula's source, cached on disk.
+
+Imported only on first use of a kernel on NumPy arrays (``import chainrule``
+never imports numba).  The math names a formula may use are defined here
+for one element (numba's ``math`` functions keep float32 as float32), and
+:func:`build` writes a small module holding the formula and a loop over its
+elements, which numba compiles with ``nogil=True, cache=True``: the first
+call of a kernel compiles it (about a second), later processes load the
+machine code from the cache folder (:func:`cache_dir`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import math
+import os
+import sys
+import tempfile
+import textwrap
+
+import numba
+
+__all__ = ["build", "cache_dir"]
+
+sqrt = math.sqrt
+exp = math.exp
+log = math.log
+log1p = math.log1p
+expm1 = math.expm1
+tanh = math.tanh
+
+
+@numba.njit(inline="always")
+def where(cond, a, b):  # pragma: no cover - compiled
+    return a if cond else b
+
+
+@numba.njit(inline="always")
+def maximum(a, b):  # pragma: no cover - compiled
+    # NaN wins, as in np.maximum
+    return a if (a >= b or a != a) else b  # noqa: PLR0124
+
+
+@numba.njit(inline="always")
+def minimum(a, b):  # pragma: no cover - compiled
+    return a if (a <= b or a != a) else b  # noqa: PLR0124
+
+
+_HEADER = """\
+import numba
+from chainrule._backend._fused_numba import (
+    exp, expm1, log, log1p, maximum, minimum, sqrt, tanh, where)
+
+"""
+
+
+def cache_dir() -> str:
+    """The folder of the generated kernel modules and numba's cache of them.
+
+    ``CHAINRULE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/chainrule/kernels``
+    (``~/.cache/chainrule/kernels``); a fresh temporary folder when neither
+    can be written (then nothing is kept between processes).
+    """
+    base = os.environ.get("CHAINRULE_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "chainrule", "kernels")
+    try:
+        os.makedirs(base, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=base):
+            pass
+        return base
+    except OSError:
+        return tempfile.mkdtemp(prefix="chainrule-kernels-")
+
+
+def _formula_source(fn) -> str:
+    """The formula's ``def`` without decorators, renamed ``formula``."""
+    src = textwrap.dedent(inspect.getsource(fn))
+    lines = src.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))
+    head = lines[start].replace(f"def {fn.__name__}(", "def formula(", 1)
+    return "\n".join(["@numba.njit(inline='always')", head, *lines[start + 1:]]) + "\n"
+
+
+def _loop_source(spec, present, rows: bool, check: bool) -> str:
+    """The loop over elements: ``present[k]`` says whether input array k is given;
+    ``spec.fresh`` names the new output arrays, passed after the inputs."""
+    names = [a for a, here in zip(spec.inputs, present) if here] + list(spec.fresh)
+    args = [f"A_{a}" for a in names] + [f"S_{s}" for s in spec.scalars]
+    call = []
+    for a, here in zip(spec.inputs, present):
+        if not here:
+            call.append("None")
+        elif a in spec.rows:
+            call.append(f"A_{a}[c]")
+        else:
+            call.append(f"A_{a}[i]")
+    call += [f"S_{s}" for s in spec.scalars]
+    outs = [o for o in spec.outputs if o in names]
+    results = [f"o_{o}" for o in spec.outputs]
+    lhs = ", ".join(results)
+    body = [f"{lhs} = formula({', '.join(call)})"]
+    if check:
+        ok = " and ".join(f"(o_{o} - o_{o} == 0)" for o in outs) or "True"
+        body.append(f"ok = {ok}")
+        body.append("bad += 0 if ok else 1")
+        for o in outs:
+            old = f"A_{o}[i]" if o in spec.inputs else f"o_{o}"
+            body.append(f"A_{o}[i] = o_{o} if ok else {old}")
+    else:
+        for o in outs:
+            body.append(f"A_{o}[i] = o_{o}")
+    lines = ["@numba.njit(nogil=True, cache=True)",
+             f"def loop({', '.join(args + ['lo', 'hi', 'C'])}):",
+             "    bad = 0"]
+    if rows:
+        lines += ["    for r in range(lo, hi):",
+                  "        for c in range(C):",
+                  "            i = r * C + c"]
+        indent = " " * 12
+    else:
+        lines += ["    for i in range(lo, hi):"]
+        indent = " " * 8
+    lines += [indent + b for b in body]
+    lines.append("    return bad")
+    return "\n".join(lines) + "\n"
+
+
+_HELPERS = hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode()).hexdigest()[:12]
+
+
+def build(spec, present: tuple, rows: bool, check: bool):
+    """The compiled loop of ``spec`` for the given arrays (``present``), row
+    broadcasting and finiteness check: written to a module in
+    :func:`cache_dir` (once) and imported."""
+    src = _HEADER + _formula_source(spec.fn) + "\n\n" + _loop_source(spec, present, rows, check)
+    digest = hashlib.sha256((src + _HELPERS + numba.__version__).encode()).hexdigest()[:16]
+    name = f"chainrule_kernel_{spec.name}_{digest}"
+    folder = cache_dir()
+    path = os.path.join(folder, name + ".py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(src)
+        os.replace(tmp, path)  # atomic: another process may write the same file
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+    sys.modules[name] = module  # numba's cache finds the module's globals by name
+    module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.loop
