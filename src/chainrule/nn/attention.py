@@ -146,7 +146,7 @@ class MultiheadAttention(Module):
             mask = _additive(attn_mask, like)
             shape = tuple(mask.shape)
             if shape == (n * self.num_heads, length, source):
-                mask = mask.reshape(n, self.num_heads, length, source)
+                mask = _reshape(mask, (n, self.num_heads, length, source))
             elif shape != (length, source):
                 raise ValueError(
                     f"MultiheadAttention: expected attn_mask of shape {(length, source)} or "
@@ -161,7 +161,7 @@ class MultiheadAttention(Module):
                     f"MultiheadAttention: expected key_padding_mask of shape {(n, source)}. "
                     f"Received: shape {tuple(pad.shape)}"
                 )
-            pad = pad.reshape(n, 1, 1, source)
+            pad = _reshape(pad, (n, 1, 1, source))
             mask = pad if mask is None else mask + pad
         return mask
 
@@ -183,9 +183,15 @@ def _additive(mask, like):
     if not hasattr(data, "shape"):
         data = np.asarray(data)
     if _is_bool(data):
-        return Tensor(_bool_to_additive(data, like, allowed_is_true=False))
-    m = _float_mask(mask, like)
-    return m if isinstance(m, Tensor) else Tensor(m)
+        return _bool_to_additive(data, like, allowed_is_true=False)
+    return _float_mask(mask, like)
+
+
+def _reshape(mask, shape):
+    """A mask (array or Tensor) in a new shape."""
+    if isinstance(mask, Tensor):
+        return mask.reshape(*shape)
+    return namespace_of(mask).reshape(mask, shape)
 
 
 __all__ = ["MultiheadAttention"]

@@ -27,6 +27,8 @@ class LayerNorm(Module):
         input (*, *normalized_shape) -> the same shape.
     """
 
+    _torch_layout = ("weight",)  # γ of a 2-D normalized_shape: cr.interop copies it as is
+
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype=np.float32):
         super().__init__()
