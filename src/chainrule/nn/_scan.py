@@ -48,7 +48,7 @@ def _forward(xp, mode, xw, w_hh, b_hh, h0, c0, reverse):
     for t in _steps(n_steps, reverse):
         gh = h @ w_t
         if mode == "lstm":
-            a = xw[t] + gh
+            a = xw[t, ...] + gh
             i = _sigmoid(xp, a[:, :hidden])
             f = _sigmoid(xp, a[:, hidden:2 * hidden])
             g = xp.tanh(a[:, 2 * hidden:3 * hidden])
@@ -61,7 +61,7 @@ def _forward(xp, mode, xw, w_hh, b_hh, h0, c0, reverse):
         elif mode == "gru":
             if b_hh is not None:
                 gh = gh + b_hh
-            x_t = xw[t]
+            x_t = xw[t, ...]
             r = _sigmoid(xp, x_t[:, :hidden] + gh[:, :hidden])
             z = _sigmoid(xp, x_t[:, hidden:2 * hidden] + gh[:, hidden:2 * hidden])
             gn = gh[:, 2 * hidden:]
@@ -70,7 +70,7 @@ def _forward(xp, mode, xw, w_hh, b_hh, h0, c0, reverse):
             cache[t] = (r, z, n, gn)
             hs[t] = h
         else:
-            a = xw[t] + gh
+            a = xw[t, ...] + gh
             h = xp.tanh(a) if mode == "rnn_tanh" else xp.maximum(a, 0.0)
             hs[t] = h
     return xp.stack(hs, axis=0), cache
@@ -110,16 +110,16 @@ def _backward(xp, mode, g, out, cache, xw, w_hh, b_hh, h0, c0, hidden, reverse, 
     order = list(_steps(n_steps, reverse))
     h_prev = {}
     for k, t in enumerate(order):
-        prev = h0 if k == 0 else out[order[k - 1]]
+        prev = h0 if k == 0 else out[order[k - 1], ...]
         h_prev[t] = prev[:, :hidden] if lstm else prev
     for k in range(n_steps - 1, -1, -1):
         t = order[k]
-        g_t = g[t]
+        g_t = g[t, ...]
         if lstm:
             dh = dh + g_t[:, :hidden]
             dc = dc + g_t[:, hidden:]
             i, f, gg, o, tc = cache[t]
-            c_prev = c0 if k == 0 else out[order[k - 1]][:, hidden:]
+            c_prev = c0 if k == 0 else out[order[k - 1], ...][:, hidden:]
             d_o = dh * tc
             dc = dc + dh * o * (1.0 - tc * tc)
             da = xp.concat([
@@ -143,7 +143,7 @@ def _backward(xp, mode, g, out, cache, xw, w_hh, b_hh, h0, c0, hidden, reverse, 
             dh = dh * z + d_gh[t] @ w_hh
         else:
             dh = dh + g_t
-            h = out[t]
+            h = out[t, ...]
             da = dh * (1.0 - h * h) if mode == "rnn_tanh" else dh * xp.astype(h > 0, h.dtype)
             d_pre[t] = d_gh[t] = da
             dh = da @ w_hh

@@ -125,8 +125,8 @@ class RNNBase(Module):
                 xw = ops.linear(layer_input, w_ih.T, b_ih)
                 out = recurrent_scan(
                     xw, getattr(self, f"weight_hh_{tag}"), getattr(self, f"bias_hh_{tag}", None),
-                    h0[index], None if c0 is None else c0[index], mode=self.mode, reverse=d == 1)
-                last = out[0] if d == 1 else out[out.shape[0] - 1]
+                    h0[index, ...], None if c0 is None else c0[index, ...], mode=self.mode, reverse=d == 1)
+                last = out[0, ...] if d == 1 else out[out.shape[0] - 1, ...]
                 if lstm:
                     h_n.append(last[:, :hidden])
                     c_n.append(last[:, hidden:])

@@ -55,7 +55,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if coef < 1.0:
         for g in grads:
             g *= coef
-    return Tensor(total)
+    return Tensor(total, dtype=grads[0].dtype)
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
