@@ -14,12 +14,33 @@ built before keep working; their state follows on their next step);
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
 from .._backend import device_of, from_host, namespace_of, parse_device, to_host
+from .._state_dict import IncompatibleKeys, StateDict, layout_of
 from ..autograd.engine import Tensor, _is_float
 from .parameter import Parameter
+
+
+def _check_layout(key: str, target, value, layout) -> None:
+    """Refuse a 2-D weight in PyTorch's layout, or one of unknown layout where square."""
+    if len(target.shape) != 2 or not key.endswith("weight"):
+        return
+    if layout == "torch":
+        raise ValueError(
+            f"load_state_dict: '{key}' comes from a state dict in PyTorch's layout (Linear "
+            "weights (out, in)); convert it first: "
+            "model.load_state_dict(cr.interop.from_torch_state_dict(state))"
+        )
+    if layout is None and target.shape[0] == target.shape[1]:
+        raise ValueError(
+            f"load_state_dict: '{key}' is square {tuple(target.shape)} and the state's origin "
+            "is unknown (a file chainrule did not write), so its layout is ambiguous. For "
+            "a PyTorch file use cr.interop.from_torch_state_dict(state); if it is in "
+            "chainrule's (in, out) layout, set state.layout = 'chainrule'"
+        )
 
 
 def _is_array(value) -> bool:
@@ -244,15 +265,17 @@ class Module:
         return "cpu"
 
     # --- state ------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+    def state_dict(self) -> StateDict:
         """Copies of all parameters and buffers as host NumPy arrays, by qualified name.
 
         Module by module (depth first), each module's parameters then its
         buffers, as PyTorch orders them; a shared parameter appears once.
         Arrays on a device are copied to the host (``to_host``), so a state
-        dict can always be saved and loaded onto any device.
+        dict can always be saved and loaded onto any device.  The result is
+        a :class:`~chainrule._state_dict.StateDict` recording chainrule's
+        weight layout (Linear weights (in, out)).
         """
-        out = OrderedDict()
+        out = StateDict(layout="chainrule")
         seen = set()
         for mod_name, mod in self.named_modules():
             dot = f"{mod_name}." if mod_name else ""
@@ -266,7 +289,7 @@ class Module:
                     out[dot + name] = np.array(to_host(value), copy=True)
         return out
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays *into* the existing parameters and buffers.
 
         Shapes must match exactly; with ``strict`` the key sets must too.
@@ -280,37 +303,68 @@ class Module:
         ``model.npz`` or ``checkpoint.npz``: a dict whose ``"model"`` entry
         is the state dict.
 
+        Weight layout: a state dict in PyTorch's layout (``torch_model.
+        state_dict()``, torch tensors under 2-D weights, or the result of
+        ``cr.interop.to_torch_state_dict``) is refused, since a square
+        Linear weight would load transposed without an error; convert it
+        with ``cr.interop.from_torch_state_dict``.  A file of unknown origin
+        (a ``.safetensors`` file another library wrote) is refused where a
+        square 2-D weight makes the layout ambiguous.  Integer values for a
+        floating parameter are refused (a file whose header misstates the
+        dtype).
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``, as torch.
+
         Raises:
+            TypeError: ``state`` is not a mapping, or an integer array for a
+                floating parameter.
             KeyError: ``strict`` and keys are missing or unexpected.
-            ValueError: an array's shape differs from the model's.
+            ValueError: an array's shape differs from the model's, or the
+                layout is PyTorch's or ambiguous.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                "load_state_dict: expected a state dict (a mapping of names to arrays, "
+                f"e.g. model.state_dict() or cr.load(path)). Received: {type(state).__name__}"
+            )
         targets = {name: p.data for name, p in self.named_parameters()}
         targets.update(self.named_buffers())
         inner = state.get("model") if "model" not in targets else None
         if isinstance(inner, dict):  # a saved checkpoint: {"model": ..., "extra": ...}
             state = inner
-        if strict:
-            missing = [k for k in targets if k not in state]
-            unexpected = [k for k in state if k not in targets]
-            if missing or unexpected:
-                raise KeyError(
-                    "load_state_dict: state does not match this model's architecture; "
-                    f"missing keys {missing}, unexpected keys {unexpected}"
-                )
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                "load_state_dict: state does not match this model's architecture; "
+                f"missing keys {missing}, unexpected keys {unexpected}"
+            )
+        layout = layout_of(state)
         writes = []
         for key, value in state.items():
             if key not in targets:
                 continue
-            value = to_host(value.data if isinstance(value, Tensor) else value)
             target = targets[key]
+            _check_layout(key, target, value, layout)
+            value = to_host(value.data if isinstance(value, Tensor) else value)
             if target.shape != value.shape:
+                hint = (" (PyTorch's (out, in) layout? convert with "
+                        "cr.interop.from_torch_state_dict)"
+                        if len(target.shape) == 2 and value.shape == target.shape[::-1] else "")
                 raise ValueError(
                     f"load_state_dict: '{key}' has shape {value.shape} in the state "
-                    f"but {target.shape} in this model"
+                    f"but {target.shape} in this model{hint}"
+                )
+            if _is_float(target) and np.asarray(value).dtype.kind in "biu":
+                raise TypeError(
+                    f"load_state_dict: '{key}' is {np.asarray(value).dtype} in the state but "
+                    f"{target.dtype} in this model (a file whose header misstates the dtype?)"
                 )
             writes.append((target, value))
         for target, value in writes:
             target[...] = from_host(value, namespace_of(target), device_of(target), target.dtype)
+        return IncompatibleKeys(missing, unexpected)
 
     # --- calling ----------------------------------------------------------
     def forward(self, *args, **kwargs):
