@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._backend import device_of, from_host, namespace_of, parse_device, to_host
+from .._backend import device_of, dtype_in, from_host, namespace_of, parse_device, to_host
 from .._state_dict import IncompatibleKeys, StateDict, layout_of
 from ..autograd.engine import Tensor, _is_float
 from .parameter import Parameter
@@ -67,6 +67,61 @@ def _place(a, ns, device):
         return a
     host = np.array(to_host(a), copy=True)  # never shares memory with the old array
     return from_host(host, ns, device, host.dtype)
+
+
+_DTYPE_NAMES = {"float16": "float16", "half": "float16", "float32": "float32",
+                "float": "float32", "float64": "float64", "double": "float64"}
+
+
+def _as_dtype(obj):
+    """A floating NumPy dtype for a dtype-like ``obj`` (NumPy, its name, torch's), else None."""
+    if isinstance(obj, str):
+        name = _DTYPE_NAMES.get(obj.removeprefix("torch."))
+        return None if name is None else np.dtype(name)
+    if type(obj).__module__.split(".")[0] == "torch" and not hasattr(obj, "index"):
+        name = _DTYPE_NAMES.get(str(obj).removeprefix("torch."))  # a torch.dtype
+        if name is None:
+            raise TypeError(f"Expected a floating dtype. Received: {obj}")
+        return np.dtype(name)
+    try:
+        dtype = np.dtype(obj)
+    except TypeError:
+        return None
+    if dtype.kind != "f":
+        raise TypeError(
+            f"Expected a floating dtype (Module.to casts floating parameters and buffers). "
+            f"Received: {dtype}"
+        )
+    return dtype
+
+
+def _to_arguments(args: tuple, device, dtype):
+    """(device, dtype) of ``Module.to``'s PyTorch-style positional arguments."""
+    if len(args) > 2:
+        raise TypeError(f"Expected to(device), to(dtype) or to(device, dtype). Received: {args}")
+    for arg in args:
+        as_dtype = None if arg is None or isinstance(arg, (int, Tensor)) else _as_dtype(arg)
+        if as_dtype is not None:
+            if dtype is not None:
+                raise TypeError(f"Expected one dtype. Received: {dtype} and {arg}")
+            dtype = as_dtype
+        elif device is None:
+            device = arg
+        else:
+            raise TypeError(f"Expected one device. Received: {device!r} and {arg!r}")
+    if dtype is not None:
+        as_dtype = _as_dtype(dtype)
+        if as_dtype is None:
+            raise TypeError(f"Expected a floating dtype. Received: dtype={dtype!r}")
+        dtype = as_dtype
+    return device, dtype
+
+
+def _cast(a, dtype):
+    """Array ``a`` as ``dtype`` in its own namespace (itself if it has that dtype)."""
+    ns = namespace_of(a)
+    target = dtype_in(ns, dtype)
+    return a if a.dtype == target else ns.astype(a, target)
 
 
 class _HookHandle:
@@ -216,44 +271,73 @@ class Module:
             p.grad = None
 
     # --- devices ----------------------------------------------------------
-    def to(self, device=None, *, xp=None) -> Module:
-        """Move every parameter and buffer to ``device`` (in place); return self.
+    def to(self, *args, device=None, dtype=None, xp=None) -> Module:
+        """Move every parameter and buffer to ``device`` and/or cast to ``dtype`` (in place).
+
+        Called as PyTorch's: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        or with keywords; returns self.
 
         Args:
-            device: ``"cpu"`` (NumPy, the default), ``"cuda"`` or ``"cuda:N"``
-                (CuPy on that GPU; extra ``[cuda]``), or, with ``xp``, one of
-                that namespace's devices (None: its default device).
+            device: ``"cpu"``/``"cpu:0"`` (NumPy, the default), ``"cuda"`` or
+                ``"cuda:N"`` (CuPy on that GPU; extra ``[cuda]``), a
+                ``torch.device``, or, with ``xp``, one of that namespace's
+                devices (None: its default device).  Parsed by
+                :func:`chainrule._backend.parse_device`: anything else is refused.
+            dtype: a floating dtype (``np.float64``, ``"float64"``,
+                ``torch.float64``): floating parameters and buffers are cast
+                to it; integer buffers (``num_batches_tracked``) stay.
             xp: any array-API namespace, e.g. ``array_api_strict`` or
-                ``array_api_compat.torch``.
+                ``array_api_compat.torch``, or ``"numpy"``, ``"cupy"``, ``"torch"``.
 
         Each Parameter keeps its identity (optimisers built before still
         hold it; their state follows on their next step): its ``data`` is
-        replaced by a copy in the new place, and a gradient it holds is
-        moved too.  Buffers (batch-norm running statistics) are moved the
-        same way.  Values are copied through the host (``to_host``, DLPack
-        first), so the numbers do not change.
+        replaced by a copy in the new place or dtype, and a gradient it
+        holds is moved or cast too.  Buffers (batch-norm running statistics)
+        are treated the same way.  Values are copied through the host
+        (``to_host``, DLPack first), so a move does not change the numbers.
 
         Example:
             >>> model.to("cuda")                              # CuPy, GPU 0
             >>> model.to(xp=array_api_strict,
             ...          device=array_api_strict.Device("device1"))
+            >>> model.to(np.float64)                          # as model.double()
             >>> model.to("cpu")                               # back to NumPy
         """
-        ns, dev = parse_device(device, xp)
-        dev = _default_device(ns, dev)
+        device, dtype = _to_arguments(args, device, dtype)
+        if device is not None or xp is not None or dtype is None:
+            ns, dev = parse_device(device, xp)
+            dev = _default_device(ns, dev)
+            self._apply(lambda a: _place(a, ns, dev))
+        if dtype is not None:
+            self._apply(lambda a: _cast(a, dtype), floating_only=True)
+        return self
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64 (``to(np.float64)``); return self."""
+        return self.to(dtype=np.float64)
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32 (``to(np.float32)``); return self."""
+        return self.to(dtype=np.float32)
+
+    def half(self) -> Module:
+        """Cast floating parameters and buffers to float16 (``to(np.float16)``); return self."""
+        return self.to(dtype=np.float16)
+
+    def _apply(self, fn, floating_only: bool = False) -> None:
+        """Replace each parameter's data and grad, and each buffer, by ``fn`` of it."""
         for p in self.parameters():
-            p.data = _place(p.data, ns, dev)
+            if floating_only and not _is_float(p.data):
+                continue
+            p.data = fn(p.data)
             g = p.grad
             if g is not None:
-                if isinstance(g, Tensor):
-                    g = g.data
-                p.grad = _place(g, ns, dev)
+                p.grad = fn(g.data if isinstance(g, Tensor) else g)
         for mod in self.modules():
             for name in mod._buffers:
                 value = getattr(mod, name)
-                if value is not None:
-                    object.__setattr__(mod, name, _place(value, ns, dev))
-        return self
+                if value is not None and (not floating_only or _is_float(value)):
+                    object.__setattr__(mod, name, fn(value))
 
     @property
     def device(self):

@@ -127,7 +127,6 @@ class ClosureOptimizer(Optimizer):
         self.state = defaultdict(dict)
         self._params = params
         self._sizes = [math.prod(p.data.shape) for p in params]
-        self._dtype = namespace_of(params[0].data).result_type(*[p.data.dtype for p in params])
         self._calls = 0  # step() calls, named in errors
         self._guarded = False  # inside step(): closure values are checked
 
@@ -144,6 +143,11 @@ class ClosureOptimizer(Optimizer):
     @property
     def numel(self) -> int:
         return sum(self._sizes)
+
+    @property
+    def _dtype(self):
+        """The common dtype of the parameters now (``Module.to(dtype)`` may change it)."""
+        return self._xp().result_type(*[p.data.dtype for p in self._params])
 
     def _xp(self):
         """The namespace of the parameters (of the first; all must share it)."""
@@ -166,9 +170,8 @@ class ClosureOptimizer(Optimizer):
         return xp.concat(parts)
 
     def _get_flat(self):
-        xp = self._xp()
-        return xp.concat([xp.astype(xp.reshape(p.data, (-1,)), self._dtype)
-                          for p in self._params])
+        xp, dtype = self._xp(), self._dtype
+        return xp.concat([xp.astype(xp.reshape(p.data, (-1,)), dtype) for p in self._params])
 
     def _set_flat(self, flat) -> None:
         xp = self._xp()
