@@ -29,6 +29,12 @@ functions return as they are (a copy of the dict loses the names).  torch is nev
 arrays; ``torch.from_numpy`` turns them into tensors for
 ``torch_model.load_state_dict(..., strict=True)``.
 
+For a square Linear layer the shapes cannot tell the layouts apart, so the
+results are :class:`~chainrule._state_dict.StateDict` objects that record
+their layout, and each function refuses a state dict already in the layout
+it produces (converting twice would transpose back); ``Module.load_state_dict``
+refuses one in PyTorch's layout.
+
 Example:
     >>> sd = cr.interop.to_torch_state_dict(model.state_dict())
     >>> torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
@@ -37,11 +43,12 @@ Example:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from ._state_dict import StateDict, layout_of
 
 __all__ = ["from_torch_state_dict", "to_torch_state_dict"]
 
@@ -68,14 +75,24 @@ def _as_array(key: str, value: Any) -> np.ndarray:
     return array
 
 
-def _convert(state: Mapping[str, Any], keep: frozenset = frozenset()
-             ) -> OrderedDict[str, np.ndarray]:
+def _convert(state: Mapping[str, Any], to: str) -> StateDict:
     if not isinstance(state, Mapping):
         raise TypeError(
             f"Expected a state dict (a mapping of names to arrays). Received: "
             f"{type(state).__name__}"
         )
-    out: OrderedDict[str, np.ndarray] = OrderedDict()
+    known = state.layout if isinstance(state, StateDict) else layout_of(state)
+    if known == to and (isinstance(state, StateDict) or to == "torch"):
+        source = "chainrule's" if to == "chainrule" else "PyTorch's"
+        raise ValueError(
+            f"Expected a state dict in {'PyTorch' if to == 'chainrule' else 'chainrule'}'s "
+            f"layout. Received: one already in {source} layout (converted before, or "
+            "from a model of the other library?): converting again would transpose the "
+            "Linear weights back"
+        )
+    out = StateDict(layout=to)
+    # entries a chainrule model keeps in PyTorch's layout (Embedding, recurrent weights)
+    keep = getattr(state, "_torch_layout", frozenset()) if to == "torch" else frozenset()
     transposed = []
     for key, value in state.items():
         array = _as_array(key, value)
@@ -88,7 +105,7 @@ def _convert(state: Mapping[str, Any], keep: frozenset = frozenset()
     return out
 
 
-def to_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
+def to_torch_state_dict(state: Mapping[str, Any]) -> StateDict:
     """A chainrule state dict in PyTorch's layout (Linear weights (out, in)).
 
     Args:
@@ -97,18 +114,26 @@ def to_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray
     Returns:
         New NumPy arrays under the same keys, ready for
         ``torch.from_numpy`` and ``load_state_dict(strict=True)`` on a torch
-        model of the same layers.
+        model of the same layers (a ``StateDict`` with ``layout="torch"``).
+
+    Raises:
+        ValueError: ``state`` is already in PyTorch's layout.
     """
-    return _convert(state, getattr(state, "_torch_layout", frozenset()))
+    return _convert(state, "torch")
 
 
-def from_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
+def from_torch_state_dict(state: Mapping[str, Any]) -> StateDict:
     """A PyTorch state dict in chainrule's layout (Linear weights (in, out)).
 
     Args:
         state: ``torch_model.state_dict()`` (CPU tensors or NumPy arrays).
 
     Returns:
-        New NumPy arrays under the same keys, for ``model.load_state_dict``.
+        New NumPy arrays under the same keys, for ``model.load_state_dict``
+        (a ``StateDict`` with ``layout="chainrule"``).
+
+    Raises:
+        ValueError: ``state`` is already in chainrule's layout (a
+            ``model.state_dict()``, or the result of this function).
     """
-    return _convert(state)
+    return _convert(state, "chainrule")

@@ -114,3 +114,69 @@ def test_unsupported_module_is_named():
     model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), Twice()))
     with pytest.raises(cr.onnx.ExportError, match=r"'1\.1' \(Twice\)"):
         cr.onnx.export(model, None, _x((1, 2)))
+
+
+# --- what cannot be exported faithfully is refused (issue 23) -------------------------------
+def test_batchnorm_with_a_non_default_eps_equals_the_model(tmp_path):
+    for bn, shape in ((nn.BatchNorm1d(5, eps=0.5), (4, 5)),
+                      (nn.BatchNorm2d(3, eps=0.25), (2, 3, 4, 4))):
+        model = _warm(nn.Sequential(bn), shape)
+        # small variances make eps matter: a graph with the default eps would differ
+        bn.running_var[...] = np.float32(0.05)
+        proto = _check(model, shape, tmp_path)
+        node = next(n for n in proto.graph.node if n.op_type == "BatchNormalization")
+        assert [a.f for a in node.attribute if a.name == "epsilon"] == [pytest.approx(bn.eps)]
+
+
+def test_a_forward_hook_is_refused(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    handle = model[1].register_forward_hook(lambda m, args, out: out * 10)
+    path = tmp_path / "hooked.onnx"
+    with pytest.raises(cr.onnx.ExportError, match=r"module '1' \(ReLU\).*forward hook"):
+        cr.onnx.export(model, path, _x((2, 4)))
+    assert not path.exists()
+    handle.remove()
+    _check(model, (2, 4), tmp_path)
+
+
+def test_an_unsupported_module_is_refused(tmp_path):
+    class Doubler(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    class MySequential(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) + 1
+
+    model = nn.Sequential(nn.Linear(4, 3), Doubler())
+    with pytest.raises(cr.onnx.ExportError, match=r"module '1' \(Doubler\).*no ONNX"):
+        cr.onnx.export(model, tmp_path / "a.onnx", _x((2, 4)))
+    with pytest.raises(cr.onnx.ExportError, match="MySequential"):
+        cr.onnx.export(MySequential(nn.Linear(4, 3)), tmp_path / "b.onnx", _x((2, 4)))
+    assert not (tmp_path / "a.onnx").exists() and not (tmp_path / "b.onnx").exists()
+
+
+@pytest.mark.parametrize("opset", [99, 12, 0, -1, 17.5, "17", True])
+def test_an_unknown_opset_is_refused_before_writing(tmp_path, opset):
+    model = nn.Sequential(nn.Linear(4, 2))
+    path = tmp_path / "o.onnx"
+    with pytest.raises((ValueError, TypeError), match="opset"):
+        cr.onnx.export(model, path, _x((2, 4)), opset=opset)
+    assert not path.exists()
+
+
+def test_every_opset_it_accepts_runs_in_onnxruntime_or_is_refused(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
+    newest = onnx.defs.onnx_opset_version()
+    for opset in (13, 17, newest):
+        path = tmp_path / f"o{opset}.onnx"
+        try:
+            cr.onnx.export(model, path, _x((2, 4)), opset=opset)
+        except cr.onnx.ExportError as err:  # newer than this onnxruntime: said so, no file
+            assert "onnxruntime" in str(err) and not path.exists()
+            continue
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {session.get_inputs()[0].name: _x((3, 4))})
+        with cr.no_grad():
+            np.testing.assert_allclose(got, model(cr.tensor(_x((3, 4)))).data, rtol=1e-5,
+                                       atol=1e-6)

@@ -30,6 +30,8 @@ they must choose a kernel, and never import CuPy themselves.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy
 
 #: The host namespace: files, checkpoints, initialisation and shuffling use it.
@@ -181,38 +183,138 @@ def dtype_in(ns, dtype):
     return getattr(ns, name)
 
 
-def parse_device(device=None, xp=None):
-    """``(namespace, device)`` for ``Module.to``/``Tensor.to`` arguments.
+_XP_NAMES = {"numpy": "numpy", "np": "numpy", "cupy": "cupy", "torch": "torch"}
 
-    - ``"cpu"`` (or ``None`` without ``xp``): NumPy on the host;
-    - ``"cuda"``/``"cuda:1"``/``"gpu"``: CuPy on that GPU (extra ``[cuda]``);
-    - ``xp=namespace`` with ``device`` one of its devices (or ``None`` for its
-      default device), for any array-API library.
-    """
-    if xp is not None:
-        if isinstance(device, str) and device == "cpu" and is_numpy(xp):
-            return numpy, "cpu"
-        return xp, device
-    if device is None or (isinstance(device, str) and device == "cpu"):
-        return numpy, "cpu"
-    if isinstance(device, str):
-        name, _, index = device.partition(":")
-        if name in ("cuda", "gpu"):
-            try:
-                import cupy
-            except ImportError as exc:
-                raise ImportError(
-                    f"device={device!r} needs CuPy: {_INSTALL['cupy']}"
-                ) from exc
-            ns = _compat("cupy")
-            return ns, cupy.cuda.Device(int(index) if index else 0)
+
+def _namespace_named(name: str):
+    """The namespace for ``xp="numpy" | "cupy" | "torch"``."""
+    library = _XP_NAMES.get(name.strip().lower())
+    if library is None:
         raise ValueError(
-            f"Unknown device {device!r}: expected 'cpu', 'cuda', 'cuda:N', or "
+            f"Unknown xp {name!r}: expected 'numpy', 'cupy', 'torch' or an array namespace "
+            "module (e.g. array_api_strict)"
+        )
+    return numpy if library == "numpy" else _compat(library)
+
+
+def _split(device: str) -> tuple[str, int | None]:
+    """``"cuda:1"`` -> ("cuda", 1); a clear error for anything PyTorch would refuse."""
+    name, colon, index = device.strip().partition(":")
+    if name not in ("cpu", "cuda", "gpu"):
+        raise ValueError(
+            f"Unknown device {device!r}: expected 'cpu', 'cpu:0', 'cuda', 'cuda:N', or "
             "xp=<array namespace> with one of its devices"
         )
-    raise TypeError(
-        f"Expected device to be a string ('cpu', 'cuda', 'cuda:N') or, with xp=, a device "
-        f"of that namespace. Received: {device!r}"
+    if not colon:
+        return name, None
+    if not (index.isascii() and index.isdigit()):
+        raise ValueError(
+            f"Unknown device {device!r}: the index after '{name}:' must be a non-negative "
+            f"integer (e.g. '{name}:0'). Received: {index!r}"
+        )
+    return name, int(index)
+
+
+def _torch_like(device) -> str | None:
+    """A ``torch.device``-like object (``.type``, ``.index``) as a string, else None."""
+    kind, index = getattr(device, "type", None), getattr(device, "index", 0)
+    if isinstance(kind, str) and (index is None or isinstance(index, int)):
+        return kind if index is None else f"{kind}:{index}"
+    return None
+
+
+def _cuda_device(device: str, index: int | None):
+    """CuPy's device ``index``, checked to run: a missing driver or GPU is one line here."""
+    try:
+        import cupy
+    except ImportError as exc:
+        raise ImportError(f"device={device!r} needs CuPy: {_INSTALL['cupy']}") from exc
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as exc:  # noqa: BLE001 - CuPy's CUDARuntimeError and driver errors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RuntimeError(
+            f"device={device!r} cannot run: CuPy is installed but CUDA is not usable "
+            f"({reason}); is an NVIDIA driver installed? Use device='cpu'"
+        ) from None
+    index = 0 if index is None else index
+    if index >= count:
+        raise ValueError(
+            f"device={device!r}: expected a GPU index below {count} (this machine has "
+            f"{count} CUDA device(s))"
+        )
+    return _compat("cupy"), cupy.cuda.Device(index)
+
+
+def parse_device(device=None, xp=None):
+    """``(namespace, device)`` for ``Module.to``/``Tensor.to`` arguments, as PyTorch reads them.
+
+    - ``None``, ``"cpu"``, ``"cpu:0"`` (without ``xp``, or ``xp=numpy``): NumPy on the host;
+    - ``"cuda"``, ``"cuda:N"`` (``"gpu"``, ``"gpu:N"``), an int N: CuPy on that GPU (extra
+      ``[cuda]``); a GPU that cannot run (no driver, no such index) is refused here;
+    - a ``torch.device``-like object (``.type``, ``.index``) as its string;
+    - ``xp=namespace`` (or ``"numpy"``, ``"cupy"``, ``"torch"``) with ``device`` one of its
+      devices (``None``: its default device); NumPy has only ``"cpu"``.
+
+    Anything else (``"cuda:x"``, ``"banana"``, ``device="cuda"`` with ``xp=numpy``) is a
+    ``ValueError`` naming what was expected.
+    """
+    if isinstance(xp, str):
+        xp = _namespace_named(xp)
+    if xp is not None and not is_numpy(xp) and not _is_cupy(xp):
+        return xp, _check_in(xp, device)
+    if isinstance(device, bool):
+        raise TypeError(f"Expected device to be a string or an int. Received: {device!r}")
+    if isinstance(device, int):
+        if device < 0:
+            raise ValueError(f"Expected a non-negative GPU index. Received: device={device}")
+        device = f"cuda:{device}"
+    elif device is not None and not isinstance(device, str):
+        as_text = _torch_like(device)
+        if as_text is None:
+            if xp is not None and _is_cupy(xp):
+                return xp, device  # a cupy.cuda.Device
+            raise TypeError(
+                "Expected device to be a string ('cpu', 'cuda', 'cuda:N') or, with xp=, a "
+                f"device of that namespace. Received: {device!r}"
+            )
+        device = as_text
+    if device is None and xp is not None and _is_cupy(xp):
+        return xp, None  # CuPy's current device
+    name, index = ("cpu", None) if device is None else _split(device)
+    if xp is not None and is_numpy(xp) and name != "cpu":
+        raise ValueError(
+            f"Expected device 'cpu' with xp=numpy (NumPy has no other device). Received: "
+            f"device={device!r} (for a GPU use device='cuda' without xp)"
+        )
+    if name == "cpu":
+        if xp is not None and _is_cupy(xp):
+            raise ValueError(f"Expected a CUDA device with xp=cupy. Received: device={device!r}")
+        return numpy, "cpu"
+    return _cuda_device(device, index)
+
+
+def _is_cupy(ns) -> bool:
+    return getattr(ns, "__name__", "").split(".")[-1] == "cupy"
+
+
+def _check_in(ns, device):
+    """``device`` if namespace ``ns`` lists it (or cannot list its devices), else an error."""
+    if device is None:
+        return None
+    info = getattr(ns, "__array_namespace_info__", None)
+    try:
+        with warnings.catch_warnings():  # torch warns about device types it lists
+            warnings.simplefilter("ignore")
+            devices = list(info().devices()) if info is not None else None
+    except Exception:  # noqa: BLE001 - a namespace that cannot list its devices
+        devices = None
+    if not devices or any(d == device or str(d) in (str(device), f"{device}:0")
+                          for d in devices):
+        return device
+    raise ValueError(
+        f"Unknown device {device!r} for {getattr(ns, '__name__', ns)}: expected one of "
+        f"{[str(d) for d in devices]}"
     )
 
 

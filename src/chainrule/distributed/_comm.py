@@ -5,12 +5,24 @@ uses ``mpi4py``'s ``MPI.COMM_WORLD`` when the process was started by an
 MPI launcher (or whenever mpi4py is installed); started by ``mpiexec``
 without mpi4py installed, it stops with the install line instead of
 silently training R separate models.
+
+Every collective waits a bounded time: a rank that is frozen (SIGSTOP, a
+hung device), has crashed without the launcher noticing, or is far behind
+makes the others stop after ``CHAINRULE_MPI_TIMEOUT`` seconds (default
+600; or ``init(timeout=...)``) with one line naming the collective, and
+the job ends on every rank (``MPI_Abort``), instead of blocking forever.
+The collectives are MPI's nonblocking ones, polled until done.
+:func:`check_same` compares a value over ranks (the number of training
+rows) before the first collective, so inputs of different sizes end with
+a clear message, not MPI's message-truncation error.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -21,13 +33,16 @@ _INSTALL = 'pip install "chainrule[distributed]"  (brings mpi4py and the mpich M
 _LAUNCHER_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_RANK", "PMI_RANK")
 
 _OPS = ("sum", "mean", "max", "min")
+_TIMEOUT_VAR = "CHAINRULE_MPI_TIMEOUT"
+DEFAULT_TIMEOUT = 600.0
 
 
 class _World:
-    """The communicator in use (None: a world of one process)."""
+    """The communicator in use (None: a world of one process) and the collectives' time limit."""
 
     comm = None
     initialised = False
+    timeout: float | None = None  # None: read CHAINRULE_MPI_TIMEOUT (default 600 s)
 
 
 _world = _World()
@@ -70,11 +85,85 @@ def launched_with_several_ranks() -> bool:
     return False
 
 
-def init(comm=None):
+def _check_timeout(value, source: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0:  # also NaN
+        raise ValueError(f"Expected {source} to be a number of seconds > 0. Received: {value!r}")
+    return seconds
+
+
+def timeout() -> float:
+    """Seconds a collective waits for the other ranks before every rank stops."""
+    if _world.timeout is not None:
+        return _world.timeout
+    text = os.environ.get(_TIMEOUT_VAR)
+    return DEFAULT_TIMEOUT if text is None else _check_timeout(text, _TIMEOUT_VAR)
+
+
+def set_timeout(seconds: float | None) -> None:
+    """Set the collectives' time limit (None: ``CHAINRULE_MPI_TIMEOUT``, default 600 s)."""
+    _world.timeout = None if seconds is None else _check_timeout(seconds, "timeout")
+
+
+def _wait(comm, request, what: str) -> None:
+    """Poll ``request`` until done; past the time limit, stop every rank with one line."""
+    if request.Test():
+        return
+    limit = timeout()
+    deadline = time.monotonic() + limit
+    pause = 1e-5
+    while not request.Test():
+        if time.monotonic() > deadline:
+            sys.stderr.write(
+                f"[rank {comm.Get_rank()}] chainrule.distributed: {what} waited more than "
+                f"{limit:g} s for the other ranks (one is frozen, crashed or far behind); "
+                f"stopping every rank. To wait longer set {_TIMEOUT_VAR}=<seconds> or "
+                "dist.init(timeout=...).\n"
+            )
+            sys.stderr.flush()
+            comm.Abort(1)
+        time.sleep(pause)
+        pause = min(2 * pause, 5e-4)
+
+
+def allreduce_inplace(comm, buf: np.ndarray, op: str = "sum") -> None:
+    """``buf`` ← its elementwise ``op`` over all ranks, in place, within the time limit."""
+    from mpi4py import MPI
+
+    _wait(comm, comm.Iallreduce(MPI.IN_PLACE, buf, op=_mpi_op(op)), f"all_reduce ({op})")
+
+
+def check_same(value, what: str) -> None:
+    """Raise ``ValueError`` on every rank unless all ranks pass the same ``value``.
+
+    Args:
+        value: a number (e.g. the number of training rows).
+        what: its name in the message ("training rows").
+    """
+    comm = _comm()
+    if comm is None:
+        return
+    mine = np.array([float(value)], dtype=np.float64)
+    every = np.empty(comm.Get_size(), dtype=np.float64)
+    _wait(comm, comm.Iallgather(mine, every), f"check_same ({what})")
+    if np.any(every != every[0]):
+        listed = ", ".join(f"rank {r}: {v:g}" for r, v in enumerate(every))
+        raise ValueError(
+            f"Expected every rank to hold the same {what} (each rank is given the whole "
+            f"data set and trains on its shard). Received: {listed}"
+        )
+
+
+def init(comm=None, timeout: float | None = None):
     """Join the MPI world (idempotent) and return the communicator, or None.
 
     Args:
         comm: an ``mpi4py`` communicator to use instead of ``COMM_WORLD``.
+        timeout: seconds each collective waits for the other ranks before
+            every rank stops (default: ``CHAINRULE_MPI_TIMEOUT``, else 600).
 
     Returns:
         The communicator, or None for a world of one process (no MPI).
@@ -83,6 +172,8 @@ def init(comm=None):
         ImportError: naming the install line, when the process was started
             by an MPI launcher but ``mpi4py`` is not installed.
     """
+    if timeout is not None:
+        set_timeout(timeout)
     if _world.initialised and comm is None:
         return _world.comm
     if comm is None:
@@ -131,7 +222,7 @@ def barrier() -> None:
     """Wait until every rank gets here."""
     comm = _comm()
     if comm is not None:
-        comm.Barrier()
+        _wait(comm, comm.Ibarrier(), "barrier")
 
 
 def _mpi_op(op: str):
@@ -157,10 +248,7 @@ def all_reduce(array, op: str = "mean") -> np.ndarray:
     comm = _comm()
     if comm is None:
         return out
-    from mpi4py import MPI
-
-    buf = out.reshape(-1)  # a fresh copy is contiguous: a view of out
-    comm.Allreduce(MPI.IN_PLACE, buf, op=_mpi_op(op))
+    allreduce_inplace(comm, out.reshape(-1), op)  # a fresh copy is contiguous: a view
     if op == "mean":
         if out.dtype.kind in "fc":
             out /= comm.Get_size()
@@ -187,7 +275,12 @@ def broadcast_object(obj, root: int = 0):
     comm = _comm()
     if comm is None:
         return obj
-    return comm.bcast(obj, root=root)
+    data = pickle.dumps(obj) if comm.Get_rank() == root else b""
+    size = np.array([len(data)], dtype=np.int64)
+    _wait(comm, comm.Ibcast(size, root=root), "broadcast_object")
+    buf = np.frombuffer(data, dtype=np.uint8).copy() if data else np.empty(int(size[0]), np.uint8)
+    _wait(comm, comm.Ibcast(buf, root=root), "broadcast_object")
+    return obj if comm.Get_rank() == root else pickle.loads(buf.tobytes())
 
 
 def _module_arrays(module) -> list:
@@ -216,7 +309,7 @@ def broadcast_parameters(module, root: int = 0) -> None:
     for key in sorted(by_dtype):
         group = by_dtype[key]
         flat = np.concatenate([a.reshape(-1) for a in group])
-        comm.Bcast(flat, root=root)
+        _wait(comm, comm.Ibcast(flat, root=root), "broadcast_parameters")
         start = 0
         for a in group:
             n = a.size

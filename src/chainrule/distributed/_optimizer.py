@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._comm import _comm
+from ._comm import _comm, allreduce_inplace
 
 
 class DistributedOptimizer:
@@ -58,7 +58,6 @@ class DistributedOptimizer:
         self._share = None
         if comm is None:
             return
-        from mpi4py import MPI
 
         weight = 1.0 / comm.Get_size() if share is None else share
         by_dtype: dict = {}
@@ -83,7 +82,7 @@ class DistributedOptimizer:
                     np.multiply(np.reshape(p.grad, -1), weight, out=part)
                     buf[total + i] = 1
                 start += n
-            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            allreduce_inplace(comm, buf)  # bounded wait: a frozen rank stops the job
             start = 0
             for i, (p, n) in enumerate(zip(params, sizes)):
                 if buf[total + i] > 0:

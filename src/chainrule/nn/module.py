@@ -14,12 +14,33 @@ built before keep working; their state follows on their next step);
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
-from .._backend import device_of, from_host, namespace_of, parse_device, to_host
+from .._backend import device_of, dtype_in, from_host, namespace_of, parse_device, to_host
+from .._state_dict import IncompatibleKeys, StateDict, layout_of
 from ..autograd.engine import Tensor, _is_float
 from .parameter import Parameter
+
+
+def _check_layout(key: str, target, value, layout) -> None:
+    """Refuse a 2-D weight in PyTorch's layout, or one of unknown layout where square."""
+    if len(target.shape) != 2 or not key.endswith("weight"):
+        return
+    if layout == "torch":
+        raise ValueError(
+            f"load_state_dict: '{key}' comes from a state dict in PyTorch's layout (Linear "
+            "weights (out, in)); convert it first: "
+            "model.load_state_dict(cr.interop.from_torch_state_dict(state))"
+        )
+    if layout is None and target.shape[0] == target.shape[1]:
+        raise ValueError(
+            f"load_state_dict: '{key}' is square {tuple(target.shape)} and the state's origin "
+            "is unknown (a file chainrule did not write), so its layout is ambiguous. For "
+            "a PyTorch file use cr.interop.from_torch_state_dict(state); if it is in "
+            "chainrule's (in, out) layout, set state.layout = 'chainrule'"
+        )
 
 
 def _is_array(value) -> bool:
@@ -46,6 +67,61 @@ def _place(a, ns, device):
         return a
     host = np.array(to_host(a), copy=True)  # never shares memory with the old array
     return from_host(host, ns, device, host.dtype)
+
+
+_DTYPE_NAMES = {"float16": "float16", "half": "float16", "float32": "float32",
+                "float": "float32", "float64": "float64", "double": "float64"}
+
+
+def _as_dtype(obj):
+    """A floating NumPy dtype for a dtype-like ``obj`` (NumPy, its name, torch's), else None."""
+    if isinstance(obj, str):
+        name = _DTYPE_NAMES.get(obj.removeprefix("torch."))
+        return None if name is None else np.dtype(name)
+    if type(obj).__module__.split(".")[0] == "torch" and not hasattr(obj, "index"):
+        name = _DTYPE_NAMES.get(str(obj).removeprefix("torch."))  # a torch.dtype
+        if name is None:
+            raise TypeError(f"Expected a floating dtype. Received: {obj}")
+        return np.dtype(name)
+    try:
+        dtype = np.dtype(obj)
+    except TypeError:
+        return None
+    if dtype.kind != "f":
+        raise TypeError(
+            f"Expected a floating dtype (Module.to casts floating parameters and buffers). "
+            f"Received: {dtype}"
+        )
+    return dtype
+
+
+def _to_arguments(args: tuple, device, dtype):
+    """(device, dtype) of ``Module.to``'s PyTorch-style positional arguments."""
+    if len(args) > 2:
+        raise TypeError(f"Expected to(device), to(dtype) or to(device, dtype). Received: {args}")
+    for arg in args:
+        as_dtype = None if arg is None or isinstance(arg, (int, Tensor)) else _as_dtype(arg)
+        if as_dtype is not None:
+            if dtype is not None:
+                raise TypeError(f"Expected one dtype. Received: {dtype} and {arg}")
+            dtype = as_dtype
+        elif device is None:
+            device = arg
+        else:
+            raise TypeError(f"Expected one device. Received: {device!r} and {arg!r}")
+    if dtype is not None:
+        as_dtype = _as_dtype(dtype)
+        if as_dtype is None:
+            raise TypeError(f"Expected a floating dtype. Received: dtype={dtype!r}")
+        dtype = as_dtype
+    return device, dtype
+
+
+def _cast(a, dtype):
+    """Array ``a`` as ``dtype`` in its own namespace (itself if it has that dtype)."""
+    ns = namespace_of(a)
+    target = dtype_in(ns, dtype)
+    return a if a.dtype == target else ns.astype(a, target)
 
 
 class _HookHandle:
@@ -200,44 +276,73 @@ class Module:
             p.grad = None
 
     # --- devices ----------------------------------------------------------
-    def to(self, device=None, *, xp=None) -> Module:
-        """Move every parameter and buffer to ``device`` (in place); return self.
+    def to(self, *args, device=None, dtype=None, xp=None) -> Module:
+        """Move every parameter and buffer to ``device`` and/or cast to ``dtype`` (in place).
+
+        Called as PyTorch's: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        or with keywords; returns self.
 
         Args:
-            device: ``"cpu"`` (NumPy, the default), ``"cuda"`` or ``"cuda:N"``
-                (CuPy on that GPU; extra ``[cuda]``), or, with ``xp``, one of
-                that namespace's devices (None: its default device).
+            device: ``"cpu"``/``"cpu:0"`` (NumPy, the default), ``"cuda"`` or
+                ``"cuda:N"`` (CuPy on that GPU; extra ``[cuda]``), a
+                ``torch.device``, or, with ``xp``, one of that namespace's
+                devices (None: its default device).  Parsed by
+                :func:`chainrule._backend.parse_device`: anything else is refused.
+            dtype: a floating dtype (``np.float64``, ``"float64"``,
+                ``torch.float64``): floating parameters and buffers are cast
+                to it; integer buffers (``num_batches_tracked``) stay.
             xp: any array-API namespace, e.g. ``array_api_strict`` or
-                ``array_api_compat.torch``.
+                ``array_api_compat.torch``, or ``"numpy"``, ``"cupy"``, ``"torch"``.
 
         Each Parameter keeps its identity (optimisers built before still
         hold it; their state follows on their next step): its ``data`` is
-        replaced by a copy in the new place, and a gradient it holds is
-        moved too.  Buffers (batch-norm running statistics) are moved the
-        same way.  Values are copied through the host (``to_host``, DLPack
-        first), so the numbers do not change.
+        replaced by a copy in the new place or dtype, and a gradient it
+        holds is moved or cast too.  Buffers (batch-norm running statistics)
+        are treated the same way.  Values are copied through the host
+        (``to_host``, DLPack first), so a move does not change the numbers.
 
         Example:
             >>> model.to("cuda")                              # CuPy, GPU 0
             >>> model.to(xp=array_api_strict,
             ...          device=array_api_strict.Device("device1"))
+            >>> model.to(np.float64)                          # as model.double()
             >>> model.to("cpu")                               # back to NumPy
         """
-        ns, dev = parse_device(device, xp)
-        dev = _default_device(ns, dev)
+        device, dtype = _to_arguments(args, device, dtype)
+        if device is not None or xp is not None or dtype is None:
+            ns, dev = parse_device(device, xp)
+            dev = _default_device(ns, dev)
+            self._apply(lambda a: _place(a, ns, dev))
+        if dtype is not None:
+            self._apply(lambda a: _cast(a, dtype), floating_only=True)
+        return self
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64 (``to(np.float64)``); return self."""
+        return self.to(dtype=np.float64)
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32 (``to(np.float32)``); return self."""
+        return self.to(dtype=np.float32)
+
+    def half(self) -> Module:
+        """Cast floating parameters and buffers to float16 (``to(np.float16)``); return self."""
+        return self.to(dtype=np.float16)
+
+    def _apply(self, fn, floating_only: bool = False) -> None:
+        """Replace each parameter's data and grad, and each buffer, by ``fn`` of it."""
         for p in self.parameters():
-            p.data = _place(p.data, ns, dev)
+            if floating_only and not _is_float(p.data):
+                continue
+            p.data = fn(p.data)
             g = p.grad
             if g is not None:
-                if isinstance(g, Tensor):
-                    g = g.data
-                p.grad = _place(g, ns, dev)
+                p.grad = fn(g.data if isinstance(g, Tensor) else g)
         for mod in self.modules():
             for name in mod._buffers:
                 value = getattr(mod, name)
-                if value is not None:
-                    object.__setattr__(mod, name, _place(value, ns, dev))
-        return self
+                if value is not None and (not floating_only or _is_float(value)):
+                    object.__setattr__(mod, name, fn(value))
 
     @property
     def device(self):
@@ -249,15 +354,17 @@ class Module:
         return "cpu"
 
     # --- state ------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+    def state_dict(self) -> StateDict:
         """Copies of all parameters and buffers as host NumPy arrays, by qualified name.
 
         Module by module (depth first), each module's parameters then its
         buffers, as PyTorch orders them; a shared parameter appears once.
         Arrays on a device are copied to the host (``to_host``), so a state
-        dict can always be saved and loaded onto any device.
+        dict can always be saved and loaded onto any device.  The result is
+        a :class:`~chainrule._state_dict.StateDict` recording chainrule's
+        weight layout (Linear weights (in, out)).
         """
-        out = OrderedDict()
+        out = StateDict(layout="chainrule")
         seen = set()
         out._torch_layout = self._torch_layout_keys()  # type: ignore[attr-defined]
         for mod_name, mod in self.named_modules():
@@ -278,7 +385,7 @@ class Module:
             (f"{mod_name}." if mod_name else "") + name
             for mod_name, mod in self.named_modules() for name in mod._torch_layout)
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays *into* the existing parameters and buffers.
 
         Shapes must match exactly; with ``strict`` the key sets must too.
@@ -292,23 +399,44 @@ class Module:
         ``model.npz`` or ``checkpoint.npz``: a dict whose ``"model"`` entry
         is the state dict.
 
+        Weight layout: a state dict in PyTorch's layout (``torch_model.
+        state_dict()``, torch tensors under 2-D weights, or the result of
+        ``cr.interop.to_torch_state_dict``) is refused, since a square
+        Linear weight would load transposed without an error; convert it
+        with ``cr.interop.from_torch_state_dict``.  A file of unknown origin
+        (a ``.safetensors`` file another library wrote) is refused where a
+        square 2-D weight makes the layout ambiguous.  Integer values for a
+        floating parameter are refused (a file whose header misstates the
+        dtype).
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``, as torch.
+
         Raises:
+            TypeError: ``state`` is not a mapping, or an integer array for a
+                floating parameter.
             KeyError: ``strict`` and keys are missing or unexpected.
-            ValueError: an array's shape differs from the model's.
+            ValueError: an array's shape differs from the model's, or the
+                layout is PyTorch's or ambiguous.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                "load_state_dict: expected a state dict (a mapping of names to arrays, "
+                f"e.g. model.state_dict() or cr.load(path)). Received: {type(state).__name__}"
+            )
         targets = {name: p.data for name, p in self.named_parameters()}
         targets.update(self.named_buffers())
         inner = state.get("model") if "model" not in targets else None
         if isinstance(inner, dict):  # a saved checkpoint: {"model": ..., "extra": ...}
             state = inner
-        if strict:
-            missing = [k for k in targets if k not in state]
-            unexpected = [k for k in state if k not in targets]
-            if missing or unexpected:
-                raise KeyError(
-                    "load_state_dict: state does not match this model's architecture; "
-                    f"missing keys {missing}, unexpected keys {unexpected}"
-                )
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                "load_state_dict: state does not match this model's architecture; "
+                f"missing keys {missing}, unexpected keys {unexpected}"
+            )
+        layout = layout_of(state)
         writes = []
         # cr.interop.from_torch_state_dict transposes every 2-D weight: undo it where
         # this model keeps PyTorch's layout
@@ -317,18 +445,28 @@ class Module:
         for key, value in state.items():
             if key not in targets:
                 continue
+            target = targets[key]
+            _check_layout(key, target, value, layout)
             value = to_host(value.data if isinstance(value, Tensor) else value)
             if key in keep:
                 value = value.T
-            target = targets[key]
             if target.shape != value.shape:
+                hint = (" (PyTorch's (out, in) layout? convert with "
+                        "cr.interop.from_torch_state_dict)"
+                        if len(target.shape) == 2 and value.shape == target.shape[::-1] else "")
                 raise ValueError(
                     f"load_state_dict: '{key}' has shape {value.shape} in the state "
-                    f"but {target.shape} in this model"
+                    f"but {target.shape} in this model{hint}"
+                )
+            if _is_float(target) and np.asarray(value).dtype.kind in "biu":
+                raise TypeError(
+                    f"load_state_dict: '{key}' is {np.asarray(value).dtype} in the state but "
+                    f"{target.dtype} in this model (a file whose header misstates the dtype?)"
                 )
             writes.append((target, value))
         for target, value in writes:
             target[...] = from_host(value, namespace_of(target), device_of(target), target.dtype)
+        return IncompatibleKeys(missing, unexpected)
 
     # --- calling ----------------------------------------------------------
     def forward(self, *args, **kwargs):

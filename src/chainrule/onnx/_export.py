@@ -44,6 +44,67 @@ def _emit(g: GraphBuilder, module: Module, name: str, x: str, xv: np.ndarray) ->
     return out, np.asarray(yv, dtype=np.float32)
 
 
+def _refuse_hooks(model: Module) -> None:
+    """Forward hooks change outputs in ways a graph of the layers would not keep."""
+    for name, m in model.named_modules():
+        if m.__dict__.get("_forward_hooks"):
+            where = f"module {name!r}" if name else "the model"
+            raise ExportError(
+                f"cr.onnx.export cannot export {where} ({type(m).__name__}): it has "
+                f"{len(m.__dict__['_forward_hooks'])} forward hook(s), which the ONNX graph "
+                "would not run. Remove them (handle.remove()) before exporting"
+            )
+
+
+def _check_opset(onnx: Any, opset: Any) -> int:
+    newest = int(onnx.defs.onnx_opset_version())
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
+        raise TypeError(f"Expected opset to be an int. Received: {opset!r}")
+    if not 13 <= int(opset) <= newest:
+        raise ValueError(
+            f"Expected 13 <= opset <= {newest} (the newest the installed onnx knows). "
+            f"Received: opset={opset}"
+        )
+    return int(opset)
+
+
+def _same(got: np.ndarray, want: np.ndarray) -> bool:
+    scale = float(np.max(np.abs(want))) if want.size else 0.0
+    return got.shape == want.shape and bool(np.allclose(got, want, rtol=1e-4,
+                                                        atol=1e-5 * max(1.0, scale)))
+
+
+def _verify(model: Module, proto: Any, xv: np.ndarray, yv: np.ndarray) -> None:
+    """Refuse a graph that does not compute what the model computes on ``xv``."""
+    with no_grad():
+        want = np.asarray(model(Tensor(xv)).data, dtype=np.float32)
+    if not _same(yv, want):
+        raise ExportError(
+            f"cr.onnx.export cannot export {type(model).__name__} faithfully: its output "
+            "differs from its layers applied in turn (a custom forward or __call__?)"
+        )
+    try:
+        import onnxruntime
+    except ImportError:  # the graph is checked by onnx.checker only
+        return
+    try:
+        session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {session.get_inputs()[0].name: xv})
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes
+        raise ExportError(
+            f"cr.onnx.export: onnxruntime {onnxruntime.__version__} cannot run the exported "
+            f"graph (opset {proto.opset_import[0].version}): {str(err).splitlines()[0]}"
+        ) from None
+    if not _same(np.asarray(got), want):
+        diff = float(np.max(np.abs(np.asarray(got) - want))) if got.shape == want.shape \
+            else float("nan")
+        raise ExportError(
+            f"cr.onnx.export: the exported graph differs from the model in onnxruntime "
+            f"(max |difference| {diff:.3g}); not written"
+        )
+
+
 def _value_info(onnx: Any, name: str, shape: tuple, dynamic_batch: bool) -> Any:
     dims: list[Any] = list(shape)
     if dynamic_batch and dims:
@@ -52,7 +113,7 @@ def _value_info(onnx: Any, name: str, shape: tuple, dynamic_batch: bool) -> Any:
 
 
 def export(model: Module, path: str | os.PathLike | None, example_input: Any,
-           opset: int | None = None, dynamic_batch: bool = True) -> Any:
+           opset: int | None = None, dynamic_batch: bool = True, verify: bool = True) -> Any:
     """Write ``model`` as an ONNX file that runs in onnxruntime and other runtimes.
 
     The model is converted in inference mode (``model.eval()`` semantics;
@@ -64,7 +125,10 @@ def export(model: Module, path: str | os.PathLike | None, example_input: Any,
     BatchNorm1d/2d, Flatten, Dropout, GaussianNoise, Identity, ReLU,
     LeakyReLU, PReLU, Abs, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax.
     The graph computes in float32; the result is checked with
-    ``onnx.checker``.
+    ``onnx.checker`` and, with ``verify``, run on the example input (in
+    onnxruntime when installed) against the model before anything is
+    written.  Forward hooks, module types without a conversion and opsets
+    outside 13 .. the newest the installed onnx knows are refused.
 
     Args:
         model: a supported module (usually an ``nn.Sequential``).
@@ -74,13 +138,17 @@ def export(model: Module, path: str | os.PathLike | None, example_input: Any,
         opset: ONNX opset version (default 17).
         dynamic_batch: leave the first axis free (``"batch"``), so any
             batch size runs.
+        verify: compare the graph's output on ``example_input`` with the
+            model's (default True).
 
     Returns:
         The ``onnx.ModelProto``.
 
     Raises:
         ExportError: a module of a type it cannot convert (named by its
-            qualified name and type).
+            qualified name and type), a forward hook, or a graph whose
+            output differs from the model's.
+        ValueError: an opset outside the supported range.
         ImportError: the ``onnx`` package is missing (extra ``[onnx]``).
 
     Example:
@@ -92,9 +160,8 @@ def export(model: Module, path: str | os.PathLike | None, example_input: Any,
         raise TypeError(
             f"Expected a chainrule.nn.Module to export. Received: {type(model).__name__}"
         )
-    opset = DEFAULT_OPSET if opset is None else int(opset)
-    if opset < 13:
-        raise ValueError(f"Expected opset >= 13. Received: opset={opset}")
+    opset = DEFAULT_OPSET if opset is None else _check_opset(onnx, opset)
+    _refuse_hooks(model)
     xv = np.asarray(getattr(example_input, "data", example_input), dtype=np.float32)
     if xv.ndim < 1:
         raise ValueError(
@@ -106,9 +173,20 @@ def export(model: Module, path: str | os.PathLike | None, example_input: Any,
         g = GraphBuilder(onnx)
         x = g.name("input")
         y, yv = _emit(g, model, "", x, xv)
+        proto = _build(onnx, g, model, x, y, xv, yv, opset, dynamic_batch)
+        if verify:
+            _verify(model, proto, xv, yv)
     finally:
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
+    if path is not None:
+        onnx.save_model(proto, os.fspath(path))
+    return proto
+
+
+def _build(onnx: Any, g: GraphBuilder, model: Module, x: str, y: str, xv: np.ndarray,
+           yv: np.ndarray, opset: int, dynamic_batch: bool) -> Any:
+    """The checked ModelProto of the nodes in ``g`` (input ``x``, output ``y``)."""
     out = g.name("output")
     g.nodes.append(onnx.helper.make_node("Identity", [y], [out], name="output/Identity"))
     graph = onnx.helper.make_graph(
@@ -122,6 +200,4 @@ def export(model: Module, path: str | os.PathLike | None, example_input: Any,
         producer_name="chainrule",
     )
     onnx.checker.check_model(proto, full_check=True)
-    if path is not None:
-        onnx.save_model(proto, os.fspath(path))
     return proto

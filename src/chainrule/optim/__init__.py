@@ -16,6 +16,7 @@ cycles through parameter blocks (§8.7.2; ``sparse_coding`` is the book's exampl
 """
 
 from . import lr_scheduler, swa_utils  # noqa: F401  (cr.optim.swa_utils, as torch)
+from ._errors import NonFiniteStepError
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .bfgs import BFGS
@@ -40,6 +41,7 @@ __all__ = [
     "BlockCoordinateDescent",
     "ConjugateGradient",
     "Newton",
+    "NonFiniteStepError",
     "Optimizer",
     "RMSprop",
     "ScipyMinimize",

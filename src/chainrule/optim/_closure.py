@@ -6,7 +6,10 @@ conjugate gradients, Newton) see all parameters as one vector θ and call a
 This base gives them that view and nothing else: it gathers the parameters'
 gradients into one float vector, adds ``t · d`` to the parameters in place
 (``p.data`` is updated, never rebound), and saves/restores θ for line
-searches.  It subclasses :class:`Optimizer` for ``isinstance`` checks only
+searches.  A step never leaves non-finite values in the parameters: a
+NaN or infinite loss or gradient met by any closure call of the step (or
+a non-finite result) raises :class:`NonFiniteStepError` with the
+parameters and the state put back as they were before the step.  It subclasses :class:`Optimizer` for ``isinstance`` checks only
 and keeps its own groups and state (so it does not depend on the flat
 buffers of the first-order optimisers); ``state_dict`` copies everything.
 
@@ -28,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 from .._backend import device_of, namespace_of
 from ..autograd.engine import Tensor, enable_grad
+from ._errors import NonFiniteStepError
 from .optimizer import Optimizer
 
 __all__ = ["ClosureOptimizer"]
@@ -77,7 +81,9 @@ class ClosureOptimizer(Optimizer):
             curvature model for all parameters, as torch.optim.LBFGS).
         defaults: the hyperparameters of the subclass.
 
-    Subclasses implement ``step(closure)``; helpers: :meth:`_evaluate`
+    Subclasses implement ``_step(closure)`` (called by :meth:`step`, which
+    keeps the parameters and state of a step that meets a non-finite value);
+    helpers: :meth:`_evaluate`
     (loss and flat gradient at the current θ), :meth:`_add` (θ += t d),
     :meth:`_get_flat` / :meth:`_set_flat`, :meth:`_directional` (loss and
     gradient at θ + t d, θ restored).
@@ -121,7 +127,8 @@ class ClosureOptimizer(Optimizer):
         self.state = defaultdict(dict)
         self._params = params
         self._sizes = [math.prod(p.data.shape) for p in params]
-        self._dtype = namespace_of(params[0].data).result_type(*[p.data.dtype for p in params])
+        self._calls = 0  # step() calls, named in errors
+        self._guarded = False  # inside step(): closure values are checked
 
     def _validate(self, group: dict) -> None:
         """Check the group's hyperparameters (subclasses extend)."""
@@ -136,6 +143,11 @@ class ClosureOptimizer(Optimizer):
     @property
     def numel(self) -> int:
         return sum(self._sizes)
+
+    @property
+    def _dtype(self):
+        """The common dtype of the parameters now (``Module.to(dtype)`` may change it)."""
+        return self._xp().result_type(*[p.data.dtype for p in self._params])
 
     def _xp(self):
         """The namespace of the parameters (of the first; all must share it)."""
@@ -158,9 +170,8 @@ class ClosureOptimizer(Optimizer):
         return xp.concat(parts)
 
     def _get_flat(self):
-        xp = self._xp()
-        return xp.concat([xp.astype(xp.reshape(p.data, (-1,)), self._dtype)
-                          for p in self._params])
+        xp, dtype = self._xp(), self._dtype
+        return xp.concat([xp.astype(xp.reshape(p.data, (-1,)), dtype) for p in self._params])
 
     def _set_flat(self, flat) -> None:
         xp = self._xp()
@@ -188,7 +199,64 @@ class ClosureOptimizer(Optimizer):
     def _evaluate(self, closure: Callable):
         """(closure()'s loss as returned, its float, the flat gradient)."""
         loss = self._call(closure)
-        return loss, float(loss), self._flat_grad()
+        f, g = float(loss), self._flat_grad()
+        self._check_finite(f, g)
+        return loss, f, g
+
+    # --- non-finite values ---------------------------------------------------
+    def step(self, closure: Callable | None = None):
+        """One step of the subclass (:meth:`_step`); a step that meets a NaN or
+        infinite loss, gradient or parameter raises :class:`NonFiniteStepError`
+        and leaves the parameters and the state as they were."""
+        closure = self._need_closure(closure, type(self).__name__)
+        saved = [copy_array(p.data) for p in self._params]
+        state = self.state[self._params[0]]
+        # one level deep: lists are appended to in place, arrays are replaced
+        before = {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
+        self._calls += 1
+        self._guarded = True
+        try:
+            loss = self._step(closure)
+            for p in self._params:
+                self._check_array(p.data, "the parameters after the step hold")
+        except NonFiniteStepError:
+            for p, a in zip(self._params, saved):
+                p.data[...] = a
+            state.clear()
+            state.update(before)
+            raise
+        finally:
+            self._guarded = False
+        return loss
+
+    def _step(self, closure: Callable):
+        """The subclass's step (the parameters already saved by :meth:`step`)."""
+        raise NotImplementedError
+
+    def _fail(self, what: str, value: float) -> None:
+        name = type(self).__name__
+        n_iter = self.state[self._params[0]].get("n_iter")
+        where = f"step {self._calls}" + (f", iteration {n_iter}" if n_iter else "")
+        raise NonFiniteStepError(
+            f"{name}.step ({where}): {what} {value}; the step was not taken (parameters "
+            "and optimiser state are as before it). Try a smaller lr or more damping, "
+            "or check the data and the loss for extreme values.",
+            name, self._calls, value)
+
+    def _check_finite(self, f: float, g) -> None:
+        """Raise :class:`NonFiniteStepError` if loss ``f`` or gradient ``g`` is not finite."""
+        if not self._guarded:
+            return
+        if not math.isfinite(f):
+            self._fail("the closure returned a non-finite loss", f)
+        self._check_array(g, "the closure's gradient holds")
+
+    def _check_array(self, a, what: str) -> None:
+        xp = namespace_of(a)
+        finite = xp.isfinite(a)
+        if not bool(xp.all(finite)):
+            bad = xp.reshape(a, (-1,))[xp.reshape(xp.logical_not(finite), (-1,))]
+            self._fail(f"{what} {n_of(bad)} non-finite value(s), the first", float(bad[0]))
 
     def _directional(self, closure: Callable, x, t: float, d):
         """Loss and flat gradient at x + t d; the parameters are set back to x."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .._backend import device_of, namespace_of
-from ._closure import ClosureOptimizer, check, max_abs, n_of, scalar_for, sum_abs
+from ._closure import ClosureOptimizer, check, copy_array, max_abs, n_of, scalar_for, sum_abs
 from ._search import converged, take_step
 
 
@@ -60,7 +60,7 @@ class BFGS(ClosureOptimizer):
         check(n <= 20000, "at most 20000 parameters (a dense n×n matrix; use LBFGS)",
               f"{n} parameters")
 
-    def step(self, closure: Callable | None = None):
+    def _step(self, closure: Callable):
         """Run up to ``max_iter`` BFGS iterations; return the first closure call's loss."""
         closure, group, state = self._begin(closure, "n_iter", "func_evals")
         orig, f, g = self._evaluate(closure)
@@ -71,6 +71,8 @@ class BFGS(ClosureOptimizer):
         m = state.get("inverse_hessian")
         if m is None:
             m = xp.eye(n_of(g), dtype=g.dtype, device=device_of(g))
+        else:  # updated in place below: the state's matrix stays until the step succeeds
+            m = copy_array(m)
         for _ in range(int(group["max_iter"])):
             state["n_iter"] += 1
             d = -(m @ g)

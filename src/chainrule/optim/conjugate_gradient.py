@@ -55,7 +55,7 @@ class ConjugateGradient(ClosureOptimizer):
         check(0 < group["c1"] < group["c2"] < 1, "0 < c1 < c2 < 1",
               f"c1={group['c1']}, c2={group['c2']}")
 
-    def step(self, closure: Callable | None = None):
+    def _step(self, closure: Callable):
         """Run up to ``max_iter`` CG iterations; return the first closure call's loss."""
         closure, group, state = self._begin(closure, "n_iter", "func_evals")
         orig, f, g = self._evaluate(closure)

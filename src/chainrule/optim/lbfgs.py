@@ -88,7 +88,7 @@ class LBFGS(ClosureOptimizer):
         check(group["line_search_fn"] in (None, "strong_wolfe"),
               "line_search_fn None or 'strong_wolfe'", f"{group['line_search_fn']!r}")
 
-    def step(self, closure: Callable | None = None):
+    def _step(self, closure: Callable):
         """Run up to ``max_iter`` iterations; return the loss of the first closure call."""
         closure, group, state = self._begin(closure, "func_evals", "n_iter")
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]

@@ -123,7 +123,9 @@ class Newton(ClosureOptimizer):
                     f"(Newton differentiates it twice). Received: {type(loss).__name__}"
                 )
             gs = grad(loss, self._params, create_graph=True, allow_unused=True)
-        return loss, float(loss.data), gs, self._flat(gs)
+        f, g = float(loss.data), self._flat(gs)
+        self._check_finite(f, g)
+        return loss, f, gs, g
 
     def _hvp(self, gs, v):
         used = [(gi, vi) for gi, vi in zip(gs, self._split(v))
@@ -135,7 +137,7 @@ class Newton(ClosureOptimizer):
                       allow_unused=True)
         return self._flat(hv)
 
-    def step(self, closure: Callable | None = None):
+    def _step(self, closure: Callable):
         """Run up to ``max_iter`` Newton iterations; return the first closure call's loss."""
         closure, group, state = self._begin(closure, "n_iter", "func_evals", "hvp_evals")
         lam = float(group["damping"])

@@ -370,6 +370,7 @@ class Trainer:
         """Every rank starts from rank 0's parameters and random state."""
         from .. import distributed as dist
 
+        dist._comm.check_same(len(self.loader.dataset), "number of training rows")
         dist.broadcast_parameters(self.model, root=0)
         _random.set_rng_state(dist.broadcast_object(_random.get_rng_state(), root=0))
 
