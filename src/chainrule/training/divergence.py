@@ -111,13 +111,12 @@ class EpochStart:
             value,
         )
 
-    def check_parameters(self, trainer, value) -> None:
+    def check_parameters(self, trainer, loss) -> None:
         """Stop when the optimiser's last step wrote non-finite parameters."""
         if not all_finite(self.model.state_dict()):
             name = type(trainer.optimizer).__name__
-            value = float(value) if value is not None else math.nan
-            self.stop(trainer, value, f"{name}.step(closure) wrote non-finite parameters "
-                      f"(loss {value})")
+            self.stop(trainer, math.nan, f"{name}.step(closure) wrote non-finite parameters "
+                      f"(the loss before the step was {loss})")
 
 
 class DivergenceCheck(Callback):
