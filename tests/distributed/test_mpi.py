@@ -87,7 +87,19 @@ def test_fit_under_mpiexec_is_data_parallel_and_matches_one_process(tmp_path):
         np.testing.assert_allclose(h2[key], h1[key], rtol=1e-4, atol=1e-5)
     # only rank 0 prints its epoch lines (verbose=2), and one checkpoint exists
     assert two.stderr.count("Epoch 3/3") == one.stderr.count("Epoch 3/3") == 1
-    assert (tmp_path / "two.ckpt.npz").exists()
+    # checkpoints named per rank (the rank a launcher gives): only rank 0 wrote one
+    assert (tmp_path / "two.ckpt.rank0.npz").exists()
+    assert not (tmp_path / "two.ckpt.rank1.npz").exists()
+
+
+def test_gradients_are_averaged_not_summed_without_an_explicit_share(tmp_path):
+    worker = str(Path(__file__).with_name("average_worker.py"))
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, worker, str(tmp_path / "avg")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    for r in (0, 1):
+        for k, v in _load(f"{tmp_path}/avg.rank{r}.npz").items():
+            np.testing.assert_allclose(v, -1.5, err_msg=k)  # mean of 1 and 2; the sum is 3
 
 
 def test_multitask_fit_under_mpiexec_matches_one_process(tmp_path):

@@ -252,3 +252,28 @@ def test_a_trainer_with_its_own_generator_resumes_bit_identically(tmp_path):
     assert resumed.history.history == full.history.history
     for a, b in zip(full.model.parameters(), resumed.model.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_two_callbacks_of_one_class_each_resume_their_own_state(tmp_path):
+    """The k-th callback of a class takes the k-th saved state of that class."""
+    X, y = _data()
+    kw = {"loss": "cross_entropy", "epochs": 4, "batch_size": 16, "validation_split": 0.2,
+          "verbose": 0}
+
+    def stoppers():  # two EarlyStopping with different states: a min and a max watcher
+        return [EarlyStopping(monitor="val_loss", patience=9, restore_best_weights=False),
+                EarlyStopping(monitor="loss", mode="max", patience=9,
+                              restore_best_weights=False)]
+
+    model, opt, _ = _setup()
+    straight = stoppers()
+    fit(model, X, y, optimizer=opt, **kw,
+        callbacks=[*straight, ModelCheckpoint(tmp_path / "e{epoch}.npz")])
+    assert straight[0].best != straight[1].best  # states that cannot be mistaken
+    model2, opt2, _ = _setup(seed=5)
+    resumed = stoppers()
+    fit(model2, X, y, optimizer=opt2, **kw, callbacks=resumed,
+        checkpoint=tmp_path / "e2.npz")
+    for a, b in zip(straight, resumed):
+        assert (b.best, b.best_epoch, b.best_step, b.wait) == (
+            a.best, a.best_epoch, a.best_step, a.wait)

@@ -24,7 +24,7 @@ from .._backend import device_of, from_host, namespace_of, to_host
 __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
 #: datasets up to this size are permuted whole at the start of an epoch
-_WHOLE_EPOCH_BYTES = 64 << 20
+_WHOLE_EPOCH_BYTES = 4 << 20
 
 
 def _rows(a):

@@ -50,6 +50,10 @@ class History:
     def __len__(self) -> int:
         return len(self.epoch)
 
+    def last(self) -> dict:
+        """The last epoch's logs (``{}`` before the first epoch)."""
+        return {k: v[-1] for k, v in self.history.items()} if self.epoch else {}
+
     def __repr__(self) -> str:
         return f"History(epochs={len(self)}, keys={list(self.history)})"
 

@@ -54,11 +54,12 @@ import numpy as np
 from .._backend import namespace_of
 from ..autograd.engine import Tensor
 from ..data.validation import check_class_labels, check_features, check_targets
-from .evaluation import _first_and_last_layer
+from ..nn.multitask import MultiTask
+from .evaluation import _first_and_last_layer, check_data
 from .losses import get_loss, target_kind
 from .metrics import Metric, get_metric
 
-__all__ = ["MISSING_LABEL", "MultiTaskLoss", "TaskMetric"]
+__all__ = ["MISSING_LABEL", "MultiTaskLoss", "TaskMetric", "check_training_data", "with_unlabeled"]
 
 #: marks a row without a class id for a task (real-valued targets use NaN)
 MISSING_LABEL = -1
@@ -361,3 +362,29 @@ def task_metrics(metrics) -> list:
             specs = [specs]
         pairs += [(task, spec) for spec in specs]
     return pairs
+
+
+def check_training_data(model, loss_fn, loss_name: str, X, y, name: str = "X", transform=None):
+    """``(X, y)`` checked once for a loss: per task for a :class:`MultiTaskLoss`,
+    else by :func:`~chainrule.training.evaluation.check_data` (a
+    :class:`~chainrule.nn.MultiTask` model then needs a dict of losses)."""
+    if isinstance(loss_fn, MultiTaskLoss):
+        return loss_fn.check_data(model, X, y, name=name, transform=transform)
+    if isinstance(model, MultiTask):
+        raise TypeError(
+            f"Expected loss as a dict {{task: loss}} for a MultiTask model (tasks "
+            f"{list(model.tasks)}). Received: loss={loss_name!r}"
+        )
+    return check_data(model, X, y, loss_name, name=name, transform=transform)
+
+
+def with_unlabeled(loss_fn, loss_name: str, X, y, raw_y, unlabeled):
+    """``(X, y)`` with unlabelled rows appended (see :meth:`MultiTaskLoss.add_unlabeled`)."""
+    if unlabeled is None:
+        return X, y
+    if not isinstance(loss_fn, MultiTaskLoss):
+        raise ValueError(  # noqa: TRY004 - a missing setting, not a wrong type
+            "Expected a dict of per-task losses with a task that reconstructs the input "
+            f"(target None) to learn from unlabeled rows. Received: loss={loss_name!r}"
+        )
+    return loss_fn.add_unlabeled(X, y, raw_y, unlabeled)
