@@ -48,7 +48,7 @@ SETTINGS: dict[str, Setting] = {
                        "mnist1d, or a path to a .csv (header optional) or .npz (X, y) file"),
     "target": Setting(None, "text", "data", "CSV target column name or index",
                       none_means="the last column"),
-    "task": Setting("auto", "choice", "data", "what to learn (auto: from the target column)",
+    "task": Setting("auto", "choice", "data", "what to learn; auto decides from the target column",
                     choices=("auto", "classification", "regression")),
     "test_size": Setting(0.25, "number", "data", "share of rows held out for the test metrics",
                          (0.0, 1.0, False, False)),
@@ -65,29 +65,29 @@ SETTINGS: dict[str, Setting] = {
     "lr": Setting(1e-3, "number", "optimisation", "learning rate ε₀", _POSITIVE),
     "momentum": Setting(0.9, "number", "optimisation", "α of --optimizer momentum, nesterov "
                         "and rmsprop_nesterov", _UNIT),
-    "weight_decay": Setting(None, "number", "optimisation", "optimiser weight decay (AdamW: "
-                            "decoupled)", _NONNEGATIVE,
+    "weight_decay": Setting(None, "number", "optimisation", "optimiser weight decay, decoupled for "
+                            "AdamW", _NONNEGATIVE,
                             none_means=f"{recipes.ADAMW_WEIGHT_DECAY} with adamw, else 0"),
     "schedule": Setting("none", "choice", "optimisation", "learning-rate schedule over all "
                         "steps of the run", choices=recipes.SCHEDULES),
-    "epochs": Setting(40, "whole", "optimisation", "number of epochs (with --resume: the new "
-                      "total, at least the saved one)", (1, None, True, False)),
+    "epochs": Setting(40, "whole", "optimisation", "number of epochs; with --resume the new "
+                      "total, at least the saved one", (1, None, True, False)),
     "batch_size": Setting(64, "whole", "optimisation", "rows per minibatch",
                           (1, None, True, False)),
     "seed": Setting(0, "whole", "optimisation", "seeds initialisation, dropout and shuffling",
                     _SEED),
-    "split_seed": Setting(0, "whole", "optimisation", "seeds the train/test split (fixed, so "
-                          "runs compare)", _SEED),
-    "patience": Setting(0, "whole", "optimisation", "early stopping patience in epochs (0: "
-                        "off); restores the best weights", (0, None, True, False)),
+    "split_seed": Setting(0, "whole", "optimisation", "seeds the train/test split, fixed so that "
+                          "runs compare", _SEED),
+    "patience": Setting(0, "whole", "optimisation", "early stopping patience in epochs, 0 "
+                        "for none; restores the best weights", (0, None, True, False)),
     "l2": Setting(1e-3, "number", "regularisation", "L2 penalty weight α (½α‖w‖²)", _NONNEGATIVE),
     "l1": Setting(0.0, "number", "regularisation", "L1 penalty weight α (α‖w‖₁)", _NONNEGATIVE),
     "max_norm": Setting(None, "number", "regularisation", "max-norm radius of each unit's "
                         "incoming weights", _POSITIVE, none_means="no constraint"),
-    "label_smoothing": Setting(0.1, "number", "regularisation", "label smoothing ε "
-                               "(PyTorch's form)", _UNIT),
-    "checkpoint_every": Setting(0, "whole", "run", "also checkpoint every N optimiser steps "
-                                "(0: once per epoch)", (0, None, True, False)),
+    "label_smoothing": Setting(0.1, "number", "regularisation", "label smoothing ε, "
+                               "PyTorch's form", _UNIT),
+    "checkpoint_every": Setting(0, "whole", "run", "also checkpoint every N optimiser steps; "
+                                "0: once per epoch only", (0, None, True, False)),
 }
 
 #: the default of every setting
