@@ -52,6 +52,65 @@ def test_help_everywhere(capsys, sub):
             assert flag in out
 
 
+def _help_entries(text: str) -> dict:
+    """``{flags: help text}`` of argparse's option list."""
+    entries: dict = {}
+    key = None
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            key = line.split()[0].rstrip(",")
+            entries[key] = line
+        elif line.startswith("    ") and key:
+            entries[key] += " " + line.strip()
+        else:
+            key = None
+    return entries
+
+
+@pytest.mark.parametrize("sub", ["train", "evaluate", "predict"])
+def test_help_states_each_default_once(capsys, sub):
+    from chainrule.training._run_config import DEFAULTS, flag
+
+    with pytest.raises(SystemExit):
+        main([sub, "--help"])
+    entries = _help_entries(capsys.readouterr().out)
+    for text in entries.values():
+        assert text.count("default") <= 1, text
+    if sub == "train":
+        for name, value in DEFAULTS.items():
+            text = entries[flag(name)]
+            assert text.count("default") == 1, text
+            if isinstance(value, float):
+                assert f"(default: {value})" in text, text
+        assert "default: 0.001)" in entries["--l2"] and "default: 0.1)" in entries[
+            "--label-smoothing"]
+
+
+def test_printed_losses_say_which_objective(tmp_path, capsys):
+    """The test loss is printed plain and under the training objective (label smoothing),
+    the latter being the epoch lines' loss on the test rows."""
+    from chainrule.autograd.engine import Tensor
+    from chainrule.data import load_split
+    from chainrule.nn import functional as F
+    from chainrule.training import predict
+    from chainrule.training.runs import load_run
+
+    out_dir = tmp_path / "r"
+    code, out, err = run(capsys, "train", "--dataset", "iris", "--out", out_dir, *TINY)
+    assert code == 0, err
+    assert "test loss: " in out and "(negative log-likelihood)" in out
+    assert "test loss as trained: " in out and "label smoothing 0.1" in out
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    model = load_run(str(out_dir))[0]
+    ds = load_split("iris", test_size=0.25, seed=0)
+    logits = Tensor(predict(model, ds.X_test))
+    smoothed = F.cross_entropy(logits, ds.y_test, label_smoothing=0.1).data
+    plain = F.cross_entropy(logits, ds.y_test).data
+    assert metrics["loss_as_trained"] == pytest.approx(float(smoothed), rel=1e-5)
+    assert metrics["loss"] == pytest.approx(float(plain), rel=1e-5)
+    assert f"test loss as trained: {metrics['loss_as_trained']:.4f}" in out
+
+
 def test_console_script_entry_point():
     env = dict(os.environ, PYTHONPATH=SRC)
     done = subprocess.run(

@@ -31,26 +31,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _whole(text: str) -> int:
-    """argparse type: a whole number; "2.5" or "1e3" gets a message saying so."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number, received {text!r}"
-        ) from None
+def _converter(kind: str):
+    """argparse type of a setting's kind: text to number, or a one-line usage error."""
+    def convert(text: str):
+        try:
+            return int(text) if kind in ("whole", "widths") else float(text)
+        except ValueError:
+            what = "a whole number" if kind in ("whole", "widths") else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, received {text!r}") from None
+    return convert
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+def _default_text(s) -> str:
+    if s.default is None:
+        return s.none_means
+    if s.kind == "flag":
+        return "on" if s.default else "off"
+    return " ".join(map(str, s.default)) if isinstance(s.default, list) else str(s.default)
 
 
 def _add_train(sub) -> None:
-    from .training.recipes import ACTIVATIONS, OPTIMIZERS, SCHEDULES
-    from .training.runs import DEFAULTS as D
+    """``train``: one flag per setting of the table in ``training._run_config``.
+
+    The flags have no argparse defaults: a run gets only the settings the
+    user gave (:func:`~chainrule.training.runs.train_run` fills in the rest,
+    or keeps the saved ones on ``--resume``); ``--help`` states each default
+    once, from the table.
+    """
+    from .training._run_config import SETTINGS, flag
 
     p = sub.add_parser(
         "train",
@@ -58,220 +66,59 @@ def _add_train(sub) -> None:
         description="Train a multilayer perceptron on a bundled dataset or a CSV/.npz file. "
         "Writes config.json, checkpoint.npz, model.npz, history.csv/json, "
         "learning_curves.png and metrics.json into the run folder and prints the test metrics.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--dataset",
-        default=D["dataset"],
-        help="digits, breast_cancer, wine, iris, diabetes, mnist1d, "
-        "or a path to a .csv (header optional) or .npz (X, y) file",
-    )
-    g.add_argument(
-        "--target", default=None, help="CSV target column name or index (default: the last column)"
-    )
-    g.add_argument("--task", default="auto", choices=("auto", "classification", "regression"))
-    g.add_argument(
-        "--test-size",
-        type=_number,
-        default=D["test_size"],
-        help="share of rows held out for the test metrics",
-    )
-    g.add_argument(
-        "--val-fraction",
-        type=_number,
-        default=D["val_fraction"],
-        help="share of training rows used for validation curves/early stopping",
-    )
-    g = p.add_argument_group("model")
-    g.add_argument(
-        "--hidden",
-        type=_whole,
-        nargs="*",
-        default=D["hidden"],
-        help="hidden layer widths, e.g. --hidden 256 256",
-    )
-    g.add_argument("--activation", default=D["activation"], choices=sorted(ACTIVATIONS))
-    g.add_argument(
-        "--dropout",
-        type=_number,
-        default=D["dropout"],
-        help="dropout probability after each hidden layer",
-    )
-    g.add_argument("--batch-norm", action="store_true", help="BatchNorm1d after each Linear")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", default=D["optimizer"], choices=OPTIMIZERS)
-    g.add_argument("--lr", type=_number, default=D["lr"], help="learning rate ε₀")
-    g.add_argument(
-        "--momentum", type=_number, default=D["momentum"], help="for --optimizer momentum/nesterov"
-    )
-    g.add_argument(
-        "--weight-decay",
-        type=_number,
-        default=D["weight_decay"],
-        help="optimiser weight decay (AdamW: decoupled, default 0.01)",
-    )
-    g.add_argument(
-        "--schedule",
-        default=D["schedule"],
-        choices=SCHEDULES,
-        help="learning-rate schedule over all steps of the run",
-    )
-    g.add_argument(
-        "--epochs",
-        type=_whole,
-        default=None,
-        help=f"number of epochs (default {D['epochs']}; with --resume: the saved total)",
-    )
-    g.add_argument("--batch-size", type=_whole, default=D["batch_size"])
-    g.add_argument(
-        "--seed", type=_whole, default=D["seed"], help="seeds initialisation, dropout and shuffling"
-    )
-    g.add_argument(
-        "--split-seed",
-        type=_whole,
-        default=D["split_seed"],
-        help="seeds the train/test split (fixed by default, so runs compare)",
-    )
-    g.add_argument(
-        "--patience",
-        type=_whole,
-        default=D["patience"],
-        help="early stopping patience in epochs (0: off); restores the best weights",
-    )
-    g = p.add_argument_group("regularisation")
-    g.add_argument("--l2", type=_number, default=D["l2"], help="L2 penalty weight α (½α‖w‖²)")
-    g.add_argument("--l1", type=_number, default=D["l1"], help="L1 penalty weight α (α‖w‖₁)")
-    g.add_argument(
-        "--max-norm",
-        type=_number,
-        default=D["max_norm"],
-        help="max-norm radius for each unit's incoming weights",
-    )
-    g.add_argument(
-        "--label-smoothing",
-        type=_number,
-        default=D["label_smoothing"],
-        help="label smoothing ε (PyTorch's form)",
-    )
-    g = p.add_argument_group("run")
-    g.add_argument(
-        "--out",
-        default=None,
-        help="run folder (default: a new runs/<dataset>-<timestamp>); an existing folder "
-        "must be empty or a chainrule run",
-    )
-    g.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its checkpoint.npz, with its saved "
-        "config (only --epochs may change, to raise the total)",
-    )
-    g.add_argument(
-        "--checkpoint-every",
-        type=_whole,
-        default=D["checkpoint_every"],
-        help="also checkpoint every N optimiser steps (0: once per epoch)",
-    )
-    g.add_argument(
-        "--device",
-        default="cpu",
-        help="where to train: cpu (NumPy) or cuda / cuda:N (CuPy, pip install "
-        '"chainrule[cuda]"); may change on --resume',
-    )
-    g.add_argument(
-        "--verbose",
-        type=_whole,
-        choices=(0, 1, 2),
-        default=None,
-        help="0 silent, 1 progress bar, 2 a line per epoch (default: a bar on a terminal only)",
-    )
+    groups: dict = {}
+    for name, s in SETTINGS.items():
+        g = groups.get(s.group) or groups.setdefault(s.group, p.add_argument_group(s.group))
+        kwargs: dict = {"dest": name, "help": f"{s.help} (default: {_default_text(s)})"}
+        if s.kind == "flag":
+            kwargs["action"] = "store_true"
+        elif s.kind == "choice":
+            kwargs["choices"] = s.choices
+        elif s.kind != "text":
+            kwargs["type"] = _converter(s.kind)
+            kwargs["nargs"] = "*" if s.kind == "widths" else None
+        g.add_argument(flag(name), **kwargs)
+    g = groups["run"]
+    g.add_argument("--out", default=None, help="run folder, empty or a chainrule run (default: "
+                   "a new runs/<dataset>-<timestamp>)")
+    g.add_argument("--resume", action="store_true", default=False,
+                   help="continue the run in --out from its checkpoint.npz with its saved "
+                   "config; only --epochs (a higher total) and --dataset (the same file, "
+                   "moved) may be given")
+    g.add_argument("--device", default="cpu", help="where to train: cpu (NumPy) or cuda / "
+                   'cuda:N (CuPy, pip install "chainrule[cuda]"); may change on --resume '
+                   "(default: cpu)")
+    g.add_argument("--verbose", type=_converter("whole"), choices=(0, 1, 2), default=None,
+                   help="0 silent, 1 progress bar, 2 a line per epoch (default: a bar on a "
+                   "terminal only)")
     p.set_defaults(func=_cmd_train)
 
 
-#: flags that may be given with --resume; the others would change the saved run
-_RESUME_FLAGS = {"--out", "--resume", "--epochs", "--verbose", "--debug", "--device"}
-
-
-def _given_flags(argv: list) -> list:
-    return [a.split("=", 1)[0] for a in argv if a.startswith("--")]
-
-
 def _cmd_train(args) -> int:
-    from . import distributed as dist
-    from ._backend import parse_device
-    from .training._run_folder import default_run_dir, read_config
-    from .training.runs import DEFAULTS, check_config, train_run
+    from .training._run_config import SETTINGS
+    from .training.runs import train_run
 
-    parse_device(args.device)  # an unknown device or a missing CuPy: one line, no folder
+    given = {k: v for k, v in vars(args).items() if k in SETTINGS}
     verbose = "auto" if args.verbose is None else args.verbose
-    if dist.launched_with_several_ranks():
-        # data-parallel under mpiexec: rank 0 owns the run folder and prints
-        dist.init()
-        if dist.rank() != 0:
-            return _train_rank(args, dist, read_config, DEFAULTS, train_run)
-    if args.resume:
-        if not args.out:
-            raise ValueError("Expected --out RUN_DIR with --resume. Received: no --out")
-        refused = [f for f in _given_flags(args.argv) if f not in _RESUME_FLAGS]
-        if refused:
-            raise ValueError(
-                f"Expected only --epochs (to raise the total) with --resume: the run keeps "
-                f"its saved config. Received: {', '.join(refused)}; start a new run with "
-                "another --out to change them"
-            )
-        if not os.path.isdir(args.out):
-            raise FileNotFoundError(
-                f"Expected a run folder to resume. Received: {args.out!r} (no such folder)"
-            )
-        if not os.path.exists(os.path.join(args.out, "checkpoint.npz")):
-            raise FileNotFoundError(
-                f"Expected {args.out}/checkpoint.npz to resume from. Received: no checkpoint "
-                "(the run never finished a step); start it again without --resume"
-            )
-        config = read_config(args.out)["config"]
-        before = config["epochs"]
-        if args.epochs is not None:
-            config["epochs"] = args.epochs
-        out = args.out
-        change = f" (epochs {before} -> {config['epochs']})" if config["epochs"] != before else ""
-        print(f"resuming {out}{change}")
-    else:
-        config = {k: getattr(args, k) for k in DEFAULTS}
-        if config["epochs"] is None:
-            config["epochs"] = DEFAULTS["epochs"]
-        check_config(config)  # before any folder is made
-        out = args.out or default_run_dir(args.dataset)
-        print(f"run folder: {out}", flush=True)
-    dist.broadcast_object(out)  # the other ranks train for this folder
-    metrics = train_run(config, out, resume=args.resume, verbose=verbose, device=args.device)
-    if args.resume:
-        print(f"run folder: {out}")
+    metrics = train_run(given, args.out, resume=args.resume, verbose=verbose,
+                        log=lambda text: print(text, flush=True), device=args.device)
     _print_metrics(metrics)
     if "warning" in metrics:
         print(f"chainrule train: warning: {metrics['warning']}", file=sys.stderr)
     return 0
 
 
-def _train_rank(args, dist, read_config, defaults, train_run) -> int:
-    """``chainrule train`` on an MPI rank other than 0: same config, silent, no files."""
-    out = dist.broadcast_object(None)  # rank 0 checked the flags and chose the folder
-    if args.resume:
-        config = read_config(out)["config"]
-        if args.epochs is not None:
-            config["epochs"] = args.epochs
-    else:
-        config = {k: getattr(args, k) for k in defaults}
-        if config["epochs"] is None:
-            config["epochs"] = defaults["epochs"]
-    train_run(config, out, resume=args.resume, verbose=0, device=args.device)
-    return 0
-
-
 def _print_metrics(metrics: dict) -> None:
+    """The test metrics; the loss twice: plain, and as the epoch lines' loss/val_loss."""
     for key in ("accuracy", "loss", "log_likelihood", "mse", "rmse", "mae", "r2"):
         if key in metrics:
-            print(f"test {key.replace('_', ' ')}: {metrics[key]:.4f}")
+            plain = " (negative log-likelihood)" if key == "loss" else ""
+            print(f"test {key.replace('_', ' ')}: {metrics[key]:.4f}{plain}")
+    if "loss_as_trained" in metrics:
+        print(f"test loss as trained: {metrics['loss_as_trained']:.4f} "
+              f"({metrics['loss_as_trained_is']}, as loss and val_loss per epoch)")
     if "train_seconds" in metrics:
         print(f"time: {metrics['train_seconds']:.1f} s, epochs: {metrics['epochs_run']}")
 
@@ -354,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_predict(sub)
     for p in sub.choices.values():
-        p.allow_abbrev = False  # --resume checks the flags given by their full names
+        p.allow_abbrev = False  # a flag is given by its full name
         p.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS,
             help="show the Python traceback of an error",
@@ -402,6 +249,11 @@ def main(argv: list | None = None) -> int:
                     if issubclass(w.category, UserWarning) or args.debug:
                         print(f"chainrule {args.command}: warning: {w.message}", file=sys.stderr)
         return code
+    except KeyboardInterrupt:
+        print(f"chainrule {args.command}: interrupted; a run folder keeps its last checkpoint "
+              "(continue it with --resume)", file=sys.stderr)
+        _end_other_ranks(130)
+        return 130
     except BrokenPipeError:
         # the reader went away (e.g. ``| head``): nothing left to say
         devnull = os.open(os.devnull, os.O_WRONLY)

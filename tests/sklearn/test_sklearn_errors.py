@@ -106,3 +106,13 @@ def test_divergence_is_reported():
         big.fit(X * 100, y * 1e3)
     # the step that would have written NaN into the weights was not taken
     assert all(np.all(np.isfinite(w)) for w in big.coefs_ + big.intercepts_)
+
+
+def test_early_stopping_on_six_rows_says_what_it_needs():
+    X6 = np.arange(12.0).reshape(6, 2)
+    y6 = np.array([0, 1, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match="early_stopping=True holds out validation_fraction=0.1 "
+                       "of the 6 samples.*each class.*early_stopping=False"):
+        MLPClassifier(early_stopping=True).fit(X6, y6)
+    with pytest.raises(ValueError, match="too small.*of the 6 samples.*Received: 1 row"):
+        MLPRegressor(early_stopping=True).fit(X6, y6.astype(float))

@@ -62,7 +62,6 @@ from sklearn.utils.validation import _check_sample_weight
 from chainrule import random as cr_random
 from chainrule.autograd.engine import Tensor, no_grad
 from chainrule.nn import Linear
-from chainrule.regularization import MinibatchL2
 from chainrule.training import (
     Callback,
     EpochScore,
@@ -86,6 +85,7 @@ from ._params import (
     check_params,
     hidden_sizes,
 )
+from ._rows import RowOrder, WeightedL2
 from ._threads import blas_scope
 
 #: scikit-learn's activation names (a subset of the shared vocabulary)
@@ -125,89 +125,6 @@ PARAMS = {
 
 class DivergedError(ValueError, FloatingPointError):
     """The training loss became NaN or infinite (scikit-learn raises ValueError here)."""
-
-
-def stochastic_solver(estimator) -> bool:
-    """``partial_fit`` exists only for the minibatch solvers (not ``"lbfgs"``)."""
-    if estimator.solver == "lbfgs":
-        raise AttributeError(
-            f"partial_fit is only available for stochastic optimizers. "
-            f"{estimator.solver} is not stochastic."
-        )
-    return True
-
-
-class _WeightedL2(MinibatchL2):
-    """scikit-learn's L2 term α/(2·Σw)·Σ‖W‖²: divided by the minibatch's weight sum.
-
-    Without sample weights ``rows`` stays None and the divisor is the
-    number of rows m', as in :class:`~chainrule.regularization.MinibatchL2`;
-    the weighted loss sets ``rows`` to Σw before each step.
-    """
-
-    def __init__(self, alpha: float):
-        super().__init__(alpha)
-        self.rows = None
-
-    def add_gradient(self, model, batch_rows: int) -> float:
-        return super().add_gradient(model, batch_rows if self.rows is None else self.rows)
-
-
-#: below this size the rows of an epoch are permuted in one copy, as the DataLoader does
-_WHOLE_EPOCH_BYTES = 64 << 20
-
-
-class _RowOrder(Callback):
-    """Feeds the Trainer scikit-learn's minibatches: its row order, float64, sparse, weights.
-
-    The Trainer's loader runs over ``placeholder`` (one float32 zero per
-    row) in order, and ``gather`` (its per-minibatch ``transform``) returns
-    the next rows of the epoch's order instead: the order of scikit-learn,
-    whose epochs compose a fresh ``state.shuffle`` with the last order.
-    Rows keep their dtype (float64 trains a float64 network), sparse rows
-    become dense one minibatch at a time, and with sample weights the
-    targets come as ``(T, w)``.
-    """
-
-    def __init__(self, X, T, weights, state, shuffle: bool):
-        super().__init__()
-        self.X, self.T, self.weights = X, T, weights
-        self.state = state
-        self.shuffle = shuffle
-        n = X.shape[0]
-        self.placeholder = np.zeros((n, 1), dtype=np.float32)
-        self.order = None if not shuffle else np.arange(n)
-        self.start = 0
-        self.epoch_data = None
-
-    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
-        self.start = 0
-        if not self.shuffle:
-            self.epoch_data = (self.X, self.T, self.weights)
-            return
-        step = np.arange(len(self.order))
-        self.state.shuffle(step)
-        self.order = self.order[step]
-        if not sp.issparse(self.X) and self.X.nbytes <= _WHOLE_EPOCH_BYTES:
-            # a small dense set is permuted once per epoch and cut into views
-            self.epoch_data = tuple(None if a is None else a[self.order]
-                                    for a in (self.X, self.T, self.weights))
-        else:
-            self.epoch_data = None
-
-    def gather(self, placeholder, _targets):
-        stop = self.start + len(placeholder)
-        if self.epoch_data is not None:
-            idx = slice(self.start, stop)
-            X, T, w = self.epoch_data
-        else:
-            idx = self.order[self.start:stop]
-            X, T, w = self.X, self.T, self.weights
-        self.start = stop
-        xb = X[idx]
-        if sp.issparse(xb):
-            xb = xb.toarray()
-        return xb, (T[idx] if w is None else (T[idx], w[idx]))
 
 
 class _Record(Callback):
@@ -308,9 +225,9 @@ class BaseMLP(BaseEstimator):
 
         scikit-learn's weights are plain lists of arrays; a user may replace
         them (to warm-start from given weights).  Any entry that is no longer
-        the network's own array is copied into it (in place, so that the
-        optimiser's views stay valid), then the attributes point at the
-        network's arrays again.
+        the network's own array is copied into it (in place: the parameter
+        and its optimiser state stay the same objects), then the attributes
+        point at the network's arrays again.
         """
         name = type(self).__name__
         layers = self._linears()
@@ -335,7 +252,7 @@ class BaseMLP(BaseEstimator):
                         f"Received: shape {value.shape} for a {live.shape} layer"
                     )
                 if np.array_equal(value, live):
-                    continue  # e.g. the same weights, unpickled apart
+                    continue  # e.g. the same weights, copied apart
                 if live.flags.writeable:
                     live[...] = value
                 else:  # read-only (a memory-mapped load): a fresh array and optimiser
@@ -412,7 +329,7 @@ class BaseMLP(BaseEstimator):
     def _initialize(self, n_features: int, n_outputs: int, start: list) -> None:
         self._model = self._build_model(n_features, n_outputs)
         for layer, (W, b) in zip(self._linears(), start, strict=True):
-            layer.weight.data = W.astype(self._dtype)  # before any optimiser holds views
+            layer.weight.data = W.astype(self._dtype)  # before any optimiser is built
             layer.bias.data = b.astype(self._dtype)
         if self._dtype != np.float32:  # batch norm's parameters too
             for p in self._model.parameters():
@@ -477,12 +394,12 @@ class BaseMLP(BaseEstimator):
                 f"{type(self).__name__}: batch_norm=True needs minibatches of at least 2 "
                 f"rows to estimate a variance. Received: n_samples={n}"
             )
-        rows = _RowOrder(X, T, weights, state, bool(self.shuffle))
+        rows = RowOrder(X, T, weights, state, bool(self.shuffle))
         callbacks.insert(0, rows)
         if self._invscaling is not None:
             callbacks.append(self._invscaling)
         callbacks.append(self._stopper)
-        self._l2 = _WeightedL2(float(self.alpha))
+        self._l2 = WeightedL2(float(self.alpha))
         trainer = Trainer(
             self._model,
             loss=self._weighted_loss if weights is not None else self._batch_loss,
@@ -499,7 +416,7 @@ class BaseMLP(BaseEstimator):
                 rows.placeholder,  # the real targets come from rows.gather
                 epochs=epochs,
                 batch_size=batch_size,
-                shuffle=False,  # _RowOrder shuffles, as scikit-learn
+                shuffle=False,  # RowOrder shuffles, as scikit-learn
                 transform=rows.gather,
                 # batch norm cannot use a trailing minibatch of one row: skip it
                 drop_last=bool(self.batch_norm) and n % batch_size == 1,
@@ -557,17 +474,23 @@ class BaseMLP(BaseEstimator):
         The split of scikit-learn for the same ``random_state``.
         """
         arrays = [X, T] if weights is None else [X, T, weights]
-        parts = train_test_split(*arrays, test_size=self.validation_fraction,
-                                 random_state=state, stratify=self._stratify(T))
+        n, frac = X.shape[0], self.validation_fraction
+        held = (f"{type(self).__name__}: early_stopping=True holds out "
+                f"validation_fraction={frac} of the {n} samples for validation")
+        try:
+            parts = train_test_split(*arrays, test_size=frac, random_state=state,
+                                     stratify=self._stratify(T))
+        except ValueError as err:  # scikit-learn's words, then what they mean here
+            raise ValueError(f"{err} ({held}, stratified: at least one row of each class on "
+                             "each side. Increase validation_fraction or the data, or set "
+                             "early_stopping=False.)") from None
         X_train, X_val, T_train, T_val = parts[:4]
         w_train, w_val = (None, None) if weights is None else parts[4:]
         if X_val.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size "
-                f"of your dataset. ({type(self).__name__}: early_stopping=True needs at least "
-                f"2 validation rows. Received: {X_val.shape[0]} row(s) from {X.shape[0]} "
-                f"samples and validation_fraction={self.validation_fraction})"
-            )
+                f"of your dataset. ({held} and needs at least 2 validation rows. Received: "
+                f"{X_val.shape[0]} row(s); or set early_stopping=False.)")
         return X_train, T_train, w_train, X_val, T_val, w_val
 
     def _stratify(self, T):
@@ -597,25 +520,3 @@ class BaseMLP(BaseEstimator):
         if not fitted_dtype:
             return out
         return out.astype(self.__dict__.get("_dtype", np.float32), copy=False)
-
-    # --- pickling -------------------------------------------------------------------
-    def __getstate__(self):
-        # The optimiser keeps parameters as views into one flat buffer; a
-        # pickle would copy the views apart.  Save its state_dict instead
-        # and rebuild it on load.
-        state = dict(super().__getstate__())  # a copy: never edit the live __dict__
-        opt = state.pop("_optimizer", None)
-        if opt is not None:
-            state["_optimizer_state"] = opt.state_dict()
-        return state
-
-    def __setstate__(self, state):
-        opt_state = state.pop("_optimizer_state", None)
-        super().__setstate__(state)
-        if "_model" in state:
-            self._sync_params()  # weights assigned to coefs_ before pickling count
-            self._optimizer = None
-            if opt_state is not None:
-                self._optimizer = self._make_optimizer()
-                self._optimizer.load_state_dict(opt_state)
-            self._publish_params()

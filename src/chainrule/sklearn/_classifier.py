@@ -14,8 +14,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from chainrule.autograd import ops
 
-from ._base import BaseMLP, stochastic_solver
+from ._base import BaseMLP
 from ._compat import validate_data
+from ._lbfgs import stochastic_solver
 from ._params import Interval
 
 
@@ -23,7 +24,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multilayer perceptron classifier trained by minibatch back-propagation.
 
     A drop-in for ``sklearn.neural_network.MLPClassifier`` computed by
-    chainrule (float32, autodiff, flat-buffer optimisers).  Output units
+    chainrule (float32 unless X is float64, autodiff, chainrule's optimisers).  Output units
     (book §6.2.2): softmax over k ≥ 3 classes, one sigmoid unit for two
     classes, one sigmoid per label for multilabel indicator targets.  The
     loss is the negative log-likelihood of the targets (cross-entropy,

@@ -22,11 +22,19 @@ from sklearn.exceptions import ConvergenceWarning
 from chainrule.optim import ScipyMinimize
 from chainrule.training import Callback, NonFiniteLossError, Trainer
 
-__all__ = ["is_stochastic", "make_lbfgs", "train_lbfgs"]
+from ._rows import RowOrder, WeightedL2
 
-def is_stochastic(est) -> bool:
-    """Whether ``partial_fit`` applies (every solver but "lbfgs", as scikit-learn)."""
-    return est.solver != "lbfgs"
+__all__ = ["make_lbfgs", "stochastic_solver", "train_lbfgs"]
+
+
+def stochastic_solver(est) -> bool:
+    """``partial_fit`` exists only for the minibatch solvers (not ``"lbfgs"``), as scikit-learn."""
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. "
+            f"{est.solver} is not stochastic."
+        )
+    return True
 
 
 def make_lbfgs(est):
@@ -51,7 +59,7 @@ def train_lbfgs(est, X, T, weights, incremental: bool) -> None:
     """Fit ``est`` by full-batch L-BFGS; sets ``n_iter_``, ``loss_``, ``loss_curve_``.
 
     The rows reach the Trainer as in the stochastic solvers (the estimator's
-    ``_RowOrder``: dtype kept, sparse rows densified, sample weights with
+    :class:`~._rows.RowOrder`: dtype kept, sparse rows densified, sample weights with
     the targets), here as one full batch in their given order.
     """
     if incremental:
@@ -59,12 +67,10 @@ def train_lbfgs(est, X, T, weights, incremental: bool) -> None:
             f"{type(est).__name__}: partial_fit is only available for stochastic solvers. "
             "Received: solver='lbfgs'"
         )
-    from ._base import _RowOrder, _WeightedL2
-
     opt = est._optimizer
     curve = _Curve()
-    rows = _RowOrder(X, T, weights, None, shuffle=False)
-    est._l2 = _WeightedL2(float(est.alpha))
+    rows = RowOrder(X, T, weights, None, shuffle=False)
+    est._l2 = WeightedL2(float(est.alpha))
     loss = est._weighted_loss if weights is not None else est._batch_loss
     trainer = Trainer(est._model, loss=loss, optimizer=opt, regularizers=[est._l2],
                       callbacks=[rows, curve], verbose=0)

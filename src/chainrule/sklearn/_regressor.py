@@ -14,8 +14,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from chainrule.autograd import ops
 
-from ._base import BaseMLP, stochastic_solver
+from ._base import BaseMLP
 from ._compat import validate_data
+from ._lbfgs import stochastic_solver
 from ._params import Options
 
 

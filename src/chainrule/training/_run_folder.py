@@ -13,8 +13,12 @@ user's own ``history.csv`` or ``model.npz`` is never overwritten.
 Temporary files of an interrupted save (``.tmp-*``) are removed when the
 next writer takes the lock.
 
-``config.json`` carries the SHA-256 of its own content (and ``model.npz``
-the same digest), so an edited or swapped config is refused on loading.
+``config.json`` carries the SHA-256 of its own content, so an edited config
+is refused on loading; ``model.npz`` carries :func:`model_digest`, the
+SHA-256 of the part of the config that gives the model its meaning (all but
+the epoch total, the dataset's path and where the run trained), so a config
+swapped in from another run is refused, while an extension that was
+interrupted (new total, not yet a new model) leaves the model usable.
 """
 
 from __future__ import annotations
@@ -50,6 +54,20 @@ def content_sha256(content: dict) -> str:
     """SHA-256 of a JSON-able dict, independent of key order and spacing."""
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: what may change between a config and the model it describes: the run may go on longer,
+#: the project may move, and it may resume on another device or number of processes
+_NOT_THE_MODEL = {"config": ("epochs", "dataset"),
+                  "data": ("device", "world_size", "dataset_relpath")}
+
+
+def model_digest(config: dict, data: dict) -> str:
+    """SHA-256 of what a config says about its model (see the module doc)."""
+    return content_sha256({
+        part: {k: v for k, v in content.items() if k not in _NOT_THE_MODEL[part]}
+        for part, content in (("config", config), ("data", data))
+    })
 
 
 def read_config(run_dir: str) -> dict:

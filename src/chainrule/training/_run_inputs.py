@@ -62,7 +62,11 @@ def _input_columns(path: str, info: dict, need_target: bool):
 
 
 def read_input(path: str, info: dict, need_target: bool):
-    """Features in the run's order (and targets if present/needed) of a user's file."""
+    """Features in the run's order, and the targets with ``need_target`` (else None).
+
+    Without ``need_target`` (predicting) a target column is read past and
+    its values are never looked at: an unseen label there is no error.
+    """
     path = str(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".csv", ".npz"):
@@ -70,14 +74,14 @@ def read_input(path: str, info: dict, need_target: bool):
     if suffix == ".npz":
         raw = read_npz(path, require_target=need_target)
         X = check_features(raw["X"], name=f"X of {path!r}", n_features=info["n_features"])
-        return X, _encode_labels(raw.get("y"), info, path)
+        return X, _encode_labels(raw.get("y"), info, path) if need_target else None
     t_idx, order = _input_columns(path, info, need_target)
     if t_idx is None:
         raw = read_csv(path, has_target=False)
     else:
         raw = read_csv(path, target=t_idx)
     X = raw["X"][:, order]
-    return X, _encode_labels(raw["y"], info, path)
+    return X, _encode_labels(raw["y"], info, path) if need_target else None
 
 
 def _label_key(v) -> str:

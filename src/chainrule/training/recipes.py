@@ -29,6 +29,7 @@ from .losses import LOSSES
 
 __all__ = [
     "ACTIVATIONS",
+    "ADAMW_WEIGHT_DECAY",
     "LOSSES",
     "OPTIMIZERS",
     "SCHEDULES",
@@ -61,6 +62,9 @@ OPTIMIZERS = (
     "adamw",
     "lbfgs",
 )
+
+#: AdamW's decoupled weight decay when none is given (PyTorch's default)
+ADAMW_WEIGHT_DECAY = 1e-2
 
 #: schedule names understood by :func:`build_scheduler`
 SCHEDULES = ("none", "linear", "step", "cosine")
@@ -116,7 +120,7 @@ def build_optimizer(
     betas: tuple = (0.9, 0.999),
     eps: float | None = None,
     rho: float | None = None,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
 ) -> optim.Optimizer:
     """An optimiser by name over ``params``.
 
@@ -124,8 +128,8 @@ def build_optimizer(
     momentum is *not* added: use ``"momentum"``), ``"momentum"`` (alg. 8.2),
     ``"nesterov"`` (alg. 8.3), ``"adagrad"`` (alg. 8.4), ``"rmsprop"``
     (alg. 8.5), ``"rmsprop_nesterov"`` (alg. 8.6, with ``momentum``),
-    ``"adam"`` (alg. 8.7), ``"adamw"`` (decoupled weight decay; 0.01 when
-    ``weight_decay`` is 0) and ``"lbfgs"`` (§8.6.3: L-BFGS with a strong-Wolfe
+    ``"adam"`` (alg. 8.7), ``"adamw"`` (decoupled weight decay,
+    :data:`ADAMW_WEIGHT_DECAY` when ``weight_decay`` is None) and ``"lbfgs"`` (§8.6.3: L-BFGS with a strong-Wolfe
     line search, ``lr`` its first trial step — 1 is the usual choice; one
     ``step`` per batch runs up to 20 iterations; no weight decay).
 
@@ -137,9 +141,12 @@ def build_optimizer(
         betas: Adam's (ρ₁, ρ₂).
         eps: δ of Adagrad, RMSProp and Adam (None: the optimiser's default).
         rho: RMSProp's decay ρ (None: the optimiser's default).
-        weight_decay: L2 weight decay added to the gradient (AdamW: decoupled).
+        weight_decay: L2 weight decay added to the gradient (AdamW: decoupled);
+            None: the optimiser's default (0, AdamW :data:`ADAMW_WEIGHT_DECAY`); 0 means none.
     """
     _choice("optimizer", name, OPTIMIZERS)
+    if weight_decay is None:
+        weight_decay = ADAMW_WEIGHT_DECAY if name == "adamw" else 0.0
     lr, wd = float(lr), float(weight_decay)
     if name == "lbfgs":
         if wd:
@@ -166,7 +173,7 @@ def build_optimizer(
     betas = (float(betas[0]), float(betas[1]))
     if name == "adam":
         return optim.Adam(params, lr=lr, betas=betas, weight_decay=wd, **extra)
-    return optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd or 1e-2, **extra)
+    return optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd, **extra)
 
 
 def build_scheduler(name: str, optimizer, *, total_steps: int, lr: float):
