@@ -48,6 +48,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"chainrule.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module("chainrule.serialization"), name)
+    if name == "summary":
+        return importlib.import_module("chainrule._summary").summary
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
@@ -69,6 +71,7 @@ __all__ = [
     "set_rng_state",
     "sqrt",
     "stack",
+    "summary",
     "tensor",
     "where",
 ]
