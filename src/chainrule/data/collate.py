@@ -8,8 +8,8 @@ minibatch is the examples of its indices stacked along a new first axis
 How the rows are fetched:
 
 * a dataset that holds arrays, :class:`~chainrule.data.TensorDataset` or
-  any object with an ``X`` array (and optional ``y``), is indexed by a whole
-  index array at once (no Python loop over examples);
+  an object with an ``X`` array (and optional ``y``) and no ``__getitem__``,
+  is indexed by a whole index array at once (no Python loop over examples);
 * a dataset with ``__getitems__(indices)`` (PyTorch's batched protocol)
   gets one call per minibatch and returns the list of examples (or the
   already stacked batch);
@@ -26,8 +26,17 @@ __all__ = ["collate", "dataset_arrays", "fetch", "is_map_style"]
 
 
 def holds_arrays(dataset) -> bool:
-    """Whether a dataset keeps its rows as arrays ``X`` (and ``y``), indexable by arrays."""
-    return hasattr(dataset, "X") and hasattr(dataset.X, "shape")
+    """Whether a dataset keeps its rows as arrays ``X`` (and ``y``) to be indexed directly.
+
+    True for :class:`~chainrule.data.TensorDataset` (its class says
+    ``rows_are_arrays = True``) and for plain holders of an ``X`` array
+    without ``__getitem__``; a dataset with its own ``__getitem__`` is read
+    through it, even if it keeps an ``X`` (its items may transform rows).
+    """
+    if getattr(type(dataset), "rows_are_arrays", False):
+        return True
+    return hasattr(dataset, "X") and hasattr(dataset.X, "shape") and not hasattr(
+        dataset, "__getitem__")
 
 
 def is_map_style(dataset) -> bool:

@@ -71,6 +71,9 @@ class TensorDataset:
         (10, (2, 3))
     """
 
+    #: indexing ``X`` and ``y`` by an index array gives the rows (see :mod:`.collate`)
+    rows_are_arrays = True
+
     def __init__(self, X, y=None):
         X = _rows(X)
         if X.ndim == 0:
