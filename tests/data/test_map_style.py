@@ -104,6 +104,8 @@ def test_features_only_and_three_fields_and_resume():
             return self.X_rows[i], self.labels[i], float(i) / 2
 
     xb, yb, wb = next(iter(DataLoader(Three(X, y), batch_size=5)))
+    np.testing.assert_array_equal(xb, X[:5])
+    np.testing.assert_array_equal(yb, y[:5])
     np.testing.assert_array_equal(wb, np.arange(5) / 2)
     # a checkpoint mid-epoch resumes with the same minibatches
     loader = DataLoader(_Items(X, y), batch_size=2, shuffle=True)
