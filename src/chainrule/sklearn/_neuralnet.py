@@ -116,9 +116,9 @@ class _NeuralNet(BaseEstimator):
         module = self.module
         if isinstance(module, type):
             try:
-                accepted = inspect.signature(module).parameters
+                accepted = set(inspect.signature(module).parameters)
             except (TypeError, ValueError):
-                accepted = {}
+                accepted = set()
             for name, size in (("in_features", n_features), ("out_features", n_outputs)):
                 if name in accepted and name not in kwargs:
                     kwargs[name] = size
