@@ -147,7 +147,7 @@ def _new_bar(total: int, initial: int, desc: str, file):
         bar.update(initial)
         return bar
     kwargs = {"total": total, "initial": initial, "desc": desc, "file": file, "leave": True,
-                  "dynamic_ncols": True}
+              "dynamic_ncols": True}
     try:
         return tqdm(**kwargs)
     except ImportError:  # tqdm.notebook without ipywidgets
