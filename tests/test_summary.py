@@ -62,6 +62,13 @@ def test_frozen_and_shared_parameters():
     assert "partly" in str(s)
 
 
+def test_prelu_counts_its_slopes():
+    layer = nn.PReLU(num_parameters=3)
+    assert layer.num_parameters() == 3
+    assert repr(layer) == "PReLU(num_parameters=3)"
+    assert cr.summary(nn.Sequential(nn.Linear(2, 3), layer), (1, 2), verbose=0).total_params == 12
+
+
 def test_restores_modes_and_running_statistics():
     model = _mlp().train()
     model[3].eval()
