@@ -82,6 +82,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"chainrule.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module("chainrule.serialization"), name)
+    if name == "summary":
+        return importlib.import_module("chainrule._summary").summary
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
@@ -134,6 +136,7 @@ __all__ = [
     "sqrt",
     "square",
     "stack",
+    "summary",
     "tan",
     "tanh",
     "tensor",

@@ -12,7 +12,7 @@ def _data(n=10, d=3):
 
 def test_each_epoch_is_a_permutation_in_batches():
     X, y = _data(10)
-    loader = DataLoader(TensorDataset(X, y), batch_size=4)
+    loader = DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True)
     assert len(loader) == 3
     batches = list(loader)
     assert [len(b[1]) for b in batches] == [4, 4, 2]
@@ -24,7 +24,7 @@ def test_each_epoch_is_a_permutation_in_batches():
 
 def test_shuffle_is_fresh_each_epoch_and_seeded_by_manual_seed():
     X, y = _data(50)
-    loader = DataLoader((X, y), batch_size=50)
+    loader = DataLoader((X, y), shuffle=True, batch_size=50)
     cr.manual_seed(7)
     e1 = next(iter(loader))[1]
     e2 = next(iter(loader))[1]
@@ -40,7 +40,7 @@ def test_shuffle_is_fresh_each_epoch_and_seeded_by_manual_seed():
 def test_batches_draw_examples_uniformly():
     # over many epochs each example lands in the first minibatch equally often
     X, y = _data(8)
-    loader = DataLoader((X, y), batch_size=2)
+    loader = DataLoader((X, y), shuffle=True, batch_size=2)
     counts = np.zeros(8)
     for _ in range(2000):
         first = next(iter(loader))[1]
@@ -66,7 +66,7 @@ def test_transform_is_applied_per_batch():
         calls.append(len(xb))
         return xb * 2, yb
 
-    loader = DataLoader((X, y), batch_size=4, transform=double)
+    loader = DataLoader((X, y), batch_size=4, shuffle=True, transform=double)
     for xb, yb in loader:
         np.testing.assert_array_equal(xb, 2 * X[yb])
     assert calls == [4, 2]
@@ -74,7 +74,7 @@ def test_transform_is_applied_per_batch():
 
 def test_state_dict_resumes_mid_epoch_exactly():
     X, y = _data(20)
-    loader = DataLoader((X, y), batch_size=3)
+    loader = DataLoader((X, y), shuffle=True, batch_size=3)
     cr.manual_seed(1)
     full = [yb.copy() for _, yb in loader]
     cr.manual_seed(1)
@@ -82,7 +82,7 @@ def test_state_dict_resumes_mid_epoch_exactly():
     head = [next(it)[1] for _ in range(3)]
     state = loader.state_dict()
     it.close()
-    other = DataLoader((X, y), batch_size=3)
+    other = DataLoader((X, y), shuffle=True, batch_size=3)
     other.load_state_dict(state)
     tail = [yb for _, yb in other]
     for a, b in zip(head + tail, full):
@@ -142,7 +142,7 @@ def test_whole_epoch_slices_and_per_batch_gathers_give_the_same_batches(monkeypa
     for limit in (1 << 30, 0):  # permuted once and sliced / gathered per minibatch
         monkeypatch.setattr(loader_module, "_WHOLE_EPOCH_BYTES", limit)
         cr.manual_seed(4)
-        loader = DataLoader(TensorDataset(X, y), batch_size=5)
+        loader = DataLoader(TensorDataset(X, y), shuffle=True, batch_size=5)
         runs.append([b for _ in range(2) for b in loader])
     assert len(runs[0]) == 10
     for (xa, ya), (xb, yb) in zip(*runs):

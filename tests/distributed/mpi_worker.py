@@ -35,7 +35,7 @@ dist.broadcast_parameters(model, root=0)
 opt = dist.DistributedOptimizer(cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
 
 with cr.random.use_generator(123):  # the same global batches on every rank
-    loader = dist.ShardedLoader(DataLoader(TensorDataset(X, y), batch_size=64))
+    loader = dist.ShardedLoader(DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True))
     for epoch in range(2):
         for step, (xb, yb, n_global) in enumerate(loader):
             if mode == "raise" and r == 1 and step == 3:

@@ -67,7 +67,7 @@ def test_fit_is_the_plain_minibatch_sgd_loop():
     cr.manual_seed(5)
     m2 = mlp()
     o2 = cr.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9)
-    loader = DataLoader(TensorDataset(X, y), batch_size=8)
+    loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True)
     for _ in range(3):
         for xb, yb in loader:
             loss = F.cross_entropy(m2(cr.tensor(xb)), yb)

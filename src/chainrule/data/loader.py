@@ -1,10 +1,12 @@
 """In-memory datasets and the minibatch loader (book §5.9, §8.1.3).
 
 Minibatch SGD draws m' examples uniformly from the training set for each
-step.  :class:`DataLoader` does it the usual way: it shuffles the indices
-once per epoch (a uniform random permutation from ``cr.random.generator()``)
-and cuts them into consecutive minibatches, so every example is seen once
-per epoch and each minibatch is a uniform sample without replacement.
+step.  :class:`DataLoader` does it the usual way: with ``shuffle=True`` it
+shuffles the indices once per epoch (a uniform random permutation from
+``cr.random.generator()``) and cuts them into consecutive minibatches, so
+every example is seen once per epoch and each minibatch is a uniform
+sample without replacement.  As in PyTorch, ``shuffle`` is off unless asked
+for (``fit`` and the estimators ask for it, as Keras and scikit-learn do).
 
 The loader remembers where it is in an epoch (:meth:`DataLoader.state_dict`),
 so a checkpoint taken in the middle of an epoch resumes with the very same
@@ -20,6 +22,7 @@ import numpy as np
 
 from .. import random as _random
 from .._backend import device_of, from_host, namespace_of, to_host
+from .collate import fetch, holds_arrays, is_map_style
 
 __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
@@ -68,6 +71,9 @@ class TensorDataset:
         (10, (2, 3))
     """
 
+    #: indexing ``X`` and ``y`` by an index array gives the rows (see :mod:`.collate`)
+    rows_are_arrays = True
+
     def __init__(self, X, y=None):
         X = _rows(X)
         if X.ndim == 0:
@@ -97,15 +103,19 @@ class TensorDataset:
 
 
 class DataLoader:
-    """Iterate over a dataset in minibatches, reshuffled every epoch.
+    """Iterate over a dataset in minibatches (reshuffled every epoch with ``shuffle=True``).
 
     Args:
         dataset: a :class:`TensorDataset` (or anything with ``X``/``y``
-            arrays), or a tuple ``(X, y)``.
+            arrays), a tuple ``(X, y)``, or any map-style dataset
+            (``__len__`` and ``__getitem__`` returning an array or a tuple
+            ``(x, y)``; see :mod:`chainrule.data.collate`): its examples are
+            stacked into minibatches.
         batch_size: m', the number of examples per minibatch.
         shuffle: draw a fresh uniform permutation at the start of every
             epoch from ``cr.random.generator()`` (the generator in scope,
-            else the default one: a seed fixes the order); in order otherwise.
+            else the default one: a seed fixes the order); in order
+            otherwise.  Off by default, as ``torch.utils.data.DataLoader``.
         drop_last: skip the last minibatch if it has fewer than
             ``batch_size`` examples.
         transform: ``transform(xb, yb) -> (xb, yb)`` applied to every
@@ -119,13 +129,14 @@ class DataLoader:
             the dataset holds.
 
     Yields:
-        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets); for a
+        ``(xb, yb)`` NumPy arrays (``yb`` is None without targets; a
+        map-style dataset of longer tuples gives tuples as long); for a
         dataset held as arrays of a device library (CuPy, torch,
         array_api_strict) minibatches are gathered on that device (the
         permutation is drawn on the host and moved once per epoch).
 
     Example:
-        >>> loader = DataLoader(TensorDataset(X, y), batch_size=64)
+        >>> loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True)
         >>> for xb, yb in loader: ...
     """
 
@@ -133,13 +144,18 @@ class DataLoader:
         self,
         dataset,
         batch_size: int = 32,
-        shuffle: bool = True,
+        shuffle: bool = False,
         drop_last: bool = False,
         transform: Callable | None = None,
         sampler=None,
     ):
         if isinstance(dataset, tuple):
             dataset = TensorDataset(*dataset)
+        if not (holds_arrays(dataset) or is_map_style(dataset)):
+            raise TypeError(
+                "Expected a dataset: a TensorDataset, a tuple (X, y), or an object with "
+                f"__len__ and __getitem__. Received: {type(dataset).__name__}"
+            )
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
             raise TypeError(
                 f"Expected batch_size to be an integer. Received: batch_size={batch_size!r} "
@@ -213,8 +229,12 @@ class DataLoader:
             self._position = 0
         order = self._order
         n_batches = len(self)
-        X, y = self.dataset.X, self.dataset.y
         bs = self.batch_size
+        if not holds_arrays(self.dataset):  # a map-style dataset: fetched per minibatch
+            yield from self._serve(lambda k: fetch(self.dataset, order[k * bs : (k + 1) * bs]),
+                                   n_batches)
+            return
+        X, y = self.dataset.X, getattr(self.dataset, "y", None)
         if not isinstance(X, np.ndarray):
             yield from self._serve(self._device_batches(X, y, order, bs), n_batches)
             return
@@ -255,13 +275,13 @@ class DataLoader:
         try:
             while self._position < n_batches:
                 k = self._position
-                xb, yb = batch(k)
+                fields = batch(k)
                 if self.transform is not None:
-                    xb, yb = self.transform(xb, yb)
+                    fields = self.transform(*fields)
                 # count the batch as consumed before the caller sees it, so a
                 # checkpoint taken after the step resumes with the next one
                 self._position = k + 1
-                yield xb, yb
+                yield fields
         finally:
             if self._position >= n_batches:
                 self._order = None

@@ -35,14 +35,14 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         super().__init__()
-        self.num_parameters = num_parameters
+        # the count is the weight's length: ``num_parameters()`` is Module's method
         self.weight = Parameter(np.full(num_parameters, init, dtype=np.float32))
 
     def forward(self, x):
         return F.prelu(float_input(x, self.weight.dtype), self.weight)
 
     def extra_repr(self):
-        return f"num_parameters={self.num_parameters}"
+        return f"num_parameters={self.weight.shape[0]}"
 
 
 class Abs(Module):

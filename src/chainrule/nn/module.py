@@ -251,6 +251,16 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalars in the parameters (a shared Parameter counted once).
+
+        Args:
+            trainable_only: count only parameters with ``requires_grad``.
+        """
+        return sum(
+            int(np.prod(p.shape)) for p in self.parameters() if p.requires_grad or not trainable_only
+        )
+
     def named_buffers(self):
         """Yield (qualified name, array) for every buffer that is not None."""
         for mod_name, mod in self.named_modules():

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from .._backend import dtype_in, from_host, namespace_of, to_host
-from ..autograd.engine import Tensor, no_grad
+from ..autograd.engine import no_grad
 from ..data.validation import check_dataset, check_features
 from ..nn.container import Sequential
 from ._placement import check_same_library, host_copy, is_host, library_name, model_place, on_model
+from .dtype_policy import as_input, keep_model_dtype
 from .losses import get_loss, target_kind
 from .metrics import get_metric
 
@@ -92,7 +93,7 @@ def check_data(model, X, y, loss_name: str = "", name: str = "X", transform=None
         name=name,
     )
     if not on_device:
-        return Xc, yc
+        return keep_model_dtype(model, X, y, Xc, yc)
     Xd = _kept(X, Xc, xp, device)
     return Xd, (Xd if y is None else _kept(y, yc, xp, device))
 
@@ -168,7 +169,7 @@ def predict(model, X, batch_size: int = 256) -> Any:
     xp, device = model_place(model)
     host = is_host(X)
     if host:
-        X = check_features(X, name="X")
+        X = keep_model_dtype(model, X, None, check_features(X, name="X"), None)[0]
     else:
         X = _device_features(X, xp, device)
     was_training = model.training
@@ -180,7 +181,7 @@ def predict(model, X, batch_size: int = 256) -> Any:
                 xb = _rows(X, i, i + batch_size)
                 if host and xp is not np:
                     xb = from_host(xb, xp, device)
-                outs.append(_output_data(model(Tensor(xb))))
+                outs.append(_output_data(model(as_input(xb))))
     finally:
         model.train(was_training)
     if outs and isinstance(outs[0], dict):
@@ -251,7 +252,7 @@ def evaluate(
                 if move:
                     xb, yb = from_host(xb, xp, device), _targets_to(yb, xp, device)
                 n = xb.shape[0]
-                out = model(Tensor(xb))
+                out = model(as_input(xb))
                 if loss_fn is not None:
                     value = loss_fn(out, yb).data
                     # NumPy: a float at once; a device: a sum kept there until the end

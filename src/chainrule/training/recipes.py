@@ -11,7 +11,9 @@ networks and optimisers here, so a name means the same thing everywhere:
 * :data:`SCHEDULES`: per-step learning-rate schedules over a run, built by
   :func:`build_scheduler` (book §8.3.1);
 * :data:`LOSSES`: loss names accepted by ``fit`` (re-exported from
-  :mod:`chainrule.training.losses`).
+  :mod:`chainrule.training.losses`), and :data:`METRICS`;
+* :func:`resolve_name`: a loss, metric or optimiser name as Keras users
+  write it (:data:`ALIASES`) -> the names above.
 
 Example:
     >>> model = build_mlp([4, 16, 3], activation="tanh", dropout=0.1)
@@ -30,12 +32,15 @@ from .losses import LOSSES
 __all__ = [
     "ACTIVATIONS",
     "ADAMW_WEIGHT_DECAY",
+    "ALIASES",
     "LOSSES",
+    "METRICS",
     "OPTIMIZERS",
     "SCHEDULES",
     "build_mlp",
     "build_optimizer",
     "build_scheduler",
+    "resolve_name",
 ]
 
 #: hidden-unit name -> layer class
@@ -191,3 +196,60 @@ def build_scheduler(name: str, optimizer, *, total_steps: int, lr: float):
     if name == "step":
         return sched.StepLR(optimizer, step_size=max(total_steps // 4, 1), gamma=0.5)
     return sched.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+
+
+#: metric names understood by ``fit`` (see :mod:`chainrule.training.metrics`)
+METRICS = ("accuracy", "mse", "mae", "log_likelihood", "loss")
+
+#: Keras's (and PyTorch's) spellings of the names above, per kind.  Losses
+#: take logits whatever the spelling (Keras's ``from_logits=True``);
+#: ``"categorical_crossentropy"`` reads one-hot targets as class ids.
+ALIASES = {
+    "loss": {
+        "sparse_categorical_crossentropy": "cross_entropy",
+        "categorical_crossentropy": "cross_entropy",
+        "crossentropy": "cross_entropy",
+        "binary_crossentropy": "bce",
+        "binary_cross_entropy": "bce",
+        "mean_squared_error": "mse",
+        "mae": "l1",
+        "mean_absolute_error": "l1",
+        "gaussian_nll_loss": "gaussian_nll",
+    },
+    "metric": {
+        "acc": "accuracy",
+        "sparse_categorical_accuracy": "accuracy",
+        "categorical_accuracy": "accuracy",
+        "binary_accuracy": "accuracy",
+        "mean_squared_error": "mse",
+        "mean_absolute_error": "mae",
+    },
+    "optimizer": {},
+}
+
+
+def resolve_name(kind: str, name) -> str:
+    """The vocabulary's name for a loss, metric or optimiser name as users write it.
+
+    Case is ignored; Keras's spellings (:data:`ALIASES`) map to the names
+    of :data:`LOSSES`, :data:`METRICS` and :data:`OPTIMIZERS`.
+
+    Args:
+        kind: ``"loss"``, ``"metric"`` or ``"optimizer"``.
+        name: the name given, e.g. ``"Adam"``, ``"sparse_categorical_crossentropy"``.
+
+    Raises:
+        ValueError: an unknown name; the message lists the accepted ones.
+    """
+    known = {"loss": tuple(LOSSES), "metric": METRICS, "optimizer": OPTIMIZERS}
+    _choice("kind", kind, known)
+    if not isinstance(name, str):
+        raise TypeError(f"Expected the {kind} as a name (a string). Received: {type(name).__name__}")
+    key = name.strip().lower()
+    if key in known[kind]:
+        return key
+    if key in ALIASES[kind]:
+        return ALIASES[kind][key]
+    accepted = sorted(set(known[kind]) | set(ALIASES[kind]))
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise ValueError(f"Expected {article} {kind} in {accepted}. Received: {name!r}")

@@ -76,6 +76,7 @@ from ._placement import model_place, on_model
 from .callbacks import Callback, ModelCheckpoint
 from .divergence import DivergenceCheck, EpochStart, NonFiniteLossError, all_finite
 from .evaluation import evaluate, predict
+from .fit_arguments import fit_arguments
 from .history import History
 from .losses import get_loss
 from .metrics import get_metric
@@ -443,7 +444,8 @@ class Trainer:
 _SETUP = frozenset(inspect.signature(Trainer).parameters) - {"model"}
 
 
-def fit(model, X, y=None, **options) -> History:
+def fit(model, X, y=None, *, loss, optimizer, lr: float | None = None, metrics=(),
+        validation_data=None, **options) -> History:
     """Train ``model`` by minibatch gradient descent and return its :class:`History`.
 
     ``fit(model, X, y, **options)`` is ``Trainer(model, **setup).fit(X, y, **run)``
@@ -453,12 +455,18 @@ def fit(model, X, y=None, **options) -> History:
     Args:
         model: an ``nn.Module`` (any callable Tensor -> Tensor with
             ``train()``/``eval()``/``state_dict()``).
-        X: inputs, (n_samples, ...), finite numbers (made float32).
+        X: inputs, (n_samples, ...), finite numbers, in the model's
+            dtype (see "dtypes" below); or a map-style dataset
+            (``__len__``, ``__getitem__`` -> ``x`` or ``(x, y)``, as
+            ``torch.utils.data.Dataset``), read once into arrays, with ``y=None``.
         y: targets (class ids for "cross_entropy", real values for "mse"),
             or None to reconstruct X; for a multi-task model, a dict
             ``{task: targets or None}`` (None: the task reconstructs X).
         loss: a name ("cross_entropy", "mse", "l1", "bce", "gaussian_nll";
-            see :mod:`chainrule.training.losses`) or a callable
+            see :mod:`chainrule.training.losses`; Keras's names too:
+            "sparse_categorical_crossentropy", "categorical_crossentropy"
+            with one-hot targets, "binary_crossentropy", "mse", "mae";
+            every loss takes logits) or a callable
             ``(output Tensor, target ndarray) -> scalar Tensor``; or a dict
             ``{task: loss}`` for a model returning ``{task: output}``
             (:class:`chainrule.nn.MultiTask`): the objective is then
@@ -468,13 +476,21 @@ def fit(model, X, y=None, **options) -> History:
             appended to X with every labelled task's target marked missing:
             they train only the tasks whose target is None (reconstruction),
             through the shared trunk.  Needs a dict ``loss``.
-        optimizer: a ``chainrule.optim`` optimiser over the model's parameters.
+        optimizer: a ``chainrule.optim`` optimiser over the model's
+            parameters, or a name ("adam", "sgd", "rmsprop", "adagrad",
+            "adamw", "momentum", "nesterov", ...; case ignored) built over
+            them with ``lr``.
+        lr: the learning rate of an optimiser given by name (default: its
+            class's, 0.01 for the SGD family; see
+            :mod:`chainrule.training.fit_arguments`).
         epochs: total number of epochs; on resume, training continues up
             to this total.
         batch_size: minibatch size m'.
-        validation_data: ``(X_val, y_val)`` scored after every epoch.
+        validation_data: ``(X_val, y_val)`` (or a map-style dataset)
+            scored after every epoch.
         validation_split: or a share of (X, y) held out for validation.
-        metrics: names ("accuracy", "mse", "mae", "log_likelihood", "loss")
+        metrics: names ("accuracy", "mse", "mae", "log_likelihood", "loss";
+            Keras's "acc", "sparse_categorical_accuracy", ... too)
             or callables ``(output, target) -> float``; for a multi-task
             model ``{task: [metric, ...]}``, logged as ``<task>_<metric>``.
         callbacks: :class:`Callback` instances (EarlyStopping, ...).
@@ -495,7 +511,9 @@ def fit(model, X, y=None, **options) -> History:
             after every step (e.g. ``regularization.MaxNorm(3.0)``).
         transform: ``(xb, yb) -> (xb, yb)`` per training minibatch
             (augmentation); not applied to validation data.
-        shuffle: reshuffle the training rows every epoch.
+        shuffle: reshuffle the training rows every epoch (on by default,
+            as in Keras; the :class:`~chainrule.data.DataLoader` itself
+            follows PyTorch: off unless asked).
         drop_last: skip a last minibatch smaller than ``batch_size``.
         sampler: the rows of each epoch, e.g. a
             :class:`~chainrule.data.CurriculumSampler` (easy rows first,
@@ -513,6 +531,12 @@ def fit(model, X, y=None, **options) -> History:
         distributed: data-parallel over MPI: None (detect an MPI launcher),
             True or False (see :class:`Trainer`).
 
+    dtypes: the data take the model's dtype
+    (:mod:`chainrule.training.dtype_policy`).  A float64 model (e.g.
+    ``model.double()``) trains on float64 data; float64 NumPy data given
+    to a float32 model are converted to float32 with a
+    ``DtypeConversionWarning`` (shown once per call site).
+
     Returns:
         The :class:`History` of per-epoch logs.
 
@@ -529,6 +553,13 @@ def fit(model, X, y=None, **options) -> History:
         >>> hist = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=20,
         ...            validation_split=0.1, metrics=["accuracy"],
         ...            callbacks=[EarlyStopping(patience=3)])
+        >>> fit(model, X, y, loss="sparse_categorical_crossentropy", optimizer="adam",
+        ...     lr=1e-3, metrics=["accuracy"])
     """
+    X, y, loss, optimizer, metrics, validation_data = fit_arguments(
+        model, X, y, loss=loss, optimizer=optimizer, lr=lr, metrics=metrics,
+        validation_data=validation_data)
+    options.update(loss=loss, optimizer=optimizer, metrics=metrics,
+                   validation_data=validation_data)
     setup = {k: options.pop(k) for k in _SETUP & options.keys()}
     return Trainer(model, **setup).fit(X, y, **options)
