@@ -14,9 +14,17 @@ BatchNorm buffers         running_mean/var (float),   the same; num_batches_trac
 PReLU ``weight``          (num_parameters,)           (num_parameters,) (same)
 ========================  ==========================  ==========================
 
-The only two-dimensional ``weight`` in ``chainrule.nn`` is Linear's, so the
-conversion transposes every 2-D entry whose name ends in ``weight`` and
-copies the rest.  torch is never imported: the functions take any arrays
+The conversion transposes every 2-D entry whose name ends in ``weight`` and
+copies the rest.  The recurrent and attention layers keep PyTorch's layout
+under names of their own (``weight_ih_l0``, ``in_proj_weight``: copied
+as they are; ``out_proj.weight`` is a Linear's).  Embedding's 2-D
+``weight`` (num_embeddings, embedding_dim) is PyTorch's layout too: a
+chainrule state dict names such entries (its ``_torch_layout`` attribute),
+which ``to_torch_state_dict`` copies untransposed, and
+``from_torch_state_dict`` names the entries it transposed
+(``_transposed_from_torch``), which ``Module.load_state_dict`` transposes
+back where the model keeps PyTorch's layout.  Pass the dicts these
+functions return as they are (a copy of the dict loses the names).  torch is never imported: the functions take any arrays
 ``np.asarray`` accepts (NumPy arrays, CPU torch tensors) and return NumPy
 arrays; ``torch.from_numpy`` turns them into tensors for
 ``torch_model.load_state_dict(..., strict=True)``.
@@ -60,19 +68,23 @@ def _as_array(key: str, value: Any) -> np.ndarray:
     return array
 
 
-def _convert(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:
+def _convert(state: Mapping[str, Any], keep: frozenset = frozenset()
+             ) -> OrderedDict[str, np.ndarray]:
     if not isinstance(state, Mapping):
         raise TypeError(
             f"Expected a state dict (a mapping of names to arrays). Received: "
             f"{type(state).__name__}"
         )
     out: OrderedDict[str, np.ndarray] = OrderedDict()
+    transposed = []
     for key, value in state.items():
         array = _as_array(key, value)
-        if _is_linear_weight(key, array):
+        if _is_linear_weight(key, array) and key not in keep:
             out[key] = array.T.copy(order="C")
+            transposed.append(key)
         else:
             out[key] = np.array(array, copy=True)
+    out._transposed_from_torch = frozenset(transposed)  # type: ignore[attr-defined]
     return out
 
 
@@ -87,7 +99,7 @@ def to_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray
         ``torch.from_numpy`` and ``load_state_dict(strict=True)`` on a torch
         model of the same layers.
     """
-    return _convert(state)
+    return _convert(state, getattr(state, "_torch_layout", frozenset()))
 
 
 def from_torch_state_dict(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarray]:

@@ -78,7 +78,21 @@ CASES = [
      lambda x: TF.avg_pool2d(x * x, 3, stride=2, padding=1), (1, 2, 5, 4)),
     ("batch_norm", lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
      lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True), (5, 3), (3,), (3,)),
+    ("erf", lambda a: PRIMITIVES["erf"](a * 1.5), lambda a: torch.erf(a * 1.5), (4, 3)),
+    ("recurrent_scan-lstm",
+     lambda xw, w, b, h, c: PRIMITIVES["recurrent_scan"](xw, w, b, h, c, mode="lstm"),
+     lambda xw, w, b, h, c: _torch_lstm(xw, w, b, h, c), (3, 2, 8), (8, 2), (8,), (2, 2), (2, 2)),
 ]
+
+
+def _torch_lstm(xw, w_hh, b_hh, h, c):
+    """torch's LSTM cell over the steps of xw (its input projection the identity), [h, c] stacked."""
+    eye = torch.eye(xw.shape[-1], dtype=xw.dtype)
+    outs = []
+    for x in xw:
+        h, c = torch.lstm_cell(x, (h, c), eye, w_hh, torch.zeros_like(b_hh), b_hh)
+        outs.append(torch.cat([h, c], dim=-1))
+    return torch.stack(outs)
 
 
 def _double_backward(fn, inputs, u, ws, lib):

@@ -1,7 +1,8 @@
 """Layers, activations and losses: ``chainrule.nn``."""
 
-from . import functional, init
+from . import functional, init, utils
 from .activation import (
+    GELU,
     Abs,
     Identity,
     LeakyReLU,
@@ -9,21 +10,30 @@ from .activation import (
     PReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
 from .conv import Conv1d, Conv2d, Flatten
 from .dropout import Dropout, GaussianNoise
+from .embedding import Embedding
 from .linear import Linear
 from .module import Module
 from .multitask import MultiTask
+from .normalization import LayerNorm
 from .parameter import Parameter
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
+    "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Abs",
     "AvgPool1d",
     "AvgPool2d",
@@ -32,9 +42,11 @@ __all__ = [
     "Conv1d",
     "Conv2d",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GaussianNoise",
     "Identity",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -43,14 +55,18 @@ __all__ = [
     "Module",
     "ModuleList",
     "MultiTask",
+    "MultiheadAttention",
     "PReLU",
     "Parameter",
+    "RNNBase",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

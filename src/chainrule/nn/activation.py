@@ -100,3 +100,26 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+class GELU(Module):
+    """Gaussian error linear unit g(z) = z Φ(z) (``approximate="tanh"``: PyTorch's tanh form)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"Expected approximate 'none' or 'tanh'. Received: {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """Sigmoid linear unit (swish) g(z) = z σ(z)."""
+
+    def forward(self, x):
+        return F.silu(x)

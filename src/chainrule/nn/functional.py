@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as _random
-from .._backend import namespace_of, to_host
+from .._backend import device_of, from_host, namespace_of, to_host
 from ..autograd import ops
 from ..autograd.engine import Tensor
 
@@ -26,8 +26,11 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dropout",
+    "embedding",
     "gaussian_nll_loss",
+    "gelu",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -36,7 +39,9 @@ __all__ = [
     "nll_loss",
     "prelu",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
+    "silu",
     "softmax",
     "softplus",
     "tanh",
@@ -211,7 +216,7 @@ def _check_targets(target, n_classes, n_rows):
 
 
 def cross_entropy(logits: Tensor, target, label_smoothing: float = 0.0,
-                  reduction: str = "mean") -> Tensor:
+                  reduction: str = "mean", ignore_index: int = -100) -> Tensor:
     """Softmax cross-entropy: -log softmax(z)[y], the multinoulli NLL (§6.2.2.3).
 
     Args:
@@ -223,6 +228,9 @@ def cross_entropy(logits: Tensor, target, label_smoothing: float = 0.0,
             class, ε/(C-1) elsewhere, §7.5.1) is the same thing with
             ε_torch = ε_book · C/(C-1).
         reduction: "mean" | "sum" | "none".
+        ignore_index: rows whose target is this id (padding) add nothing
+            to the loss or the gradient; "mean" averages over the other
+            rows (NaN when there are none), as PyTorch.
 
     Forward and backward are fused: the gradient is softmax(z) - q.
     """
@@ -237,16 +245,41 @@ def cross_entropy(logits: Tensor, target, label_smoothing: float = 0.0,
         axes = (0,) + tuple(range(2, logits.ndim)) + (1,)
         flat = logits.transpose(*axes).reshape(-1, c)
         t = _targets(target)
-        loss = cross_entropy(flat, namespace_of(t).reshape(t, (-1,)), label_smoothing, reduction)
+        loss = cross_entropy(flat, namespace_of(t).reshape(t, (-1,)), label_smoothing, reduction,
+                             ignore_index)
         if reduction == "none":
             return loss.reshape(*t.shape)
         return loss
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy expects (N, C) logits. Received shape {logits.shape}")
-    t = _check_targets(target, logits.shape[1], logits.shape[0])
+    t = _targets(target)
+    ignored = t == ignore_index if namespace_of(t) is not np or t.dtype.kind in "iu" else None
+    if ignored is not None and bool(namespace_of(t).any(ignored)):
+        return _cross_entropy_ignoring(logits, t, ignored, float(label_smoothing), reduction)
+    t = _check_targets(t, logits.shape[1], logits.shape[0])
     return ops.softmax_cross_entropy(
         logits, t, smoothing=float(label_smoothing), reduction=reduction
     )
+
+
+def _cross_entropy_ignoring(logits, t, ignored, smoothing, reduction):
+    """Cross-entropy of the rows whose target is not ``ignore_index`` (``ignored`` false)."""
+    xp = namespace_of(t)
+    t = _check_targets(xp.where(ignored, xp.zeros_like(t), t), logits.shape[1], logits.shape[0])
+    losses = ops.softmax_cross_entropy(logits, t, smoothing=smoothing, reduction="none")
+    data = losses.data
+    lns = namespace_of(data)
+    keep = xp.logical_not(ignored)
+    if namespace_of(keep) is not lns:
+        keep = from_host(to_host(keep), lns, device_of(data))
+    keep = lns.astype(keep, data.dtype)
+    losses = losses * keep
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    return total / lns.sum(keep)
 
 
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -364,4 +397,11 @@ from .functional_conv import (  # noqa: F401  (conv and pooling: F.conv2d, F.max
     conv2d,
     max_pool1d,
     max_pool2d,
+)
+from .functional_seq import (
+    embedding,
+    gelu,
+    layer_norm,
+    scaled_dot_product_attention,
+    silu,
 )

@@ -68,6 +68,9 @@ class Module:
     # set in __init__ (object.__setattr__); declared for type checkers
     training: bool
     _modules: OrderedDict
+    #: names of 2-D parameters kept in PyTorch's layout (Embedding's weight):
+    #: ``cr.interop`` leaves them untransposed (see ``state_dict``)
+    _torch_layout: tuple[str, ...] = ()
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -254,6 +257,7 @@ class Module:
         """
         out = OrderedDict()
         seen = set()
+        out._torch_layout = self._torch_layout_keys()  # type: ignore[attr-defined]
         for mod_name, mod in self.named_modules():
             dot = f"{mod_name}." if mod_name else ""
             for name, p in mod._parameters.items():
@@ -265,6 +269,12 @@ class Module:
                 if value is not None:
                     out[dot + name] = np.array(to_host(value), copy=True)
         return out
+
+    def _torch_layout_keys(self) -> frozenset:
+        """Qualified names of the parameters that keep PyTorch's layout."""
+        return frozenset(
+            (f"{mod_name}." if mod_name else "") + name
+            for mod_name, mod in self.named_modules() for name in mod._torch_layout)
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
         """Copy arrays *into* the existing parameters and buffers.
@@ -298,10 +308,16 @@ class Module:
                     f"missing keys {missing}, unexpected keys {unexpected}"
                 )
         writes = []
+        # cr.interop.from_torch_state_dict transposes every 2-D weight: undo it where
+        # this model keeps PyTorch's layout
+        flipped = getattr(state, "_transposed_from_torch", frozenset())
+        keep = self._torch_layout_keys() & flipped if flipped else frozenset()
         for key, value in state.items():
             if key not in targets:
                 continue
             value = to_host(value.data if isinstance(value, Tensor) else value)
+            if key in keep:
+                value = value.T
             target = targets[key]
             if target.shape != value.shape:
                 raise ValueError(

@@ -221,4 +221,8 @@ def converter_for(module: Any) -> Converter | None:
 
 def supported_types() -> list[str]:
     """Names of the module types the exporter converts."""
-    return sorted({t.__name__ for t in _CONVERTERS} | {"Sequential"})
+    return sorted({t.__name__ for t, fn in _CONVERTERS.items()
+                   if not getattr(fn, "refuses", False)} | {"Sequential"})
+
+
+from . import _sequence  # noqa: F401  (registers the sequence layers' converters)
