@@ -7,11 +7,14 @@ API reference comes from the docstrings (autodoc, Google style via napoleon).
 
 import os
 import re
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
 
-import chainrule  # noqa: E402 (after the path insert)
+import chainrule
 
 project = "chainrule"
 author = "the chainrule authors"
@@ -45,6 +48,28 @@ napoleon_use_rtype = False
 html_theme = "pydata_sphinx_theme"
 html_title = "chainrule"
 html_static_path: list = []
+
+
+# --- math rendered offline ---------------------------------------------------------
+# MathJax 3 comes from the docs extra (the django-static-mathjax package ships its
+# files; Django itself is not needed).  The parts a page uses are staged into a
+# folder that Sphinx copies to _static/mathjax, so the site loads nothing from the
+# network.
+def _stage_mathjax() -> str:
+    import mathjax  # the docs extra's django-static-mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    stage = Path(tempfile.mkdtemp(prefix="chainrule-docs-")) / "mathjax"
+    stage.mkdir()
+    shutil.copy2(es5 / "tex-chtml.js", stage / "tex-chtml.js")
+    for part in ("input/tex/extensions", "output/chtml/fonts/woff-v2", "ui", "a11y",
+                 "adaptors"):
+        shutil.copytree(es5 / part, stage / part)
+    return str(stage.parent)
+
+
+html_static_path.append(_stage_mathjax())
+mathjax_path = "mathjax/tex-chtml.js"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

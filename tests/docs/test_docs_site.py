@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,16 @@ def test_api_page_covers_every_public_package():
     public = {f"chainrule.{m.name}" for m in pkgutil.iter_modules(chainrule.__path__)
               if not m.name.startswith("_")}
     assert public <= documented, f"packages missing from docs/api.rst: {public - documented}"
+
+
+def test_math_renders_offline(site):
+    """Math pages load MathJax from the site itself; no page loads a script from the network."""
+    page = (site / "getting_started.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-chtml.js" in page  # its $h = xW + b$
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 100_000
+    fonts = site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("MathJax_Main-Regular.woff"))
+    for page in site.glob("*.html"):
+        scripts = re.findall(r'<script[^>]*src="([^"]+)"', page.read_text(encoding="utf-8"))
+        remote = [src for src in scripts if "://" in src or src.startswith("//")]
+        assert not remote, f"{page.name} loads scripts from the network: {remote}"

@@ -21,7 +21,7 @@ TASKS = Path(__file__).resolve().parents[2] / "examples" / "tasks"
 NAMES = [
     "classification", "missing_inputs", "regression", "transcription",
     "structured_output", "anomaly_detection", "synthesis", "imputation",
-    "denoising", "density_estimation",
+    "denoising", "density_estimation", "translation",
 ]
 
 
@@ -185,3 +185,79 @@ def test_mdn_log_likelihood_matches_scipy():
     ref = np.log((pi * dens).sum(axis=1))
     got = de.mdn_log_likelihood(cr.tensor(out), y).data
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_translation_beats_word_by_word(capsys):
+    mod, r, out = _run("translation", capsys)
+    for model in ("plain", "weight_noise"):
+        for decoder in ("greedy", "beam"):
+            assert r[f"{model}_{decoder}_exact"] >= mod.SMALL_EXACT_BAR
+            assert r[f"{model}_{decoder}_bleu"] >= r["baseline_bleu"] + mod.SMALL_BLEU_MARGIN
+    assert r["baseline_exact"] < 0.1  # French reorders: word by word is rarely all right
+    _shows(out, r["plain_greedy_exact"], r["plain_beam_bleu"], r["baseline_bleu"])
+
+
+def test_translation_corpus_and_bleu():
+    numbers = importlib.import_module("_numbers")
+    cases = {97: "quatre-vingt-dix-sept", 71: "soixante et onze", 80: "quatre-vingts",
+             81: "quatre-vingt-un", 200: "deux cents", 205: "deux cent cinq",
+             1000: "mille", 2080: "deux mille quatre-vingts", 21: "vingt et un"}
+    for n, written in cases.items():
+        assert numbers.french(n) == written
+        assert numbers.detokenize(numbers.tokens(written)) == written
+    assert numbers.english(342) == "three hundred and forty-two"
+    assert numbers.english(1005) == "one thousand and five"
+    ref = numbers.tokens("trois cent quarante-deux")
+    assert numbers.bleu([ref], [ref]) == 1.0
+    assert numbers.bleu([["trois"]], [ref]) == 0.0
+    # the last of five tokens wrong: the 1..4-gram precisions are 4/5, 3/4, 2/3 and 1/2
+    last_wrong = numbers.bleu([["trois", "cent", "quarante", "-", "un"]], [ref])
+    assert abs(last_wrong - (4 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25) < 1e-12
+    one_wrong = numbers.bleu([["a", "b", "c", "d", "x", "f", "g", "h"]],
+                        [["a", "b", "c", "d", "e", "f", "g", "h"]])
+    # 1..4-gram precisions 7/8, 5/7, 3/6, 1/5; no brevity penalty (equal lengths)
+    expected = (7 / 8 * 5 / 7 * 3 / 6 * 1 / 5) ** 0.25
+    assert abs(one_wrong - expected) < 1e-12
+
+
+def test_translation_beam_search_keeps_the_most_likely_phrase():
+    """A hand-set decoder whose greedy first choice leads to a less likely whole phrase."""
+    import chainrule as cr
+
+    tr = importlib.import_module("translation")
+    a, b, end = 3, 4, tr.EOS
+    logp = {  # next-token probabilities after each prefix; longer prefixes must end
+        0: {a: 0.6, b: 0.4},
+        a: {end: 0.3, b: 0.35, a: 0.35},
+        b: {end: 0.95, a: 0.05},
+    }
+
+    class Table:
+        """The recurrent state carries the prefix: 0 none, a or b one token, 9 longer."""
+
+        def eval(self):
+            return self
+
+        def encode(self, source):
+            n, s = source.shape
+            return (np.zeros((n, s, 1)), np.zeros((n, s, 1)), np.zeros((1, n, 1)),
+                    np.ones((n, 1, s), dtype=bool))
+
+        def decode(self, previous, state, memory):
+            rows, codes = [], []
+            for token, code in zip(previous[:, -1], state[0, :, 0].astype(int)):
+                if token != tr.BOS:
+                    code = token if code == 0 else 9
+                row = np.full(5, -1e9)
+                for t, p in logp.get(code, {end: 1.0}).items():
+                    row[t] = np.log(p)
+                rows.append(row)
+                codes.append(code)
+            return (cr.tensor(np.array(rows)[:, None, :]),
+                    np.array(codes, dtype=float).reshape(1, -1, 1))
+
+    source = np.zeros((1, 2), dtype=np.int64)
+    greedy = tr.beam_search(Table(), source, beam=1, max_len=4)
+    beam = tr.beam_search(Table(), source, beam=2, max_len=4)
+    assert list(greedy[0][:3]) == [a, a, end]  # p = 0.6 * 0.35 = 0.21
+    assert list(beam[0][:2]) == [b, end]  # p = 0.4 * 0.95 = 0.38
