@@ -69,3 +69,9 @@ def test_integer_tensors_go_through_without_gradient():
     np.testing.assert_array_equal(cr.sign(t).data, [-1, 1, 1])
     np.testing.assert_array_equal(cr.remainder(t, 3).data, [0, 2, 2])
     assert not cr.sign(t).requires_grad
+
+
+def test_every_declared_operator_has_its_forward():
+    from chainrule.autograd import engine
+
+    assert not engine._DECLARED, f"Tensor declares ops nothing defines: {sorted(engine._DECLARED)}"
