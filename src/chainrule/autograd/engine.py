@@ -8,8 +8,11 @@ side by side (``ops.py``, ``elementwise.py``, ``conv_ops.py``, ``pool_ops.py``,
 ``nn/batchnorm.py``) and are written once against the array namespace ``xp``
 they receive.  The engine records ``(vjp, inputs, need, fwd, params)`` on the
 output tensor and nothing else.  :data:`PRIMITIVES` holds every primitive by
-name; Tensor's operators and methods call them there (the modules defining
-primitives import this one, so it never imports them).
+name.  The modules defining primitives import this one, so it never imports
+them: Tensor's operators and simple methods are declared by name in the class
+body and *are* the primitives once ``@primitive`` gives them their forward
+(``Tensor.__add__ is ops.add``: no extra call per op); the others call
+``PRIMITIVES[name]``.
 
 Two kinds of namespace run the same code:
 
@@ -87,7 +90,7 @@ __all__ = [
 ]
 
 #: name -> op, for every primitive (filled by :func:`primitive`); Tensor's
-#: operators call through it, and the gradient checks are driven from it.
+#: methods call through it, and the gradient checks are driven from it.
 PRIMITIVES: dict[str, Callable[..., Tensor]] = {}
 
 #: The differentiable namespace a create_graph backward re-runs forwards with
