@@ -8,8 +8,11 @@ side by side (``ops.py``, ``elementwise.py``, ``conv_ops.py``, ``pool_ops.py``,
 ``nn/batchnorm.py``) and are written once against the array namespace ``xp``
 they receive.  The engine records ``(vjp, inputs, need, fwd, params)`` on the
 output tensor and nothing else.  :data:`PRIMITIVES` holds every primitive by
-name; Tensor's operators and methods call them there (the modules defining
-primitives import this one, so it never imports them).
+name.  The modules defining primitives import this one, so it never imports
+them: Tensor's operators and simple methods are declared by name in the class
+body and *are* the primitives once ``@primitive`` gives them their forward
+(``Tensor.__add__ is ops.add``: no extra call per op); the others call
+``PRIMITIVES[name]``.
 
 Two kinds of namespace run the same code:
 
@@ -56,16 +59,22 @@ from typing import Any
 import numpy as _np
 
 from .._backend import (
-    _NAMESPACES,
     as_float_array,
     device_of,
     from_host,
-    namespace_of,
     parse_device,
     to_host,
     xp,
 )
 from .._backend import kernels as _kernels
+from ._arrays import (
+    _cotangent,
+    _engine_kernels,
+    _is_float,
+    _itemsize,
+    _ns,
+    _own_grad_np,
+)
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad
 
 __all__ = [
@@ -81,7 +90,7 @@ __all__ = [
 ]
 
 #: name -> op, for every primitive (filled by :func:`primitive`); Tensor's
-#: operators call through it, and the gradient checks are driven from it.
+#: methods call through it, and the gradient checks are driven from it.
 PRIMITIVES: dict[str, Callable[..., Tensor]] = {}
 
 #: The differentiable namespace a create_graph backward re-runs forwards with
@@ -99,38 +108,6 @@ def register_graph_namespace(ns) -> None:
 _ndarray = xp.ndarray
 _new_tensor = object.__new__
 _next_seq = itertools.count().__next__  # creation numbers of recorded op results
-
-#: namespace -> its kernels the engine uses on every backward (one lookup per call)
-_ENGINE_KERNELS: dict = {}
-
-
-def _engine_kernels(ns):
-    """``(own_grad, column_sums)`` entries serving namespace ``ns``."""
-    try:
-        return _ENGINE_KERNELS[ns]
-    except KeyError:
-        pair = (_kernels.kernel("own_grad", ns), _kernels.kernel("column_sums", ns))
-        _ENGINE_KERNELS[ns] = pair
-        return pair
-
-
-_own_grad_np = _kernels.registered("own_grad")["numpy"]
-
-
-def _ns(a):
-    """The namespace of array ``a`` (one dict lookup for a known type)."""
-    try:
-        return _NAMESPACES[type(a)]
-    except KeyError:
-        return namespace_of(a)
-
-
-def _is_float(a) -> bool:
-    """Whether array ``a`` has a real or complex floating dtype (any namespace)."""
-    if type(a) is _ndarray:
-        return a.dtype.kind in "fc"
-    return _ns(a).isdtype(a.dtype, ("real floating", "complex floating"))
-
 
 def unbroadcast(g, shape):
     """Sum ``g`` down to ``shape``: the vjp of NumPy broadcasting.
@@ -164,6 +141,163 @@ def unbroadcast(g, shape):
             f"input's shape {shape} (a vjp returned the wrong shape)"
         )
     return g
+
+
+def primitive(fwd):
+    """Turn ``fwd(xp, *arrays, **params) -> (out, vjp)`` into a differentiable op.
+
+    Positional arguments may be Tensors or constants (arrays, scalars);
+    keyword arguments are non-differentiable parameters (axis, shape...).
+    ``vjp(g, need)`` returns one gradient per positional argument, computing
+    only those with ``need[i]`` true.  The op is registered in PRIMITIVES
+    under ``fwd``'s name (and is the Tensor operator declared with that name).
+
+    ``xp`` is the array namespace the forward and its vjp compute with: the
+    raw one when the op runs, the differentiable one when a
+    ``create_graph=True`` backward re-runs it on Tensors (module doc).  A
+    forward without a first parameter named ``xp`` or ``ns`` (``fwd(*arrays)``) still
+    works, but its gradient cannot be differentiated again.
+    """
+    op = _DECLARED.pop(fwd.__name__, None) or _new_op(fwd.__name__)
+    op._define(fwd)
+    return op
+
+
+#: ops declared by Tensor's class body whose forward is not defined yet
+_DECLARED: dict = {}
+
+
+def _declare(name: str) -> Callable[..., Tensor]:
+    """The op ``name``, its forward to come from ``@primitive`` on a function of that name.
+
+    Tensor's operators and simple methods are the primitives themselves
+    (``Tensor.__add__ is ops.add``): no extra Python call per op, the tape's
+    per-op cost on small arrays.  The modules defining the forwards import
+    this one, so the class declares the ops by name and they complete them.
+    """
+    return _DECLARED.setdefault(name, _new_op(name))
+
+
+def _new_op(name: str):
+    """The op wrapper of primitive ``name`` (its forward given by ``op._define``)."""
+    fwd: Any = None
+    namespaced = False
+    #: namespace -> the forward serving it (``fwd`` or a per-backend variant),
+    #: called as ``call(*arrays, **params)`` with the namespace bound
+    impls: dict = {}
+    np_call = None  # impls[numpy], once resolved
+
+    def resolve(ns):
+        nonlocal np_call
+        if fwd is None:
+            raise RuntimeError(
+                f"the primitive {name!r} has no forward: import chainrule.autograd first"
+            )
+        if not namespaced:
+            call = fwd
+        else:
+            entries = _kernels.registered("op:" + name)
+            call = functools.partial(entries.get(_kernels.backend_name(ns)) or fwd, ns)
+        impls[ns] = call
+        if ns is _np:
+            np_call = call
+        return call
+
+    # This wrapper is the tape's whole per-op cost, so it is written for
+    # speed: one pass over the arguments, no generator, no extra calls.
+    def op(*args, **params):
+        arrays = []
+        need = []
+        a0 = args[0] if args else None
+        if isinstance(a0, Tensor) and type(a0.data) is _ndarray:
+            # the host fast path: the first operand is a NumPy Tensor
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a.data)
+                    need.append(a.requires_grad)
+                else:
+                    arrays.append(_constant(a, args))
+                    need.append(False)
+            out, vjp = (np_call or resolve(_np))(*arrays, **params)
+            if type(out) is not _ndarray:
+                out = _np.asarray(out)  # NumPy returns scalars for 0-d results
+        else:
+            ns = None
+            late = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    d = a.data
+                    if ns is None:
+                        ns = _np if type(d) is _ndarray else _ns(d)
+                    elif ns is not _np and type(d) is _ndarray:
+                        d = _constant(d, args, ns)  # a NumPy Tensor meeting another library
+                    arrays.append(d)
+                    need.append(a.requires_grad)
+                elif ns is None:
+                    late = True
+                    arrays.append(a)
+                    need.append(False)
+                else:
+                    arrays.append(_constant(a, args, ns))
+                    need.append(False)
+            if late:  # a constant came before the first Tensor: convert it now
+                if ns is None:
+                    ns = _np
+                arrays = [arr if isinstance(a, Tensor) else _constant(a, args, ns)
+                          for a, arr in zip(args, arrays)]
+            try:
+                call = impls[ns]
+            except KeyError:
+                if ns is None:  # no Tensor and no constant at all
+                    ns = _np
+                call = impls.get(ns) or resolve(ns)
+            out, vjp = call(*arrays, **params)
+            if type(out) is not _ndarray and ns is _np:
+                out = _np.asarray(out)  # NumPy returns scalars for 0-d results
+        t = _new_tensor(Tensor)
+        t.data = out
+        t.grad = None
+        if _mode.enabled and True in need:
+            t.requires_grad = True
+            t._ctx = (vjp, args, tuple(need), fwd, params)
+            t._seq = _next_seq()
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        return t
+
+    def define(f):
+        nonlocal fwd, namespaced, np_call
+        params_list = list(inspect.signature(f).parameters)
+        # ``ns`` where a module's own raw helpers already use the name ``xp``
+        namespaced = bool(params_list) and params_list[0] in ("xp", "ns")
+        f._namespaced = namespaced
+        fwd = f
+        impls.clear()
+        np_call = None
+        op.__name__ = f.__name__
+        op.__qualname__ = f.__qualname__
+        op.__doc__ = f.__doc__
+        op.__wrapped__ = f
+        PRIMITIVES[name] = op
+
+    def variant(backend: str):
+        """Decorator: a forward ``fwd(xp, ...)`` serving only ``backend`` ("numpy", "cupy",
+        "generic"); ``create_graph`` always re-runs the generic one."""
+
+        def deco(f):
+            nonlocal np_call
+            _kernels.register("op:" + name, backend)(f)
+            impls.clear()
+            np_call = None
+            return f
+
+        return deco
+
+    wrapper: Any = op  # with its two hooks
+    wrapper._define = define
+    wrapper.variant = variant
+    return wrapper
 
 
 class Tensor:
@@ -317,22 +451,26 @@ class Tensor:
         data = self.data if type(self.data) is _ndarray else _np.asarray(self.data)
         return data if dtype is None else data.astype(dtype)
 
-    # --- operators and methods: each calls its primitive ------------------
-    def __add__(self, other: Any) -> Tensor: return PRIMITIVES["add"](self, other)
+    # --- operators and methods ---------------------------------------------
+    # ``name = _declare("op")``: the method is the primitive ``op`` itself
+    # (no extra call per op); the others call one.
+    __add__ = _declare("add")
+    __sub__ = _declare("sub")
+    __mul__ = _declare("mul")
+    __truediv__ = _declare("div")
+    __matmul__ = _declare("matmul")
+    __pow__ = _declare("pow")
+    __neg__ = _declare("neg")
+    __abs__ = _declare("abs")
+
     def __radd__(self, other: Any) -> Tensor: return PRIMITIVES["add"](other, self)
-    def __sub__(self, other: Any) -> Tensor: return PRIMITIVES["sub"](self, other)
     def __rsub__(self, other: Any) -> Tensor: return PRIMITIVES["sub"](other, self)
-    def __mul__(self, other: Any) -> Tensor: return PRIMITIVES["mul"](self, other)
     def __rmul__(self, other: Any) -> Tensor: return PRIMITIVES["mul"](other, self)
-    def __truediv__(self, other: Any) -> Tensor: return PRIMITIVES["div"](self, other)
     def __rtruediv__(self, other: Any) -> Tensor: return PRIMITIVES["div"](other, self)
-    def __matmul__(self, other: Any) -> Tensor: return PRIMITIVES["matmul"](self, other)
     def __rmatmul__(self, other: Any) -> Tensor: return PRIMITIVES["matmul"](other, self)
-    def __pow__(self, other: Any) -> Tensor: return PRIMITIVES["pow"](self, other)
     def __rpow__(self, other: Any) -> Tensor: return PRIMITIVES["pow"](other, self)
-    def __neg__(self) -> Tensor: return PRIMITIVES["neg"](self)
     def __pos__(self) -> Tensor: return self
-    def __abs__(self) -> Tensor: return PRIMITIVES["abs"](self)
+
     def __getitem__(self, index: Any) -> Tensor:
         # Tensors used as indices (alone or inside a tuple) are plain constants
         if isinstance(index, tuple):
@@ -346,6 +484,7 @@ class Tensor:
     def __le__(self, other: Any) -> Tensor: return self._compare("less_equal", other)
     def __gt__(self, other: Any) -> Tensor: return self._compare("greater", other)
     def __ge__(self, other: Any) -> Tensor: return self._compare("greater_equal", other)
+
     def _compare(self, name: str, other: Any) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
         ns = _ns(self.data)
@@ -381,56 +520,56 @@ class Tensor:
             axes = tuple(axes[0])
         return PRIMITIVES["transpose"](self, axes=axes or None)
 
-    @property
-    def T(self) -> Tensor: return PRIMITIVES["transpose"](self)
+    T = property(_declare("transpose"), doc="All axes reversed.")
+
     def astype(self, dtype: Any, copy: bool = True) -> Tensor:
         return PRIMITIVES["astype"](self, dtype=dtype)
 
-    def relu(self) -> Tensor: return PRIMITIVES["relu"](self)
-    def sigmoid(self) -> Tensor: return PRIMITIVES["sigmoid"](self)
-    # the array API's elementwise functions (elementwise.py), as torch's Tensor methods
-    def exp(self) -> Tensor: return PRIMITIVES["exp"](self)
-    def expm1(self) -> Tensor: return PRIMITIVES["expm1"](self)
-    def log(self) -> Tensor: return PRIMITIVES["log"](self)
-    def log1p(self) -> Tensor: return PRIMITIVES["log1p"](self)
-    def log2(self) -> Tensor: return PRIMITIVES["log2"](self)
-    def log10(self) -> Tensor: return PRIMITIVES["log10"](self)
-    def logaddexp(self, other: Any) -> Tensor: return PRIMITIVES["logaddexp"](self, other)
-    def sqrt(self) -> Tensor: return PRIMITIVES["sqrt"](self)
-    def square(self) -> Tensor: return PRIMITIVES["square"](self)
-    def abs(self) -> Tensor: return PRIMITIVES["abs"](self)
-    def sign(self) -> Tensor: return PRIMITIVES["sign"](self)
-    def reciprocal(self) -> Tensor: return PRIMITIVES["reciprocal"](self)
-    def neg(self) -> Tensor: return PRIMITIVES["neg"](self)
-    negative = neg
-
-    def positive(self) -> Tensor: return self
-    def sin(self) -> Tensor: return PRIMITIVES["sin"](self)
-    def cos(self) -> Tensor: return PRIMITIVES["cos"](self)
-    def tan(self) -> Tensor: return PRIMITIVES["tan"](self)
-    def asin(self) -> Tensor: return PRIMITIVES["asin"](self)
-    def acos(self) -> Tensor: return PRIMITIVES["acos"](self)
-    def atan(self) -> Tensor: return PRIMITIVES["atan"](self)
-    def atan2(self, other: Any) -> Tensor: return PRIMITIVES["atan2"](self, other)
-    def sinh(self) -> Tensor: return PRIMITIVES["sinh"](self)
-    def cosh(self) -> Tensor: return PRIMITIVES["cosh"](self)
-    def tanh(self) -> Tensor: return PRIMITIVES["tanh"](self)
-    def asinh(self) -> Tensor: return PRIMITIVES["asinh"](self)
-    def acosh(self) -> Tensor: return PRIMITIVES["acosh"](self)
-    def atanh(self) -> Tensor: return PRIMITIVES["atanh"](self)
-    def hypot(self, other: Any) -> Tensor: return PRIMITIVES["hypot"](self, other)
-    def minimum(self, other: Any) -> Tensor: return PRIMITIVES["minimum"](self, other)
-    def maximum(self, other: Any) -> Tensor: return PRIMITIVES["maximum"](self, other)
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
         """Values limited to ``[min, max]`` (either bound may be None; as ``torch.clamp``)."""
         return PRIMITIVES["clip"](self, min, max)
 
     clamp = clip
 
-    def floor(self) -> Tensor: return PRIMITIVES["floor"](self)
-    def ceil(self) -> Tensor: return PRIMITIVES["ceil"](self)
-    def round(self) -> Tensor: return PRIMITIVES["round"](self)
-    def trunc(self) -> Tensor: return PRIMITIVES["trunc"](self)
+    def positive(self) -> Tensor: return self
+
+    relu = _declare("relu")
+    sigmoid = _declare("sigmoid")
+    # the array API's elementwise functions (elementwise.py), named as torch's methods
+    neg = negative = _declare("neg")
+    abs = _declare("abs")
+    sign = _declare("sign")
+    reciprocal = _declare("reciprocal")
+    square = _declare("square")
+    sqrt = _declare("sqrt")
+    exp = _declare("exp")
+    expm1 = _declare("expm1")
+    log = _declare("log")
+    log1p = _declare("log1p")
+    log2 = _declare("log2")
+    log10 = _declare("log10")
+    logaddexp = _declare("logaddexp")
+    sin = _declare("sin")
+    cos = _declare("cos")
+    tan = _declare("tan")
+    asin = _declare("asin")
+    acos = _declare("acos")
+    atan = _declare("atan")
+    atan2 = _declare("atan2")
+    sinh = _declare("sinh")
+    cosh = _declare("cosh")
+    tanh = _declare("tanh")
+    asinh = _declare("asinh")
+    acosh = _declare("acosh")
+    atanh = _declare("atanh")
+    hypot = _declare("hypot")
+    minimum = _declare("minimum")
+    maximum = _declare("maximum")
+    floor = _declare("floor")
+    ceil = _declare("ceil")
+    round = _declare("round")
+    trunc = _declare("trunc")
+
     # --- autodiff ---------------------------------------------------------
     def backward(self, grad=None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that needs it.
@@ -461,7 +600,7 @@ class Tensor:
                 )
             grad = ns.ones_like(self.data)
         else:
-            grad = _cotangent(grad, self.data, ns)
+            grad = _cotangent(grad.data if isinstance(grad, Tensor) else grad, self.data, ns)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward(grad): grad has shape {grad.shape}, "
@@ -480,18 +619,6 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
-
-
-def _cotangent(v, like, ns):
-    """A given gradient ``v`` (array, Tensor, list) as an array of ``like``'s namespace."""
-    v = v.data if isinstance(v, Tensor) else v
-    if ns is _np:
-        return _np.asarray(v)
-    if isinstance(v, (_np.ndarray, _np.generic, list, tuple, int, float)):
-        return from_host(_np.asarray(v), ns, device_of(like))
-    if _ns(v) is not ns:
-        return from_host(to_host(v), ns, device_of(like))
-    return v
 
 
 def _accumulate_leaf(leaf, g, handed_out):
@@ -671,7 +798,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         elif create_graph and isinstance(v, Tensor):
             pass
         else:
-            v = ns.astype(_cotangent(v, y.data, ns), y.dtype, copy=False)
+            v = _cotangent(v.data if isinstance(v, Tensor) else v, y.data, ns)
+            v = ns.astype(v, y.dtype, copy=False)
         if v.shape != y.shape:
             raise ValueError(
                 f"grad: grad_outputs[{i}] has shape {v.shape}, expected {y.shape}"
@@ -759,133 +887,6 @@ def _constant(value, args, ns=_np):
             and arr.dtype != first.dtype and _itemsize(arr) > _itemsize(first)):
         arr = ns.astype(arr, first.dtype)
     return arr
-
-
-def _itemsize(a) -> int:
-    """Bytes per element of array ``a`` (any namespace)."""
-    if type(a) is _ndarray:
-        return a.dtype.itemsize
-    return _ns(a).finfo(a.dtype).bits // 8 if _is_float(a) else _ns(a).iinfo(a.dtype).bits // 8
-
-
-def primitive(fwd):
-    """Turn ``fwd(xp, *arrays, **params) -> (out, vjp)`` into a differentiable op.
-
-    Positional arguments may be Tensors or constants (arrays, scalars);
-    keyword arguments are non-differentiable parameters (axis, shape...).
-    ``vjp(g, need)`` returns one gradient per positional argument, computing
-    only those with ``need[i]`` true.  The op is registered in PRIMITIVES.
-
-    ``xp`` is the array namespace the forward and its vjp compute with: the
-    raw one when the op runs, the differentiable one when a
-    ``create_graph=True`` backward re-runs it on Tensors (module doc).  A
-    forward without a first parameter named ``xp`` or ``ns`` (``fwd(*arrays)``) still
-    works, but its gradient cannot be differentiated again.
-    """
-    params_list = list(inspect.signature(fwd).parameters)
-    # ``ns`` where a module's own raw helpers already use the name ``xp``
-    namespaced = bool(params_list) and params_list[0] in ("xp", "ns")
-    fwd._namespaced = namespaced
-    name = fwd.__name__
-    #: namespace -> the forward serving it (``fwd`` or a per-backend variant),
-    #: called as ``call(*arrays, **params)`` with the namespace bound
-    impls: dict = {}
-    np_call = None  # impls[numpy], once resolved
-
-    def resolve(ns):
-        nonlocal np_call
-        if not namespaced:
-            call = fwd
-        else:
-            entries = _kernels.registered("op:" + name)
-            call = functools.partial(entries.get(_kernels.backend_name(ns)) or fwd, ns)
-        impls[ns] = call
-        if ns is _np:
-            np_call = call
-        return call
-
-    # This wrapper is the tape's whole per-op cost, so it is written for
-    # speed: one pass over the arguments, no generator, no extra calls.
-    def op(*args, **params):
-        arrays = []
-        need = []
-        a0 = args[0] if args else None
-        if isinstance(a0, Tensor) and type(a0.data) is _ndarray:
-            # the host fast path: the first operand is a NumPy Tensor
-            for a in args:
-                if isinstance(a, Tensor):
-                    arrays.append(a.data)
-                    need.append(a.requires_grad)
-                else:
-                    arrays.append(_constant(a, args))
-                    need.append(False)
-            out, vjp = (np_call or resolve(_np))(*arrays, **params)
-            if type(out) is not _ndarray:
-                out = _np.asarray(out)  # NumPy returns scalars for 0-d results
-        else:
-            ns = None
-            late = False
-            for a in args:
-                if isinstance(a, Tensor):
-                    d = a.data
-                    if ns is None:
-                        ns = _np if type(d) is _ndarray else _ns(d)
-                    elif ns is not _np and type(d) is _ndarray:
-                        d = _constant(d, args, ns)  # a NumPy Tensor meeting another library
-                    arrays.append(d)
-                    need.append(a.requires_grad)
-                elif ns is None:
-                    late = True
-                    arrays.append(a)
-                    need.append(False)
-                else:
-                    arrays.append(_constant(a, args, ns))
-                    need.append(False)
-            if late:  # a constant came before the first Tensor: convert it now
-                if ns is None:
-                    ns = _np
-                arrays = [arr if isinstance(a, Tensor) else _constant(a, args, ns)
-                          for a, arr in zip(args, arrays)]
-            try:
-                call = impls[ns]
-            except KeyError:
-                if ns is None:  # no Tensor and no constant at all
-                    ns = _np
-                call = impls.get(ns) or resolve(ns)
-            out, vjp = call(*arrays, **params)
-            if type(out) is not _ndarray and ns is _np:
-                out = _np.asarray(out)  # NumPy returns scalars for 0-d results
-        t = _new_tensor(Tensor)
-        t.data = out
-        t.grad = None
-        if _mode.enabled and True in need:
-            t.requires_grad = True
-            t._ctx = (vjp, args, tuple(need), fwd, params)
-            t._seq = _next_seq()
-        else:
-            t.requires_grad = False
-            t._ctx = None
-        return t
-
-    op.__name__ = fwd.__name__
-    op.__qualname__ = fwd.__qualname__
-    op.__doc__ = fwd.__doc__
-    op.__wrapped__ = fwd
-
-    def variant(backend: str):
-        """Decorator: a forward ``fwd(xp, ...)`` serving only ``backend`` ("numpy", "cupy",
-        "generic"); ``create_graph`` always re-runs the generic one."""
-
-        def deco(f):
-            _kernels.register("op:" + name, backend)(f)
-            impls.clear()
-            return f
-
-        return deco
-
-    op.variant = variant
-    PRIMITIVES[fwd.__name__] = op
-    return op
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
