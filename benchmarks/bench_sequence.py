@@ -20,7 +20,9 @@ table gives the median and the range of the per-round medians, and their
 ratio.  Before timing, both libraries take 5 steps from the same start and
 their losses must agree to float32 precision.
 
-Options: --rounds N (default 7), --steps-per-round N (default 5), --case NAME|all.
+Options: --rounds N (default 7), --steps-per-round N (default 5), --case NAME|all,
+--threads N (both libraries on N threads: ``cr.set_num_threads`` and
+``torch.set_num_threads``; default: each library's own default).
 """
 
 from __future__ import annotations
@@ -170,9 +172,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps-per-round", type=int, default=5)
     parser.add_argument("--case", default="all", choices=[*CASES, "all"])
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    if args.threads:
+        cr.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+    threads = f"{args.threads} threads in both" if args.threads else "default threads in both"
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"torch threads {torch.get_num_threads()}, default threads in both")
+          f"torch threads {torch.get_num_threads()}, {threads}")
     for case in CASES if args.case == "all" else [args.case]:
         run(case, args.rounds, args.steps_per_round)
 
