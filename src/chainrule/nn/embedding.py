@@ -24,7 +24,7 @@ class Embedding(Module):
         padding_idx: the id of the padding symbol (negative counts from the end), or None.
 
     Shape:
-        input (*) integer ids -> (*, embedding_dim).
+        input ``(*)`` integer ids -> ``(*, embedding_dim)``.
     """
 
     _torch_layout = ("weight",)  # (num, dim) as PyTorch: cr.interop copies it untransposed

@@ -85,7 +85,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     that row's vector but send it no gradient, as in PyTorch.
 
     Shape:
-        input (*) int; weight (num_embeddings, embedding_dim) -> (*, embedding_dim).
+        input ``(*)`` int; weight (num_embeddings, embedding_dim) -> ``(*, embedding_dim)``.
     """
     ids = input.data if isinstance(input, Tensor) else input
     if not hasattr(ids, "dtype"):
