@@ -249,3 +249,17 @@ def test_state_dict_keys_equal_torch():
         back.load_state_dict(cr.interop.from_torch_state_dict(theirs.state_dict()))
         for (name, a), b in zip(ours.state_dict().items(), back.state_dict().values()):
             np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_embedding_from_pretrained_and_unsupported_attention_options():
+    table = np.arange(12.0).reshape(4, 3)
+    frozen = nn.Embedding.from_pretrained(table, padding_idx=0)
+    twin = torch.nn.Embedding.from_pretrained(torch.tensor(table), padding_idx=0)
+    np.testing.assert_array_equal(frozen(np.array([3, 0])).numpy(),
+                                  twin(torch.tensor([3, 0])).numpy())
+    assert not frozen.weight.requires_grad and frozen.weight.dtype == np.float64
+    assert nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
+    with pytest.raises(ValueError, match="2-D"):
+        nn.Embedding.from_pretrained(np.zeros(3))
+    with pytest.raises(NotImplementedError, match="add_bias_kv"):
+        nn.MultiheadAttention(4, 2, add_bias_kv=True)

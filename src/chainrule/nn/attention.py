@@ -40,8 +40,13 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = False, kdim: int | None = None, vdim: int | None = None,
-                 dtype=np.float32):
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, dtype=np.float32):
         super().__init__()
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError(
+                "MultiheadAttention: add_bias_kv and add_zero_attn are not supported. Received: "
+                f"add_bias_kv={add_bias_kv}, add_zero_attn={add_zero_attn}"
+            )
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
             raise ValueError(
                 "MultiheadAttention: expected positive embed_dim divisible by num_heads. "

@@ -37,8 +37,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     raise ValueError(f"Expected approximate 'none' or 'tanh'. Received: {approximate!r}")
 
 
-def silu(x: Tensor) -> Tensor:
-    """Sigmoid linear unit (swish) SiLU(x) = x σ(x)."""
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """Sigmoid linear unit (swish) SiLU(x) = x σ(x) (``inplace`` is accepted and ignored)."""
     return x * ops.sigmoid(x)
 
 
