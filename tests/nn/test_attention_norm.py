@@ -4,6 +4,8 @@ gradients; weights moved through cr.interop), masks and padding included."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -231,8 +233,33 @@ def test_multihead_attention_causal_without_mask_and_no_weights():
 
 def test_state_dict_keys_equal_torch():
     pairs = [(nn.MultiheadAttention(8, 2), torch.nn.MultiheadAttention(8, 2)),
-             (nn.LayerNorm(5), torch.nn.LayerNorm(5)), (nn.Embedding(4, 3), torch.nn.Embedding(4, 3))]
+             (nn.LayerNorm(5), torch.nn.LayerNorm(5)), (nn.Embedding(4, 3), torch.nn.Embedding(4, 3)),
+             (nn.LayerNorm((2, 3)), torch.nn.LayerNorm((2, 3))),
+             (nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+              torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)),
+             (nn.GRU(3, 4, bias=False), torch.nn.GRU(3, 4, bias=False))]
     for ours, theirs in pairs:
         assert list(ours.state_dict()) == list(theirs.state_dict())
         sd = cr.interop.to_torch_state_dict(ours.state_dict())
         theirs.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+        back = type(ours).__new__(type(ours))
+        back.__dict__.update(copy.deepcopy(ours.__dict__))
+        for p in back.parameters():
+            p.data[...] = 0
+        back.load_state_dict(cr.interop.from_torch_state_dict(theirs.state_dict()))
+        for (name, a), b in zip(ours.state_dict().items(), back.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_embedding_from_pretrained_and_unsupported_attention_options():
+    table = np.arange(12.0).reshape(4, 3)
+    frozen = nn.Embedding.from_pretrained(table, padding_idx=0)
+    twin = torch.nn.Embedding.from_pretrained(torch.tensor(table), padding_idx=0)
+    np.testing.assert_array_equal(frozen(np.array([3, 0])).numpy(),
+                                  twin(torch.tensor([3, 0])).numpy())
+    assert not frozen.weight.requires_grad and frozen.weight.dtype == np.float64
+    assert nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
+    with pytest.raises(ValueError, match="2-D"):
+        nn.Embedding.from_pretrained(np.zeros(3))
+    with pytest.raises(NotImplementedError, match="add_bias_kv"):
+        nn.MultiheadAttention(4, 2, add_bias_kv=True)

@@ -119,7 +119,14 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """Sigmoid linear unit (swish) g(z) = z σ(z)."""
+    """Sigmoid linear unit (swish) g(z) = z σ(z).
+
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x):
         return F.silu(x)

@@ -40,8 +40,13 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = False, kdim: int | None = None, vdim: int | None = None,
-                 dtype=np.float32):
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, dtype=np.float32):
         super().__init__()
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError(
+                "MultiheadAttention: add_bias_kv and add_zero_attn are not supported. Received: "
+                f"add_bias_kv={add_bias_kv}, add_zero_attn={add_zero_attn}"
+            )
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
             raise ValueError(
                 "MultiheadAttention: expected positive embed_dim divisible by num_heads. "
@@ -89,6 +94,7 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
         dtype = self.in_proj_weight.dtype
+        same = query is key and key is value
         query, key, value = (float_input(t, dtype) for t in (query, key, value))
         unbatched = query.ndim == 2
         if unbatched:
@@ -97,12 +103,20 @@ class MultiheadAttention(Module):
                 key_padding_mask = _add_batch_axis(key_padding_mask)
         elif not self.batch_first:
             query, key, value = (t.transpose(1, 0, 2) for t in (query, key, value))
+        if same:
+            key = value = query
         self._check(query, key, value)
         n, length, _ = query.shape
         source = key.shape[1]
-        q = self._heads(self._project(query, 0))
-        k = self._heads(self._project(key, 1))
-        v = self._heads(self._project(value, 2))
+        if query is key and key is value:  # self-attention: one product for Q, K and V
+            qkv = ops.linear(query, self.in_proj_weight.T, self.in_proj_bias)
+            qkv = qkv.reshape(n, length, 3, self.num_heads, self.head_dim)
+            qkv = qkv.transpose(2, 0, 3, 1, 4)
+            q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
+        else:
+            q = self._heads(self._project(query, 0))
+            k = self._heads(self._project(key, 1))
+            v = self._heads(self._project(value, 2))
         like = q.data
         mask = self._mask(attn_mask, key_padding_mask, is_causal, n, length, source, like)
         scores = ops.matmul(q, k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(self.head_dim))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import to_host
 from . import functional as F
 from . import init
 from .module import Module
@@ -24,7 +25,7 @@ class Embedding(Module):
         padding_idx: the id of the padding symbol (negative counts from the end), or None.
 
     Shape:
-        input (*) integer ids -> (*, embedding_dim).
+        input ``(*)`` integer ids -> ``(*, embedding_dim)``.
     """
 
     _torch_layout = ("weight",)  # (num, dim) as PyTorch: cr.interop copies it untransposed
@@ -49,6 +50,26 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype), dtype=dtype)
         self.reset_parameters()
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True,
+                        padding_idx: int | None = None) -> Embedding:
+        """An Embedding whose weight is a copy of ``embeddings`` (num, dim), as PyTorch's.
+
+        ``freeze`` (default) keeps the weight out of training (``requires_grad=False``).
+        """
+        data = getattr(embeddings, "data", embeddings)
+        if getattr(data, "ndim", None) != 2:
+            raise ValueError(
+                "Embedding.from_pretrained: expected a 2-D (num_embeddings, embedding_dim) "
+                f"array. Received: shape {getattr(data, 'shape', None)}"
+            )
+        host = np.asarray(to_host(data))
+        dtype = host.dtype if host.dtype.kind == "f" else np.float32
+        layer = cls(host.shape[0], host.shape[1], padding_idx=padding_idx, dtype=dtype)
+        layer.weight.data[...] = host
+        layer.weight.requires_grad = not freeze
+        return layer
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)

@@ -37,8 +37,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     raise ValueError(f"Expected approximate 'none' or 'tanh'. Received: {approximate!r}")
 
 
-def silu(x: Tensor) -> Tensor:
-    """Sigmoid linear unit (swish) SiLU(x) = x σ(x)."""
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """Sigmoid linear unit (swish) SiLU(x) = x σ(x) (``inplace`` is accepted and ignored)."""
     return x * ops.sigmoid(x)
 
 
@@ -85,7 +85,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     that row's vector but send it no gradient, as in PyTorch.
 
     Shape:
-        input (*) int; weight (num_embeddings, embedding_dim) -> (*, embedding_dim).
+        input ``(*)`` int; weight (num_embeddings, embedding_dim) -> ``(*, embedding_dim)``.
     """
     ids = input.data if isinstance(input, Tensor) else input
     if not hasattr(ids, "dtype"):

@@ -98,7 +98,7 @@ class RNNBase(Module):
         want = (self.num_layers * directions, batch, self.hidden_size)
         if state is None:
             ns = namespace_of(like)
-            return Tensor(ns.zeros(want, dtype=like.dtype, device=device_of(like)))
+            return Tensor._result(ns.zeros(want, dtype=like.dtype, device=device_of(like)), None)
         state = float_input(state, like.dtype)
         if unbatched and state.ndim == 2:
             state = state.reshape(want[0], 1, want[2])
@@ -189,7 +189,8 @@ class RNN(RNNBase):
     """Elman recurrence hₜ = f(xₜ W_ihᵀ + b_ih + hₜ₋₁ W_hhᵀ + b_hh), f = tanh or ReLU.
 
     Args:
-        input_size, hidden_size: features of xₜ and hₜ.
+        input_size: features of xₜ.
+        hidden_size: features of hₜ.
         num_layers: stacked layers.
         nonlinearity: "tanh" or "relu".
         bias: learn b_ih and b_hh.

@@ -16,7 +16,8 @@ def _with_grads(parameters) -> list:
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach: bool | None = None) -> Tensor:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     ‖g‖ is the ``norm_type``-norm of all gradients taken as one vector
@@ -28,6 +29,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         max_norm: the largest norm allowed.
         norm_type: p of the p-norm; ``float("inf")`` for the max norm.
         error_if_nonfinite: raise when the norm is NaN or infinite.
+        foreach: accepted for PyTorch compatibility; it changes nothing.
 
     Returns:
         The norm before clipping, as a 0-d Tensor (float64 for float64 gradients).
@@ -58,7 +60,8 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     return Tensor(total, dtype=grads[0].dtype)
 
 
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,
+                     foreach: bool | None = None) -> None:
     """Clip every gradient element into [-clip_value, clip_value], in place."""
     c = float(clip_value)
     for p in _with_grads(parameters):
