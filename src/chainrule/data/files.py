@@ -274,8 +274,20 @@ def _note(out: dict, integer_text: bool) -> dict:
     return out
 
 
+def _naming_file(err: Exception, path: str) -> Exception:
+    """``err`` with the file named in its message (itself if it names it already)."""
+    text = str(err)
+    if path in text or repr(path) in text:
+        return err
+    try:
+        return type(err)(f"{text} (file {path!r})")
+    except TypeError:  # pragma: no cover - an exception class with other arguments
+        return ValueError(f"{text} (file {path!r})")
+
+
 def read_csv(path: str, target=None, header: bool | None = None, has_target: bool = True) -> dict:
-    """Read a CSV into ``{"X", "y", "feature_names", "target_name", "target_index", "header"}``.
+    """Read a CSV into ``{"X", "y", "feature_names", "target_name", "target_index", "header"}``
+    (plus ``"target_note"`` for class ids written as reals).
 
     Args:
         path: the file.
@@ -283,8 +295,20 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
             default the last column.
         header: whether the first line holds names; None guesses.
         has_target: False for feature-only files (prediction input).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError, TypeError: an unreadable or malformed file; the message
+            names the file and the problem (column, line, value).
     """
     path = str(path)
+    try:
+        return _read_csv(path, target, header, has_target)
+    except (ValueError, TypeError) as err:
+        raise _naming_file(err, path) from None
+
+
+def _read_csv(path: str, target, header: bool | None, has_target: bool) -> dict:
     head, first_line_used = _peek_rows(path)
     if head and first_line_used and _plain_start(path):
         guessed = _has_header(head) if header is None else bool(header)
@@ -330,7 +354,14 @@ def _integer_texts(path: str, t_idx) -> bool:
 
 
 def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) -> dict:
-    """The stdlib ``csv`` reader: slower, and names the first problem precisely."""
+    """The stdlib ``csv`` reader: slower, and names the first problem precisely (and the file)."""
+    try:
+        return _read_csv_rows(path, target, header, has_target)
+    except (ValueError, TypeError) as err:
+        raise _naming_file(err, path) from None
+
+
+def _read_csv_rows(path: str, target, header: bool | None, has_target: bool) -> dict:
     rows = _read_rows(path)
     if not rows:
         raise ValueError(f"Expected a CSV with at least one data row. Received: {path!r} is empty")
@@ -410,8 +441,20 @@ def check_npz_magic(path: str) -> None:
 
 
 def read_npz(path: str, require_target: bool = True) -> dict:
-    """Read ``X``/``y`` (or ``x``/``y``, plus optional ``*_test``) from an npz."""
+    """Read ``X``/``y`` (or ``x``/``y``, plus optional ``*_test``) from an npz.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an unreadable file or missing arrays (the message names the file).
+    """
     path = str(path)
+    try:
+        return _read_npz(path, require_target)
+    except (ValueError, TypeError) as err:
+        raise _naming_file(err, path) from None
+
+
+def _read_npz(path: str, require_target: bool) -> dict:
     check_file(path)
     check_npz_magic(path)
     try:
