@@ -104,6 +104,10 @@ def test_leading_comment_lines_are_skipped(tmp_path):
     np.testing.assert_array_equal(out["X"][:, 0], np.arange(10))
     out = read_csv(_write(tmp_path / "c2.csv", "#comment\n" + rows))
     assert out["header"] is False and out["X"].shape == (10, 2)
+    # line numbers count the comment lines
+    bad = "# one\n# two\na,b,y\n1,2,0\n3,x,1\n"
+    with pytest.raises(ValueError, match=r"'x' on line 5"):
+        read_csv(_write(tmp_path / "c3.csv", bad))
 
 
 def test_two_dimensional_class_ids_suggest_ravel():

@@ -117,6 +117,17 @@ def _read_rows(path: str) -> list:
     return rows
 
 
+def _leading_comments(path: str) -> int:
+    """The number of ``#`` comment lines at the top of the file (skipped by the readers)."""
+    n = 0
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for line in f:
+            if not line.lstrip().startswith("#"):
+                break
+            n += 1
+    return n
+
+
 def _plain_start(path: str) -> bool:
     """Whether the file starts with neither a ``#`` comment line nor a trailing comma
     (the fast readers take it as it is)."""
@@ -375,7 +386,7 @@ def _read_csv_rows(path: str, target, header: bool | None, has_target: bool) -> 
             "has only a header"
         )
     n_cols = len(names)
-    first_line = 2 if header else 1
+    first_line = (2 if header else 1) + _leading_comments(path)
     for i, row in enumerate(body):
         if len(row) != n_cols:
             raise ValueError(
