@@ -218,3 +218,13 @@ def test_a_bfloat16_file_loads_as_float32_exactly(tmp_path):
     assert loaded["w"].dtype == np.float32
     np.testing.assert_array_equal(loaded["w"], t.float().numpy())
     np.testing.assert_array_equal(loaded["v"], np.arange(3))
+
+
+def test_a_torch_save_file_is_refused_until_converted(tmp_path):
+    model, ref = _pair(seed=3)
+    torch.save(ref.state_dict(), tmp_path / "m.pt")
+    loaded = torch.load(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="PyTorch's layout"):
+        model.load_state_dict(loaded)
+    model.load_state_dict(from_torch_state_dict(loaded))
+    _same_outputs(model, ref)

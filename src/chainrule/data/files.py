@@ -7,7 +7,13 @@ another one.  Feature columns must be numeric: a non-numeric or empty
 entry, or a value beyond float32's range, is reported with its column
 name, line and value; a folder or a non-UTF-8 file with the file's name.
 A numeric target written as integers ("3") comes back as int64 class ids,
-one written as reals ("151.0") as float32 values.
+one written as reals ("151.0") as float32 values, except class ids written
+as reals: whole values that are exactly 0, 1, ..., K-1 (K ≤
+:data:`MAX_REAL_CLASSES`; "0.0"/"1.0", or iris saved by ``np.savetxt``)
+come back as int64 class ids, with a ``"target_note"`` saying so (pass
+``task="regression"`` to regress them).  A NaN or infinite target is
+refused with its line.  Leading ``# comment`` lines are skipped, and a
+column that is empty on every line (a trailing comma on each) is dropped.
 
 Speed: a well-formed CSV is parsed by ``np.loadtxt`` (all-numeric files)
 or by pandas when it is installed (a text target column); any file those
@@ -83,11 +89,16 @@ def check_file(path: str) -> None:
 
 
 def _csv_rows(path: str):
-    """The rows of a CSV as stripped strings; a non-UTF-8 or malformed file names itself."""
+    """The rows of a CSV as stripped strings, after any leading ``#`` comment lines;
+    a non-UTF-8 or malformed file names itself."""
     check_file(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
+            leading = True
             for row in csv.reader(f):
+                if leading and row and row[0].lstrip().startswith("#"):
+                    continue
+                leading = False
                 yield [v.strip() for v in row]
     except UnicodeDecodeError as err:
         raise ValueError(
@@ -100,7 +111,29 @@ def _csv_rows(path: str):
 
 
 def _read_rows(path: str) -> list:
-    return [r for r in _csv_rows(path) if any(v != "" for v in r)]
+    rows = [r for r in _csv_rows(path) if any(v != "" for v in r)]
+    if len(rows) > 0 and all(len(r) > 1 and r[-1] == "" for r in rows):
+        rows = [r[:-1] for r in rows]  # a trailing comma on every line: no column there
+    return rows
+
+
+def _leading_comments(path: str) -> int:
+    """The number of ``#`` comment lines at the top of the file (skipped by the readers)."""
+    n = 0
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for line in f:
+            if not line.lstrip().startswith("#"):
+                break
+            n += 1
+    return n
+
+
+def _plain_start(path: str) -> bool:
+    """Whether the file starts with neither a ``#`` comment line nor a trailing comma
+    (the fast readers take it as it is)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline().rstrip("\r\n")
+    return not first.lstrip().startswith("#") and not first.rstrip().endswith(",")
 
 
 def _to_float_column(values: Sequence[str], name: str, first_line: int) -> np.ndarray:
@@ -130,6 +163,8 @@ def csv_columns(path: str) -> tuple[int, list | None]:
     rows, _ = _peek_rows(str(path))  # the first two rows decide; no need to read the rest
     if not rows:
         raise ValueError(f"Expected a CSV with at least one data row. Received: {path!r} is empty")
+    if all(len(r) > 1 and r[-1] == "" for r in rows):
+        rows = [r[:-1] for r in rows]
     return len(rows[0]), (rows[0] if _has_header(rows) else None)
 
 
@@ -186,8 +221,8 @@ def _fast_mixed(path: str, skip: int, n_cols: int, t_idx: int):
     if not _within_float32(feats):
         return None
     y = np.array([v.strip() for v in frame[t_idx]])
-    if (y == "").any():
-        return None
+    if (y == "").any() or all(_is_number(v) for v in y[:TARGET_TEXT_ROWS]):
+        return None  # numbers with NaN/inf: the exact path refuses them by line
     return feats, y
 
 
@@ -205,6 +240,24 @@ def _is_integer_text(text: str) -> bool:
 #: rows whose target text decides "3" (class id) vs "3.0" (a real value) on the fast path
 TARGET_TEXT_ROWS = 1000
 
+#: whole reals 0.0 .. K-1 with K up to this are class ids written as reals
+MAX_REAL_CLASSES = 50
+
+REAL_CLASSES_NOTE = (
+    "the target column holds the class ids 0..{k} written as real numbers: read as "
+    "{n} classes (pass task='regression', or --task regression, to regress them)"
+)
+
+
+def _real_class_ids(y: np.ndarray) -> bool:
+    """Whole reals that are exactly 0, 1, ..., K-1 with 2 <= K <= MAX_REAL_CLASSES."""
+    if y.size == 0 or not np.all(y == np.round(y)):
+        return False
+    values = np.unique(y)
+    k = len(values)
+    return 2 <= k <= MAX_REAL_CLASSES and k < y.size and bool(
+        np.array_equal(values, np.arange(k)))
+
 
 def _target_array(raw: np.ndarray, path: str, t_idx: int) -> np.ndarray:
     """Numeric targets: int64 when written as integers ("3"), else float32.
@@ -218,13 +271,34 @@ def _target_array(raw: np.ndarray, path: str, t_idx: int) -> np.ndarray:
         return raw.astype(np.float32)
     rows, _ = _peek_rows(path, TARGET_TEXT_ROWS + 1)
     texts = [r[t_idx] for r in rows if len(r) > t_idx and _is_number(r[t_idx])]
-    if all(_is_integer_text(v) for v in texts):
+    if all(_is_integer_text(v) for v in texts) or _real_class_ids(raw):
         return raw.astype(np.int64)
     return raw.astype(np.float32)
 
 
+def _note(out: dict, integer_text: bool) -> dict:
+    """Add the ``target_note`` of class ids written as reals."""
+    y = out.get("y")
+    if not integer_text and y is not None and y.dtype == np.int64:
+        k = int(y.max()) + 1
+        out["target_note"] = REAL_CLASSES_NOTE.format(k=k - 1, n=k)
+    return out
+
+
+def _naming_file(err: Exception, path: str) -> Exception:
+    """``err`` with the file named in its message (itself if it names it already)."""
+    text = str(err)
+    if path in text or repr(path) in text:
+        return err
+    try:
+        return type(err)(f"{text} (file {path!r})")
+    except TypeError:  # pragma: no cover - an exception class with other arguments
+        return ValueError(f"{text} (file {path!r})")
+
+
 def read_csv(path: str, target=None, header: bool | None = None, has_target: bool = True) -> dict:
-    """Read a CSV into ``{"X", "y", "feature_names", "target_name", "target_index", "header"}``.
+    """Read a CSV into ``{"X", "y", "feature_names", "target_name", "target_index", "header"}``
+    (plus ``"target_note"`` for class ids written as reals).
 
     Args:
         path: the file.
@@ -232,10 +306,22 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
             default the last column.
         header: whether the first line holds names; None guesses.
         has_target: False for feature-only files (prediction input).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError, TypeError: an unreadable or malformed file; the message
+            names the file and the problem (column, line, value).
     """
     path = str(path)
+    try:
+        return _read_csv(path, target, header, has_target)
+    except (ValueError, TypeError) as err:
+        raise _naming_file(err, path) from None
+
+
+def _read_csv(path: str, target, header: bool | None, has_target: bool) -> dict:
     head, first_line_used = _peek_rows(path)
-    if head and first_line_used:
+    if head and first_line_used and _plain_start(path):
         guessed = _has_header(head) if header is None else bool(header)
         names = head[0] if guessed else [f"column {i}" for i in range(len(head[0]))]
         n_cols = len(names)
@@ -258,19 +344,35 @@ def read_csv(path: str, target=None, header: bool | None = None, has_target: boo
                 fast = (mixed[0], mixed[1], feats, t_idx)
         if fast is not None:
             X, y, feats, t_idx = fast
-            return {
+            integer_text = y is None or y.dtype != np.int64 or not _real_class_ids(
+                np.asarray(y, np.float64)) or _integer_texts(path, t_idx)
+            return _note({
                 "X": X if X.dtype == np.float32 else X.astype(np.float32),
                 "feature_names": [names[j] for j in feats],
                 "target_name": None if t_idx is None else names[t_idx],
                 "target_index": t_idx,
                 "header": bool(guessed),
                 "y": y,
-            }
+            }, integer_text)
     return _read_csv_exact(path, target, header, has_target)
 
 
+def _integer_texts(path: str, t_idx) -> bool:
+    """Whether the first target entries are written as integers ("3", not "3.0")."""
+    rows, _ = _peek_rows(path, TARGET_TEXT_ROWS + 1)
+    texts = [r[t_idx] for r in rows if len(r) > t_idx and _is_number(r[t_idx])]
+    return all(_is_integer_text(v) for v in texts)
+
+
 def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) -> dict:
-    """The stdlib ``csv`` reader: slower, and names the first problem precisely."""
+    """The stdlib ``csv`` reader: slower, and names the first problem precisely (and the file)."""
+    try:
+        return _read_csv_rows(path, target, header, has_target)
+    except (ValueError, TypeError) as err:
+        raise _naming_file(err, path) from None
+
+
+def _read_csv_rows(path: str, target, header: bool | None, has_target: bool) -> dict:
     rows = _read_rows(path)
     if not rows:
         raise ValueError(f"Expected a CSV with at least one data row. Received: {path!r} is empty")
@@ -284,7 +386,7 @@ def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) ->
             "has only a header"
         )
     n_cols = len(names)
-    first_line = 2 if header else 1
+    first_line = (2 if header else 1) + _leading_comments(path)
     for i, row in enumerate(body):
         if len(row) != n_cols:
             raise ValueError(
@@ -319,11 +421,18 @@ def _read_csv_exact(path: str, target, header: bool | None, has_target: bool) ->
             )
         if all(_is_number(v) for v in raw):
             y = np.array([float(v) for v in raw])
-            out["y"] = (
-                y.astype(np.int64)
-                if all(_is_integer_text(v) for v in raw)
-                else y.astype(np.float32)
-            )
+            bad = ~np.isfinite(y)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"Expected a finite target on every line of {path!r}. Received: "
+                    f"{raw[i]!r} in column {names[t_idx]!r} on line {first_line + i} "
+                    "(NaN and inf are refused as targets and as labels)"
+                )
+            integer_text = all(_is_integer_text(v) for v in raw)
+            out["y"] = (y.astype(np.int64) if integer_text or _real_class_ids(y)
+                        else y.astype(np.float32))
+            _note(out, integer_text)
         else:
             out["y"] = np.array(raw)
     return out
@@ -343,8 +452,20 @@ def check_npz_magic(path: str) -> None:
 
 
 def read_npz(path: str, require_target: bool = True) -> dict:
-    """Read ``X``/``y`` (or ``x``/``y``, plus optional ``*_test``) from an npz."""
+    """Read ``X``/``y`` (or ``x``/``y``, plus optional ``*_test``) from an npz.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an unreadable file or missing arrays (the message names the file).
+    """
     path = str(path)
+    try:
+        return _read_npz(path, require_target)
+    except (ValueError, TypeError) as err:
+        raise _naming_file(err, path) from None
+
+
+def _read_npz(path: str, require_target: bool) -> dict:
     check_file(path)
     check_npz_magic(path)
     try:

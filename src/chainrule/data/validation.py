@@ -95,8 +95,16 @@ def check_targets(y, n_samples: int, name: str = "y", integer: bool = False) -> 
         if not finite.all():
             row = _first_bad_row(~finite)
             raise ValueError(
-                f"Expected finite values in {name}. Received: NaN or inf in row {row}"
+                f"Expected finite values in {name}. Received: "
+                f"{arr.reshape(arr.shape[0], -1)[row][~finite.reshape(arr.shape[0], -1)[row]][0]}"
+                f" in row {row} (NaN and inf are refused as targets and as labels)"
             )
+    if integer and arr.ndim > 1:
+        hint = f"; pass {name}.ravel()" if arr.ndim == 2 and arr.shape[1] == 1 else ""
+        raise ValueError(
+            f"Expected {name} of shape (n_samples,): one class id per row. Received: "
+            f"shape {arr.shape}{hint}"
+        )
     if not integer:
         return np.asarray(arr, dtype=np.float32)
     if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):

@@ -36,6 +36,9 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype=np.float32):
         super().__init__()
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+                raise TypeError(f"Expected {name} to be an int. Received: {size!r}")
         if in_features <= 0 or out_features <= 0:
             raise ValueError(
                 "Linear needs positive sizes. Received: "
