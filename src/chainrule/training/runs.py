@@ -301,7 +301,10 @@ def train_run(config: dict | None = None, out: str | None = None, resume: bool =
                 f"Expected a new run folder. Received: {str(out)!r} already holds a run; "
                 "pass --resume to continue it or choose another --out")
         if _is_file_dataset(cfg["dataset"]):  # a moved project finds its data from here
-            info["dataset_relpath"] = os.path.relpath(cfg["dataset"], os.path.abspath(out))
+            try:
+                info["dataset_relpath"] = os.path.relpath(cfg["dataset"], os.path.abspath(out))
+            except ValueError:  # pragma: no cover - another drive (Windows)
+                pass
         info.update(world_size=dist.world_size(), device=_device_text(*place))
         commit = functools.partial(write_config, out, cfg, info)
         if not resume:  # a new run claims the folder at once; an extension once it is safe
