@@ -70,7 +70,9 @@ def _add_train(sub) -> None:
     )
     groups: dict = {}
     for name, s in SETTINGS.items():
-        g = groups.get(s.group) or groups.setdefault(s.group, p.add_argument_group(s.group))
+        if s.group not in groups:
+            groups[s.group] = p.add_argument_group(s.group)
+        g = groups[s.group]
         kwargs: dict = {"dest": name, "help": f"{s.help} (default: {_default_text(s)})"}
         if s.kind == "flag":
             kwargs["action"] = "store_true"

@@ -49,7 +49,7 @@ from __future__ import annotations
 import itertools
 import numbers
 import warnings
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -72,8 +72,8 @@ from chainrule.training import (
     recipes,
 )
 
-from . import _lbfgs
 from ._compat import validate_data
+from ._lbfgs import make_lbfgs, train_lbfgs
 from ._params import (
     AnyOf,
     Boolean,
@@ -158,6 +158,10 @@ class BaseMLP(BaseEstimator):
     """
 
     _extra_params: ClassVar[dict] = {}
+    _optimizer: Any  # built in fit (None until then, or to be rebuilt)
+    _l2: Any  # the L2 term of a running fit (None outside one)
+    loss_curve_: list
+    validation_scores_: Any  # a list with early stopping, else None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -197,7 +201,7 @@ class BaseMLP(BaseEstimator):
         """scikit-learn's solver names translated to the shared vocabulary."""
         solver = self.solver
         if solver == "lbfgs":  # full-batch, see _lbfgs.py
-            return _lbfgs.make_lbfgs(self)
+            return make_lbfgs(self)
         if solver == "sgd":
             solver = "nesterov" if self.nesterovs_momentum else "momentum"
         return recipes.build_optimizer(
@@ -380,9 +384,9 @@ class BaseMLP(BaseEstimator):
     def _train(self, X, T, weights, incremental: bool, state) -> None:
         """One Trainer run: one epoch for ``partial_fit``, else up to ``max_iter``."""
         if self.solver == "lbfgs":
-            _lbfgs.train_lbfgs(self, X, T, weights, incremental)
+            train_lbfgs(self, X, T, weights, incremental)
             return
-        callbacks = [_Record(self)]
+        callbacks: list[Callback] = [_Record(self)]
         if self.early_stopping:
             X, T, weights, X_val, T_val, w_val = self._split_validation(X, T, weights, state)
             score = EpochScore(lambda model: self._validation_score(X_val, T_val, w_val))

@@ -31,7 +31,7 @@ class Interval:
         kind = numbers.Integral if self.integer else numbers.Real
         if not isinstance(value, kind):
             return False
-        if not np.isfinite(value):
+        if not np.isfinite(float(value)):
             return False
         low_open = self.closed in ("right", "neither")
         high_open = self.closed in ("left", "neither")
@@ -105,14 +105,14 @@ class HiddenSizes:
 
     def check(self, value) -> bool:
         if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
-            return value > 0
+            return int(value) > 0
         try:
             sizes = list(value)
         except TypeError:
             return False
         return all(
-            isinstance(s, (numbers.Integral, np.integer)) and not isinstance(s, bool) and s > 0
-            for s in sizes
+            isinstance(s, (numbers.Integral, np.integer)) and not isinstance(s, bool)
+            and int(s) > 0 for s in sizes
         )
 
 

@@ -15,7 +15,7 @@ also stays right when several estimators fit on several threads at once).
 from __future__ import annotations
 
 import itertools
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 from .._threads import one_blas_thread
 
@@ -23,7 +23,7 @@ from .._threads import one_blas_thread
 SMALL_GEMM = 1 << 23
 
 
-def blas_scope(rows: int, layer_sizes) -> object:
+def blas_scope(rows: int, layer_sizes) -> AbstractContextManager:
     """A context manager: one BLAS thread if ``rows`` x the biggest layer is small."""
     sizes = list(layer_sizes)
     biggest = max(a * b for a, b in itertools.pairwise(sizes))

@@ -40,6 +40,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def build_model(config: dict, n_features: int, n_outputs: int) -> nn.Module:
 
 
 def _regularizers(config: dict):
-    regs = [R.L2Penalty(float(config["l2"]))] if config["l2"] else []
+    regs: list = [R.L2Penalty(float(config["l2"]))] if config["l2"] else []
     regs += [R.L1Penalty(float(config["l1"]))] if config["l1"] else []
     cons = [R.MaxNorm(float(config["max_norm"]))] if config["max_norm"] else []
     return regs, cons
@@ -301,11 +302,15 @@ def train_run(config: dict | None = None, out: str | None = None, resume: bool =
                 f"Expected a new run folder. Received: {str(out)!r} already holds a run; "
                 "pass --resume to continue it or choose another --out")
         if _is_file_dataset(cfg["dataset"]):  # a moved project finds its data from here
-            info["dataset_relpath"] = os.path.relpath(cfg["dataset"], os.path.abspath(out))
+            try:
+                info["dataset_relpath"] = os.path.relpath(cfg["dataset"], os.path.abspath(out))
+            except ValueError:  # pragma: no cover - another drive (Windows)
+                pass
         info.update(world_size=dist.world_size(), device=_device_text(*place))
-        commit = functools.partial(write_config, out, cfg, info)
-        if not resume:  # a new run claims the folder at once; an extension once it is safe
-            commit()
+        # a new run claims the folder at once; an extension once its first checkpoint is safe
+        commit: Callable | None = functools.partial(write_config, out, cfg, info)
+        if not resume:
+            write_config(out, cfg, info)
             commit = None
         if several:
             dist.broadcast_object((out, cfg))  # the other ranks start now
@@ -376,8 +381,9 @@ def _train(cfg: dict, info: dict, ds, out: str, resume: bool, verbose, place, se
                                         total_steps=batches * int(cfg["epochs"]))
     regs, cons = _regularizers(cfg)
     ck_path = os.path.join(out, "checkpoint.npz")
-    callbacks = [_CommitAfterSave(ck_path, commit, every_n_epochs=1,
-                                  every_n_steps=int(cfg["checkpoint_every"]) or None)]
+    saver = _CommitAfterSave(ck_path, commit, every_n_epochs=1,
+                             every_n_steps=int(cfg["checkpoint_every"]) or None)
+    callbacks: list = [saver]
     if cfg["patience"]:
         callbacks.append(EarlyStopping(patience=int(cfg["patience"])))
     trainer = Trainer(model, loss=_loss(cfg, ds.task), optimizer=opt,
@@ -387,8 +393,8 @@ def _train(cfg: dict, info: dict, ds, out: str, resume: bool, verbose, place, se
     history = trainer.fit(X, y, epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]),
                           validation_data=tuple(val) if val else None,
                           checkpoint=ck_path if resume else None)
-    if callbacks[0].commit is not None:  # no checkpoint was saved: the config is written now
-        callbacks[0].commit()
+    if saver.commit is not None:  # no checkpoint was saved: the config is written now
+        saver.commit()
     return history, model, start_loss
 
 
