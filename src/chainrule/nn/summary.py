@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import device_of, from_host, namespace_of
-from .autograd.engine import Tensor, no_grad
+from .._backend import device_of, from_host, namespace_of
+from ..autograd.engine import Tensor, no_grad
 
 __all__ = ["LayerSummary", "ModelSummary", "summary"]
 
