@@ -115,6 +115,9 @@ def test_unused_layer_and_bad_input():
         cr.summary(model, (0, 3), verbose=0)
     with pytest.raises(TypeError, match="nn.Module"):
         cr.summary(object(), (1, 3), verbose=0)
+    with pytest.raises(TypeError, match="one of input_data"):
+        cr.summary(model, verbose=0)
+    assert cr.summary(model, input_size=[2, 3], verbose=0)["a"].output_shape == (2, 2)
     with pytest.raises(KeyError, match="Expected a layer name"):
         s["nope"]
 

@@ -83,7 +83,7 @@ def __getattr__(name: str) -> Any:
     if name in ("save", "load"):
         return getattr(importlib.import_module("chainrule.serialization"), name)
     if name == "summary":
-        return importlib.import_module("chainrule._summary").summary
+        return importlib.import_module("chainrule.nn.summary").summary
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 

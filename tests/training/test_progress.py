@@ -49,8 +49,22 @@ def test_bar_and_epoch_line_on_a_narrow_terminal(level):
     bar.close()
     text = out.getvalue()
     assert "val_accuracy=0.9311" in text and "val_loss=0.2346" in text
-    last_lines = text.rstrip("\n").split("\n")[-3:]
-    assert all(len(line) <= 30 for line in last_lines)
+    for line in text.rstrip("\n").split("\n"):  # the bar's redraws too
+        assert max(len(part) for part in line.split("\r")) <= 30
+
+
+def test_fit_keeps_to_the_terminal_width(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "48")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    cr.manual_seed(0)
+    fit(nn.Sequential(nn.Linear(3, 2)), X, y, loss="cross_entropy", optimizer="adam", epochs=2,
+        metrics=["accuracy"], validation_split=0.25, verbose=1)
+    err = capsys.readouterr().err
+    assert err.count("val_accuracy=") == 2 and err.count("val_loss=") == 2
+    for line in err.rstrip("\n").split("\n"):
+        assert max(len(part) for part in line.split("\r")) <= 48
 
 
 def test_auto_shows_a_bar_in_a_notebook(monkeypatch):

@@ -104,8 +104,9 @@ def format_logs(logs: dict, width: int | None = None, head: str = "") -> list[st
 class _SimpleBar:
     """A one-line text bar rewritten with carriage returns (when tqdm is missing)."""
 
-    def __init__(self, total: int, desc: str, file):
+    def __init__(self, total: int, desc: str, file, width: int | None = None):
         self.total, self.desc, self.file = total, desc, file
+        self.width = width
         self.n = 0
         self.postfix = ""
         self.start = time.perf_counter()
@@ -127,7 +128,7 @@ class _SimpleBar:
         bar = "#" * done + "." * (width - done)
         elapsed = time.perf_counter() - self.start
         text = f"{self.desc} [{bar}] {self.n}/{self.total} {elapsed:.1f}s {self.postfix}"
-        columns = shutil.get_terminal_size((100, 20)).columns
+        columns = self.width or shutil.get_terminal_size((100, 20)).columns
         self.file.write("\r" + text[: max(columns - 1, 20)])
         self.file.flush()
 
@@ -137,17 +138,24 @@ class _SimpleBar:
         self.file.flush()
 
 
-def _new_bar(total: int, initial: int, desc: str, file):
+def _new_bar(total: int, initial: int, desc: str, file, width: int | None = None):
     """tqdm.auto's bar (a notebook widget in Jupyter); its text bar where the widget
-    cannot be built; the built-in bar without tqdm."""
+    cannot be built; the built-in bar without tqdm.
+
+    A text bar keeps to ``width`` (default: the terminal's, following its
+    resizes when ``file`` is the terminal itself).
+    """
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        bar = _SimpleBar(total, desc, file)
+        bar = _SimpleBar(total, desc, file, width)
         bar.update(initial)
         return bar
+    tty = hasattr(file, "isatty") and file.isatty()
+    if width is None and not tty:
+        width = shutil.get_terminal_size((100, 20)).columns
     kwargs = {"total": total, "initial": initial, "desc": desc, "file": file, "leave": True,
-              "dynamic_ncols": True}
+              "ncols": width, "dynamic_ncols": width is None}
     try:
         return tqdm(**kwargs)
     except ImportError:  # tqdm.notebook without ipywidgets
@@ -179,7 +187,8 @@ class ProgressBar:
         self.start = time.perf_counter()
         if self.level != 1:
             return
-        self.bar = _new_bar(n_batches, done, f"Epoch {epoch + 1}/{self.epochs}", self.file)
+        self.bar = _new_bar(n_batches, done, f"Epoch {epoch + 1}/{self.epochs}", self.file,
+                            self.width)
 
     @property
     def active(self) -> bool:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import device_of, from_host, namespace_of
-from .autograd.engine import Tensor, no_grad
+from .._backend import device_of, from_host, namespace_of
+from ..autograd.engine import Tensor, no_grad
 
 __all__ = ["LayerSummary", "ModelSummary", "summary"]
 
@@ -226,7 +226,8 @@ def _example_inputs(model, example, dtype) -> tuple:
     return (_as_input(example, model_dtype),)
 
 
-def summary(model, input_data, *, dtype=None, verbose: int = 1) -> ModelSummary:
+def summary(model, input_data=None, *, input_size=None, dtype=None,
+            verbose: int = 1) -> ModelSummary:
     """The table of a model's layers, output shapes, parameters and memory.
 
     Args:
@@ -235,6 +236,8 @@ def summary(model, input_data, *, dtype=None, verbose: int = 1) -> ModelSummary:
             for a model with several inputs), or an input shape as a tuple
             of ints *including* the batch dimension (as torchinfo's
             ``input_size``), for which zeros are used.
+        input_size: the input shape given by keyword (torchinfo's name),
+            instead of ``input_data``.
         dtype: the dtype of the zeros built from a shape (default: the
             dtype of the model's first parameter; pass ``np.int64`` for a
             model that starts with an ``Embedding``).
@@ -254,7 +257,14 @@ def summary(model, input_data, *, dtype=None, verbose: int = 1) -> ModelSummary:
     """
     if not hasattr(model, "named_modules"):
         raise TypeError(f"Expected an nn.Module. Received: {type(model).__name__}")
-    inputs = _example_inputs(model, input_data, dtype)
+    if (input_data is None) == (input_size is None):
+        raise TypeError(
+            "Expected one of input_data (an example or a shape) and input_size. Received: "
+            f"{'both' if input_size is not None else 'neither'}"
+        )
+    if input_size is not None:
+        input_size = tuple(input_size)
+    inputs = _example_inputs(model, input_data if input_size is None else input_size, dtype)
     rows: dict[int, LayerSummary] = {}
     handles = []
     modes = []
