@@ -235,8 +235,13 @@ def evaluate(candidates: list[list[str]], references: list[list[str]]) -> dict:
 
 
 def run(small: bool = False, seed: int = 0) -> dict:
-    """Train with and without weight noise; compare decoders and the baseline."""
-    n_train, n_test, epochs = (1500, 300, 12) if small else (8000, 2000, 30)
+    """Train with and without weight noise; compare decoders and the baseline.
+
+    The full run learns from 300 phrases (3% of the numbers), where
+    generalisation is the whole problem; the small run from 600 phrases in
+    fewer epochs, so that it is quick and still clears its bars.
+    """
+    n_train, n_test, epochs = (600, 300, 15) if small else (300, 2000, 40)
     (src_tr, tgt_tr), (src_te, tgt_te) = corpus(seed, n_train, n_test)
     src_vocab, tgt_vocab = Vocabulary(src_tr + src_te), Vocabulary(tgt_tr + tgt_te)
     X, Y = src_vocab.encode(src_tr), tgt_vocab.encode(tgt_tr, bos=True)
