@@ -8,6 +8,7 @@ convert a Pipeline that contains one (they live with the estimators, a
 layer above this package).
 """
 
+from . import _sequence  # noqa: F401  (registers the sequence layers' converters)
 from ._export import DEFAULT_OPSET, export
 from ._graph import ExportError
 

@@ -224,5 +224,3 @@ def supported_types() -> list[str]:
     return sorted({t.__name__ for t, fn in _CONVERTERS.items()
                    if not getattr(fn, "refuses", False)} | {"Sequential"})
 
-
-from . import _sequence  # noqa: F401  (registers the sequence layers' converters)
