@@ -95,7 +95,8 @@ class _Translator:
                 self.statements(node.body if self.none_test(node.test) else node.orelse)
             elif isinstance(node, ast.Return):
                 values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
-                for name, value in zip(self.spec.outputs, values):
+                for output, value in zip(self.spec.outputs, values):
+                    name = str(output)
                     if isinstance(value, ast.Constant) and value.value is None:
                         continue
                     if name in self.spec.arrays and not self.present[name]:
