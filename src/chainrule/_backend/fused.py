@@ -57,6 +57,9 @@ import threading
 import types
 from contextlib import contextmanager
 
+import numpy as np
+
+from .._threads import get_num_threads, run_parallel
 from . import backend_name, namespace_of
 
 __all__ = [
@@ -206,6 +209,11 @@ class Elementwise:
         self.arrays = tuple(a for a in params if a not in scalars)
         self.rows = tuple(rows)
         self.outputs = tuple(outputs)
+        #: (position in the arguments, is a row vector) of each array parameter
+        self._slots = tuple((params.index(a), a in self.rows) for a in self.arrays)
+        self._lead = next((k for k, row in self._slots if not row), self._slots[0][0])
+        self._scalar_pos = tuple(params.index(s) for s in self.scalars)
+        self._fresh = tuple(o for o in self.outputs if o not in self.arrays)
         self._plain: dict = {}  # namespace id -> formula bound to its math
         self._loops: dict = {}  # (present, rows, check) -> compiled loop
         self._cupy: dict = {}
@@ -222,13 +230,14 @@ class Elementwise:
                 f"{self.name} takes {len(self.params)} arguments ({', '.join(self.params)}). "
                 f"Received: {len(args)}"
             )
-        named = dict(zip(self.params, args))
-        first = next(named[a] for a in self.arrays if named[a] is not None
-                     and a not in self.rows)
-        if type(first).__module__ == "numpy" and _use_compiled():
-            done = self._run_compiled(named, first, out, check)
+        first = args[self._lead]
+        if first is None:
+            first = next(args[k] for k, row in self._slots if not row and args[k] is not None)
+        if type(first) is np.ndarray and _use_compiled():
+            done = self._run_compiled(args, first, out, check)
             if done is not None:
                 return done
+        named = dict(zip(self.params, args))
         xp = namespace_of(first)
         if backend_name(xp) == "cupy":
             from ._fused_cupy import run_cupy
@@ -282,36 +291,36 @@ class Elementwise:
         return self._result(named, fresh)
 
     # --- compiled path -------------------------------------------------------
-    def _run_compiled(self, named, first, out, check):
-        import numpy as np
-
+    def _run_compiled(self, args, first, out, check):
+        """The compiled loop over NumPy arrays; None when they do not qualify
+        (another dtype, not C-contiguous, other shapes): then the plain path runs."""
         dtype = first.dtype
-        if dtype not in (np.float32, np.float64):
+        if dtype.char not in "fd":
             return None
         shape = first.shape
-        fresh = {}
-        for o in self.outputs:
-            if o in self.arrays:
-                continue
-            given = None if out is None else out.get(o)
-            fresh[o] = np.empty(shape, dtype) if given is None else given
-        arrays = []
+        row_shape = shape[-1:]
         present = []
-        for a in self.arrays:
-            v = named[a]
-            present.append(v is not None)
+        arrays = []
+        rows = False
+        for k, row in self._slots:
+            v = args[k]
             if v is None:
+                present.append(False)
                 continue
+            present.append(True)
             if (type(v) is not np.ndarray or v.dtype != dtype or not v.flags.c_contiguous
-                    or (v.shape != shape if a not in self.rows else v.shape != shape[-1:])):
+                    or v.shape != (row_shape if row else shape)):
                 return None
+            rows = rows or row
             arrays.append(v.reshape(-1))
-        for v in fresh.values():
+        fresh = {}
+        for o in self._fresh:
+            given = None if out is None else out.get(o)
+            v = fresh[o] = np.empty(shape, dtype) if given is None else given
             if v.dtype != dtype or v.shape != shape or not v.flags.c_contiguous:
                 return None
             arrays.append(v.reshape(-1))
-        rows = bool(self.rows) and any(named[r] is not None for r in self.rows)
-        key = (tuple(present), rows, check)
+        key = (tuple(present), check)
         loop = self._loops.get(key)
         if loop is None:
             with self._lock:
@@ -319,17 +328,17 @@ class Elementwise:
                 if loop is None:
                     loop = self._loops[key] = _numba[0].build(
                         _LoopSpec(self, fresh), key[0], rows, check)
-        scalars = [v if isinstance(v, bool) or not isinstance(v, (int, float, np.number))
-                   else dtype.type(v) for v in (named[s] for s in self.scalars)]
+        cast = dtype.type
+        scalars = [v if type(v) is bool else cast(v) for v in (args[k] for k in self._scalar_pos)]
         size = first.size
         cols = shape[-1] if rows and shape else 1
-        count = size // cols if rows else size
-        bad = _split(loop, arrays, scalars, count, cols, size)
+        bad = _split(loop, arrays, scalars, size // cols, cols, size)
+        named = dict(zip(self.params, args))
         if bad:
             self._raise_nonfinite(named, first, np)
         return self._result(named, fresh)
 
-    def _raise_nonfinite(self, named, first, np) -> None:
+    def _raise_nonfinite(self, named, first, np=np) -> None:
         """After a checked compiled pass: find the refused element on the plain path."""
         values = self.bound(np)(*(named[p] for p in self.params))
         if len(self.outputs) == 1:
@@ -360,8 +369,8 @@ class _LoopSpec:
 
 def _split(loop, arrays, scalars, count, cols, size) -> int:
     """Run ``loop`` over ``count`` rows (or elements), in parts over chainrule's threads."""
-    from .._threads import get_num_threads, run_parallel
-
+    if size < PARALLEL_MIN:
+        return loop(*arrays, *scalars, 0, count, cols)
     threads = get_num_threads()
     if threads <= 1 or size < PARALLEL_MIN:
         return loop(*arrays, *scalars, 0, count, cols)
