@@ -374,7 +374,10 @@ def _split(loop, arrays, scalars, count, cols, size) -> int:
     threads = get_num_threads()
     if threads <= 1 or size < PARALLEL_MIN:
         return loop(*arrays, *scalars, 0, count, cols)
-    parts = min(threads, max(1, size // (PARALLEL_MIN // 2)))
+    # a few parts per thread, claimed in turn (run_parallel): a helper that
+    # loses its core for a while (to BLAS's spinning workers, to another
+    # process) leaves its parts to the others instead of holding up the call
+    parts = min(4 * threads, max(1, size // (PARALLEL_MIN // 2)))
     bounds = [count * k // parts for k in range(parts + 1)]
     done = run_parallel(lambda lohi: loop(*arrays, *scalars, lohi[0], lohi[1], cols),
                         list(itertools.pairwise(bounds)))
