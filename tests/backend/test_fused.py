@@ -247,3 +247,20 @@ def test_optimiser_cupy_sources_compute_their_formula(k, tmp_path):
         for a in spec.outputs:
             if present[a]:
                 np.testing.assert_allclose(mine["io_" + a], arrays[a], rtol=2e-6, err_msg=a)
+
+
+def test_plain_path_in_chunks_gives_the_whole_array_result(monkeypatch):
+    """Large NumPy arrays go through the plain formula chunk by chunk (over threads);
+    the numbers and a refused element's flat index are those of one whole pass."""
+    p, g, m, v = _arrays(1000, np.float32)
+    whole = [a.copy() for a in (p, g, m, v)]
+    with kernels("numpy"):
+        _momentum_max(*whole, 0.1, 0.9)
+        monkeypatch.setattr(fused, "PLAIN_CHUNK", 64)
+        _momentum_max(p, g, m, v, 0.1, 0.9)
+        for a, b in zip((p, m, v), (whole[0], whole[2], whole[3])):
+            np.testing.assert_array_equal(a, b)
+        g[777] = np.nan
+        with pytest.raises(NonFiniteOutput) as info:
+            _momentum_max(p, g, m, None, 0.1, 0.9, check=True)
+    assert info.value.index == 777

@@ -79,6 +79,8 @@ MATH = ("sqrt", "exp", "log", "log1p", "expm1", "tanh", "where", "maximum", "min
 
 #: Below this many elements a compiled kernel runs on the calling thread only.
 PARALLEL_MIN = 1 << 16
+#: The plain path cuts NumPy arrays larger than this into chunks of this size.
+PLAIN_CHUNK = 1 << 15
 
 _MODES = ("compiled", "numpy")
 _mode: list = []  # [mode] once looked up or set
@@ -238,6 +240,10 @@ class Elementwise:
             if done is not None:
                 return done
         named = dict(zip(self.params, args))
+        if type(first) is np.ndarray and first.size > PLAIN_CHUNK:
+            done = self._run_plain_chunked(named, first, out, check)
+            if done is not None:
+                return done
         xp = namespace_of(first)
         if backend_name(xp) == "cupy":
             from ._fused_cupy import run_cupy
@@ -288,6 +294,41 @@ class Elementwise:
                 if v.shape != first.shape:
                     v = xp.broadcast_to(v, first.shape)
                 fresh[o] = v
+        return self._result(named, fresh)
+
+    def _run_plain_chunked(self, named, first, out, check):
+        """The plain path on large NumPy arrays, chunk by chunk: a chunk's
+        temporaries stay in the cache, and the chunks are shared among
+        chainrule's threads (NumPy releases the GIL in its loops).  None when
+        the arrays do not qualify (row vectors, not C-contiguous)."""
+        shape, size = first.shape, first.size
+        flat = {}
+        for a in self.arrays:
+            v = named[a]
+            if v is None:
+                continue
+            if type(v) is not np.ndarray or v.shape != shape or not v.flags.c_contiguous:
+                return None
+            flat[a] = v.reshape(-1)
+        fresh = {}
+        for o in self._fresh:
+            given = None if out is None else out.get(o)
+            fresh[o] = np.empty(shape, first.dtype) if given is None else given
+            if not fresh[o].flags.c_contiguous or fresh[o].shape != shape:
+                return None
+
+        def run(lo):
+            hi = min(lo + PLAIN_CHUNK, size)
+            part = dict(named)
+            for k, v in flat.items():
+                part[k] = v[lo:hi]
+            outs = {o: v.reshape(-1)[lo:hi] for o, v in fresh.items()}
+            try:
+                self._run_plain(np, part, part[next(iter(flat))], outs, check)
+            except NonFiniteOutput as exc:
+                raise NonFiniteOutput(self.name, exc.output, exc.index + lo, exc.value) from None
+
+        run_parallel(run, range(0, size, PLAIN_CHUNK))
         return self._result(named, fresh)
 
     # --- compiled path -------------------------------------------------------
