@@ -10,10 +10,13 @@ Importing chainrule or training with it changes nothing outside chainrule:
 the allocator and BLAS's thread count stay as the process set them.  Thread
 use is explicit: ``cr.set_num_threads(n)`` sets chainrule's own worker count
 and BLAS's (through threadpoolctl), like ``torch.set_num_threads``.
+``cr.set_kernels("numpy")`` (or ``CHAINRULE_KERNELS=numpy``) runs the
+elementwise kernels as plain NumPy operations instead of compiled loops.
 """
 
 from typing import Any
 
+from ._backend.fused import get_kernels, set_kernels
 from ._threads import get_num_threads, set_num_threads
 from .autograd import (
     Tensor,
@@ -57,6 +60,7 @@ __all__ = [
     "concatenate",
     "enable_grad",
     "exp",
+    "get_kernels",
     "get_num_threads",
     "get_rng_state",
     "is_grad_enabled",
@@ -65,6 +69,7 @@ __all__ = [
     "manual_seed",
     "no_grad",
     "save",
+    "set_kernels",
     "set_num_threads",
     "set_rng_state",
     "sqrt",

@@ -129,6 +129,19 @@ def test_plain_path_serves_other_namespaces():
         np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6)
 
 
+def test_the_switch_is_public():
+    import chainrule as cr
+    import chainrule.optim
+
+    before = cr.get_kernels()
+    try:
+        cr.set_kernels("numpy")
+        assert fused.get_kernels() == "numpy"
+    finally:
+        cr.set_kernels(before)
+    assert issubclass(chainrule.optim.NonFiniteStepError, FloatingPointError)
+
+
 def test_switch_values_are_checked(monkeypatch):
     with pytest.raises(ValueError, match="Expected kernels 'compiled' or 'numpy'"):
         fused.set_kernels("fast")
