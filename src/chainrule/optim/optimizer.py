@@ -157,6 +157,8 @@ class Optimizer:
         params = group.get("params")
         if isinstance(params, Tensor):
             params = [params]
+        if params is None:
+            raise TypeError("Expected a parameter group with a 'params' entry. Received: none")
         params = list(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in params:
@@ -363,7 +365,7 @@ class Optimizer:
                     f"Received: {len(saved['params'])}"
                 )
         params = self._all_params()
-        new_state = defaultdict(dict)
+        new_state: defaultdict = defaultdict(dict)
         for i, st in state_dict["state"].items():
             p = params[int(i)]
             mine = {}
