@@ -112,7 +112,7 @@ def _formula_source(fn, present: dict) -> str:
     return "@numba.njit(inline='always', error_model='numpy')\n" + ast.unparse(func) + "\n"
 
 
-def _loop_source(spec, present, rows: bool, check: bool) -> str:
+def _loop_source(spec, present, rows: bool, check: bool, dtype: str) -> str:
     """The loop over elements: ``present[k]`` says whether input array k is given;
     ``spec.fresh`` names the new output arrays, passed after the inputs."""
     names = [a for a, here in zip(spec.inputs, present) if here] + list(spec.fresh)
@@ -125,7 +125,7 @@ def _loop_source(spec, present, rows: bool, check: bool) -> str:
             continue
         body.append(f"x_{a} = A_{a}[c]" if a in spec.rows else f"x_{a} = A_{a}[i]")
         call.append(f"x_{a}")
-    call += [f"S_{s}" for s in spec.scalars]
+    call += [f"s_{s}" for s in spec.scalars]
     outs = [o for o in spec.outputs if o in names]
     results = [f"o_{o}" for o in spec.outputs]
     lhs = ", ".join(results)
@@ -150,6 +150,8 @@ def _loop_source(spec, present, rows: bool, check: bool) -> str:
     lines = ["@numba.njit(nogil=True, cache=True, error_model='numpy')",
              f"def loop({', '.join(args + ['lo', 'hi', 'C'])}):",
              "    bad = False"]
+    # the scalars arrive as Python numbers (float64): cast once to the arrays' type
+    lines += [f"    s_{s} = numba.{dtype}(S_{s})" for s in spec.scalars]
     # unsigned indices: with a signed one that may be negative numba wraps it
     # around, and the loop is not vectorised
     if rows:
@@ -172,13 +174,14 @@ def _loop_source(spec, present, rows: bool, check: bool) -> str:
 _HELPERS = hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode()).hexdigest()[:12]
 
 
-def build(spec, present: tuple, rows: bool, check: bool):
+def build(spec, present: tuple, rows: bool, check: bool, dtype: str):
     """The compiled loop of ``spec`` for the given arrays (``present``), row
-    broadcasting and finiteness check: written to a module in
+    broadcasting, finiteness check and dtype (``"float32"`` or ``"float64"``):
+    written to a module in
     :func:`cache_dir` (once) and imported."""
     given = dict(zip(spec.inputs, present))
     src = (_HEADER + _formula_source(spec.fn, given) + "\n\n"
-           + _loop_source(spec, present, rows, check))
+           + _loop_source(spec, present, rows, check, dtype))
     digest = hashlib.sha256((src + _HELPERS + numba.__version__).encode()).hexdigest()[:16]
     name = f"chainrule_kernel_{spec.name}_{digest}"
     folder = cache_dir()

@@ -216,6 +216,9 @@ class Elementwise:
         self._lead = next((k for k, row in self._slots if not row), self._slots[0][0])
         self._scalar_pos = tuple(params.index(s) for s in self.scalars)
         self._fresh = tuple(o for o in self.outputs if o not in self.arrays)
+        #: (name, position in the arguments or None for a new array) of each output
+        self._out_pos = tuple((o, params.index(o) if o in self.arrays else None)
+                              for o in self.outputs)
         self._plain: dict = {}  # namespace id -> formula bound to its math
         self._loops: dict = {}  # (present, rows, check) -> compiled loop
         self._cupy: dict = {}
@@ -361,23 +364,21 @@ class Elementwise:
             if v.dtype != dtype or v.shape != shape or not v.flags.c_contiguous:
                 return None
             arrays.append(v.reshape(-1))
-        key = (tuple(present), check)
+        key = (tuple(present), check, dtype.char)
         loop = self._loops.get(key)
         if loop is None:
             with self._lock:
                 loop = self._loops.get(key)
                 if loop is None:
                     loop = self._loops[key] = _numba[0].build(
-                        _LoopSpec(self, fresh), key[0], rows, check)
-        cast = dtype.type
-        scalars = [v if type(v) is bool else cast(v) for v in (args[k] for k in self._scalar_pos)]
+                        _LoopSpec(self, fresh), key[0], rows, check, dtype.name)
+        scalars = [args[k] for k in self._scalar_pos]
         size = first.size
         cols = shape[-1] if rows and shape else 1
         bad = _split(loop, arrays, scalars, size // cols, cols, size)
-        named = dict(zip(self.params, args))
         if bad:
-            self._raise_nonfinite(named, first, np)
-        return self._result(named, fresh)
+            self._raise_nonfinite(dict(zip(self.params, args)), first, np)
+        return tuple(fresh[o] if k is None else args[k] for o, k in self._out_pos)
 
     def _raise_nonfinite(self, named, first, np=np) -> None:
         """After a checked compiled pass: find the refused element on the plain path."""
