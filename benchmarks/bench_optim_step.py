@@ -2,33 +2,31 @@
 
 Run from the repository root:
 
-    PYTHONPATH=src python benchmarks/bench_optim_step.py
+    PYTHONPATH=src python benchmarks/bench_optim_step.py [--rounds 7] [--steps 20]
 
 For each case the parameters of an MLP (weights and biases of the given
-layer sizes) get fixed random gradients, and ``opt.step()`` alone is timed
-in rounds that alternate between chainrule (with ``chunked`` on and off)
-and torch.optim, so that all see the same machine load.  The table gives
-median times per step.
-
-Options: --rounds N (default 15), --steps-per-round N (default 20).
+layer sizes) get fixed random gradients and ``opt.step()`` alone is timed,
+at 1 thread and at the default thread count, in rounds alternating between
+chainrule (compiled kernels; plain NumPy kernels) and torch.optim (default
+and ``fused=True``); see ``_harness.py``.  Also timed: chainrule's check
+that every gradient is finite, alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
-import time
 
 import numpy as np
 import torch
+from _harness import alternate, report, threads
 
 import chainrule as cr
+from chainrule._backend.fused import first_nonfinite, kernels
 
 CASES = [
     ("784-1024-1024-10", [784, 1024, 1024, 10], "Adam", {"lr": 1e-3}),
     ("64-128-128-10", [64, 128, 128, 10], "SGD", {"lr": 0.01, "momentum": 0.9}),
-    ("64-128-128-10", [64, 128, 128, 10], "Adam", {"lr": 1e-3}),
 ]
 
 
@@ -40,47 +38,49 @@ def _arrays(sizes, seed=0):
     return params, grads
 
 
-def _ours(sizes, name, kwargs, chunked):
+def _ours(sizes, name, kwargs, mode):
     params, grads = _arrays(sizes)
     ps = [cr.nn.Parameter(a) for a in params]
     for p, g in zip(ps, grads):
         p.grad = g
-    return getattr(cr.optim, name)(ps, chunked=chunked, **kwargs).step
+    opt = getattr(cr.optim, name)(ps, **kwargs)
+
+    def step():
+        with kernels(mode):
+            opt.step()
+
+    return step
 
 
-def _torch(sizes, name, kwargs):
+def _torch(sizes, name, kwargs, **extra):
     params, grads = _arrays(sizes)
     ts = [torch.nn.Parameter(torch.from_numpy(a)) for a in params]
     for t, g in zip(ts, grads):
         t.grad = torch.from_numpy(g)
-    return getattr(torch.optim, name)(ts, **kwargs).step
+    return getattr(torch.optim, name)(ts, **kwargs, **extra).step
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--steps-per-round", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    for label, sizes, name, kwargs in CASES:
-        runners = {
-            "chainrule": _ours(sizes, name, kwargs, None),
-            "chainrule chunked=False": _ours(sizes, name, kwargs, False),
-            "torch": _torch(sizes, name, kwargs),
-        }
-        times = {k: [] for k in runners}
-        for _ in range(args.rounds):
-            for key, step in runners.items():
-                time.sleep(0.05)
-                step()  # not counted: cold caches
-                for _ in range(args.steps_per_round):
-                    t0 = time.perf_counter()
-                    step()
-                    times[key].append(time.perf_counter() - t0)
-        med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"\n{label} {name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})")
-        for key, t in med.items():
-            print(f"  {key:26s}{t * 1e6:10.1f} us   {t / med['torch']:6.3f} x torch")
+    print(f"numpy {np.__version__}, torch {torch.__version__}")
+    for n in (1, None):
+        threads(n)
+        for label, sizes, name, kwargs in CASES:
+            grads = _arrays(sizes)[1]
+            runners = {
+                "torch": _torch(sizes, name, kwargs),
+                "torch fused=True": _torch(sizes, name, kwargs, fused=True),
+                "chainrule": _ours(sizes, name, kwargs, "compiled"),
+                "chainrule CHAINRULE_KERNELS=numpy": _ours(sizes, name, kwargs, "numpy"),
+                "  (its finiteness check alone)": lambda grads=grads: first_nonfinite(grads),
+            }
+            runners["chainrule"]()  # compile (or load) the kernel outside the timing
+            res = alternate(runners, args.rounds, args.steps)
+            report(f"{name} step, {label}, threads={n or 'default'}", res,
+                   reference="torch fused=True")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ CUDA for the timings), from the repository root:
 
     PYTHONPATH=src python benchmarks/gpu_optim_check.py
 
-Each optimiser config runs 100 steps on CuPy (the fused ElementwiseKernels
-of ``_backend/_cupy.py``) and on NumPy from the same start and gradients
+Each optimiser config runs 100 steps on CuPy (the ElementwiseKernels that
+``_backend/_fused_cupy.py`` generates from each update's formula) and on NumPy from the same start and gradients
 and prints the largest relative difference (fused multiply-adds round
 differently, so a few 1e-6 are expected); then Module.to("cuda") with the
 optimiser's state following, the seeded device generator and dropout, and

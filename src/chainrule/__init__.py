@@ -10,10 +10,13 @@ Importing chainrule or training with it changes nothing outside chainrule:
 the allocator and BLAS's thread count stay as the process set them.  Thread
 use is explicit: ``cr.set_num_threads(n)`` sets chainrule's own worker count
 and BLAS's (through threadpoolctl), like ``torch.set_num_threads``.
+``cr.set_kernels("numpy")`` (or ``CHAINRULE_KERNELS=numpy``) runs the
+elementwise kernels as plain NumPy operations instead of compiled loops.
 """
 
 from typing import Any
 
+from ._backend.fused import get_kernels, set_kernels
 from ._threads import get_num_threads, set_num_threads
 from .autograd import (  # the array API's elementwise functions too (autograd/elementwise.py)
     Tensor,
@@ -108,6 +111,7 @@ __all__ = [
     "expm1",
     "floor",
     "floor_divide",
+    "get_kernels",
     "get_num_threads",
     "get_rng_state",
     "hypot",
@@ -128,6 +132,7 @@ __all__ = [
     "remainder",
     "round",
     "save",
+    "set_kernels",
     "set_num_threads",
     "set_rng_state",
     "sign",

@@ -110,10 +110,12 @@ def test_check_refuses_non_finite_outputs(mode):
         _momentum_max(p, g, m, None, 0.1, 0.9, check=True)
     assert isinstance(info.value, FloatingPointError)
     assert info.value.index == 5 and not np.isfinite(info.value.value)
-    # the refused element keeps its values on every path (the plain path writes nothing)
-    assert p[5] == before[0][5] and m[5] == before[1][5]
+    # the refused element keeps its first output's value on every path
+    # (the plain path writes nothing at all)
+    assert p[5] == before[0][5]
     if mode == "numpy":
         np.testing.assert_array_equal(p, before[0])
+        np.testing.assert_array_equal(m, before[1])
 
 
 def test_plain_path_serves_other_namespaces():
@@ -125,6 +127,19 @@ def test_plain_path_serves_other_namespaces():
     _momentum_max(p, g, m, v, 0.1, 0.9)
     for a, b in zip((p, m, v), (expected[0], expected[2], expected[3])):
         np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6)
+
+
+def test_the_switch_is_public():
+    import chainrule as cr
+    import chainrule.optim
+
+    before = cr.get_kernels()
+    try:
+        cr.set_kernels("numpy")
+        assert fused.get_kernels() == "numpy"
+    finally:
+        cr.set_kernels(before)
+    assert issubclass(chainrule.optim.NonFiniteStepError, FloatingPointError)
 
 
 def test_switch_values_are_checked(monkeypatch):
@@ -245,3 +260,20 @@ def test_optimiser_cupy_sources_compute_their_formula(k, tmp_path):
         for a in spec.outputs:
             if present[a]:
                 np.testing.assert_allclose(mine["io_" + a], arrays[a], rtol=2e-6, err_msg=a)
+
+
+def test_plain_path_in_chunks_gives_the_whole_array_result(monkeypatch):
+    """Large NumPy arrays go through the plain formula chunk by chunk (over threads);
+    the numbers and a refused element's flat index are those of one whole pass."""
+    p, g, m, v = _arrays(1000, np.float32)
+    whole = [a.copy() for a in (p, g, m, v)]
+    with kernels("numpy"):
+        _momentum_max(*whole, 0.1, 0.9)
+        monkeypatch.setattr(fused, "PLAIN_CHUNK", 64)
+        _momentum_max(p, g, m, v, 0.1, 0.9)
+        for a, b in zip((p, m, v), (whole[0], whole[2], whole[3])):
+            np.testing.assert_array_equal(a, b)
+        g[777] = np.nan
+        with pytest.raises(NonFiniteOutput) as info:
+            _momentum_max(p, g, m, None, 0.1, 0.9, check=True)
+    assert info.value.index == 777

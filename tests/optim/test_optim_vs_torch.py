@@ -267,3 +267,16 @@ def test_state_dict_has_torch_layout_and_names(name, kwargs):
         opt.step()
         topt.step()
         same_layout()
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS[::5], ids=[n for n, _ in CONFIGS[::5]])
+def test_matches_torch_without_numba(name, kwargs, monkeypatch):
+    """A machine without numba wheels: the kernels run as plain NumPy operations."""
+    from chainrule._backend import fused
+
+    monkeypatch.setattr(fused, "_numba", [None])
+    ours, theirs = _run_pair(
+        lambda ps: getattr(cr.optim, name)(ps, **kwargs),
+        lambda ts: getattr(torch.optim, name)(ts, **kwargs),
+    )
+    _assert_close(ours, theirs)

@@ -95,13 +95,14 @@ class _Translator:
                 self.statements(node.body if self.none_test(node.test) else node.orelse)
             elif isinstance(node, ast.Return):
                 values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
-                for name, value in zip(self.spec.outputs, values):
-                    if isinstance(value, ast.Constant) and value.value is None:
+                for output, item in zip(self.spec.outputs, values):
+                    name = str(output)
+                    if item is None or (isinstance(item, ast.Constant) and item.value is None):
                         continue
                     if name in self.spec.arrays and not self.present[name]:
                         continue
                     prefix = "io_" if name in self.spec.arrays else "out_"
-                    self.lines.append(f"{prefix}{name} = {self.expr(value)};")
+                    self.lines.append(f"{prefix}{name} = {self.expr(item)};")
             else:
                 raise NotImplementedError(
                     f"{self.spec.name}: cannot run {ast.unparse(node)!r} in a CuPy kernel "

@@ -12,6 +12,7 @@ machine code from the cache folder (:func:`cache_dir`).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
@@ -77,53 +78,93 @@ def cache_dir() -> str:
         return tempfile.mkdtemp(prefix="chainrule-kernels-")
 
 
-def _formula_source(fn) -> str:
-    """The formula's ``def`` without decorators, renamed ``formula``."""
-    src = textwrap.dedent(inspect.getsource(fn))
-    lines = src.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))
-    head = lines[start].replace(f"def {fn.__name__}(", "def formula(", 1)
-    return "\n".join(["@numba.njit(inline='always')", head, *lines[start + 1:]]) + "\n"
+class _Prune(ast.NodeTransformer):
+    """Keep only the taken branch of each ``if x is None`` / ``if x is not None``
+    on an array parameter (numba's own pruning leaves the loop unvectorised
+    when the dead branch assigns to ``x``)."""
+
+    def __init__(self, present: dict):
+        self.present = present
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        t = node.test
+        if (isinstance(t, ast.Compare) and len(t.ops) == 1
+                and isinstance(t.ops[0], (ast.Is, ast.IsNot))
+                and isinstance(t.left, ast.Name) and t.left.id in self.present
+                and isinstance(t.comparators[0], ast.Constant)
+                and t.comparators[0].value is None):
+            missing = not self.present[t.left.id]
+            taken = missing if isinstance(t.ops[0], ast.Is) else not missing
+            body = node.body if taken else node.orelse
+            return body or [ast.Pass()]
+        return node
 
 
-def _loop_source(spec, present, rows: bool, check: bool) -> str:
+def _formula_source(fn, present: dict) -> str:
+    """The formula's ``def`` without decorators, renamed ``formula``, its
+    ``x is None`` branches decided for the arrays ``present``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef))
+    func.decorator_list = []
+    func.name = "formula"
+    func = ast.fix_missing_locations(_Prune(present).visit(func))
+    return "@numba.njit(inline='always', error_model='numpy')\n" + ast.unparse(func) + "\n"
+
+
+def _loop_source(spec, present, rows: bool, check: bool, dtype: str) -> str:
     """The loop over elements: ``present[k]`` says whether input array k is given;
     ``spec.fresh`` names the new output arrays, passed after the inputs."""
     names = [a for a, here in zip(spec.inputs, present) if here] + list(spec.fresh)
     args = [f"A_{a}" for a in names] + [f"S_{s}" for s in spec.scalars]
     call = []
+    body = []  # every input loaded before any store: no aliasing question for the compiler
     for a, here in zip(spec.inputs, present):
         if not here:
             call.append("None")
-        elif a in spec.rows:
-            call.append(f"A_{a}[c]")
-        else:
-            call.append(f"A_{a}[i]")
-    call += [f"S_{s}" for s in spec.scalars]
+            continue
+        body.append(f"x_{a} = A_{a}[c]" if a in spec.rows else f"x_{a} = A_{a}[i]")
+        call.append(f"x_{a}")
+    call += [f"s_{s}" for s in spec.scalars]
     outs = [o for o in spec.outputs if o in names]
     results = [f"o_{o}" for o in spec.outputs]
     lhs = ", ".join(results)
-    body = [f"{lhs} = formula({', '.join(call)})"]
+    body.append(f"{lhs} = formula({', '.join(call)})")
     if check:
-        ok = " and ".join(f"(o_{o} - o_{o} == 0)" for o in outs) or "True"
-        body.append(f"ok = {ok}")
-        body.append("bad += 0 if ok else 1")
-        for o in outs:
-            old = f"A_{o}[i]" if o in spec.inputs else f"o_{o}"
-            body.append(f"A_{o}[i] = o_{o} if ok else {old}")
+        # z is 0 when every output is finite, NaN otherwise: no branch, so the
+        # loop stays vectorised (stores become blends)
+        z = " + ".join(f"(o_{o} - o_{o})" for o in outs) or "0"
+        body.append(f"z = {z}")
+        body.append("ok = z == z")
+        body.append("bad = bad | (z != z)")
+        # only the first output keeps its old value (the parameter of an
+        # update): guarding every store costs the vectorised loop 5x
+        for n, o in enumerate(outs):
+            if n == 0 and o in spec.inputs:
+                body.append(f"A_{o}[i] = o_{o} if ok else x_{o}")
+            else:
+                body.append(f"A_{o}[i] = o_{o}")
     else:
         for o in outs:
             body.append(f"A_{o}[i] = o_{o}")
-    lines = ["@numba.njit(nogil=True, cache=True)",
+    lines = ["@numba.njit(nogil=True, cache=True, error_model='numpy')",
              f"def loop({', '.join(args + ['lo', 'hi', 'C'])}):",
-             "    bad = 0"]
+             "    bad = False"]
+    # the scalars arrive as Python numbers (float64): cast once to the arrays' type
+    lines += [f"    s_{s} = numba.{dtype}(S_{s})" for s in spec.scalars]
+    # unsigned indices: with a signed one that may be negative numba wraps it
+    # around, and the loop is not vectorised
     if rows:
-        lines += ["    for r in range(lo, hi):",
-                  "        for c in range(C):",
-                  "            i = r * C + c"]
+        lines += ["    cols = numba.uint64(C)",
+                  "    for k in range(hi - lo):",
+                  "        r = numba.uint64(lo) + numba.uint64(k)",
+                  "        for j in range(C):",
+                  "            c = numba.uint64(j)",
+                  "            i = r * cols + c"]
         indent = " " * 12
     else:
-        lines += ["    for i in range(lo, hi):"]
+        lines += ["    for k in range(hi - lo):",
+                  "        i = numba.uint64(lo) + numba.uint64(k)"]
         indent = " " * 8
     lines += [indent + b for b in body]
     lines.append("    return bad")
@@ -133,11 +174,14 @@ def _loop_source(spec, present, rows: bool, check: bool) -> str:
 _HELPERS = hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode()).hexdigest()[:12]
 
 
-def build(spec, present: tuple, rows: bool, check: bool):
+def build(spec, present: tuple, rows: bool, check: bool, dtype: str):
     """The compiled loop of ``spec`` for the given arrays (``present``), row
-    broadcasting and finiteness check: written to a module in
+    broadcasting, finiteness check and dtype (``"float32"`` or ``"float64"``):
+    written to a module in
     :func:`cache_dir` (once) and imported."""
-    src = _HEADER + _formula_source(spec.fn) + "\n\n" + _loop_source(spec, present, rows, check)
+    given = dict(zip(spec.inputs, present))
+    src = (_HEADER + _formula_source(spec.fn, given) + "\n\n"
+           + _loop_source(spec, present, rows, check, dtype))
     digest = hashlib.sha256((src + _HELPERS + numba.__version__).encode()).hexdigest()[:16]
     name = f"chainrule_kernel_{spec.name}_{digest}"
     folder = cache_dir()

@@ -8,9 +8,11 @@ A *kernel* is a named operation with one entry per backend:
   registered lazily from ``_cupy.py`` the first time a CuPy namespace asks;
 - ``"generic"``: the standard-only entry that serves every other library
   (array_api_strict, torch through array-api-compat), and NumPy/CuPy too
-  when they have no entry of their own;
-- optionally ``"numpy-compiled"`` entries (e.g. numba), registered only by an
-  optional extra and used only where a benchmark shows them faster.
+  when they have no entry of their own.
+
+Elementwise formulas (optimiser updates, fused activations) are not kept
+here: each is written once for one element and compiled, fused or run as
+plain array operations by :mod:`chainrule._backend.fused`.
 
 Every entry takes the namespace first: ``kernel("scatter_add", xp)(xp, ...)``.
 Lookups are cached per (name, namespace), so a hot path pays one dict lookup.

@@ -24,8 +24,10 @@ is not finite).  A NaN or infinite gradient raises :class:`NonFiniteStepError`
 naming the optimiser, the step, the parameter and the value; parameters and
 state stay as they were.  A finite gradient whose update is not finite (an
 overflow, e.g. a huge learning rate) is refused inside the update: the
-entries concerned keep their values, the error is raised after the pass, and
-the other entries of that parameter (and of those before it) have moved.
+parameter entries concerned keep their values (their state entries and
+every other entry of that parameter, and of those before it, have moved),
+and the error is raised after the pass; parameters never hold a value the
+step made non-finite.
 
 Subnormal state: a state entry that decays geometrically (momentum, moment
 averages) for a parameter whose gradient stays zero sinks into float32's
@@ -155,6 +157,8 @@ class Optimizer:
         params = group.get("params")
         if isinstance(params, Tensor):
             params = [params]
+        if params is None:
+            raise TypeError("Expected a parameter group with a 'params' entry. Received: none")
         params = list(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in params:
@@ -361,7 +365,7 @@ class Optimizer:
                     f"Received: {len(saved['params'])}"
                 )
         params = self._all_params()
-        new_state = defaultdict(dict)
+        new_state: defaultdict = defaultdict(dict)
         for i, st in state_dict["state"].items():
             p = params[int(i)]
             mine = {}
