@@ -61,6 +61,7 @@ from ._run_folder import (
 )
 from ._run_inputs import read_input as _read_input
 from .callbacks import EarlyStopping, ModelCheckpoint
+from .divergence import divergence_message
 from .trainer import Trainer, predict
 
 __all__ = ["DEFAULTS", "build_model", "evaluate_run", "load_run", "predict_run", "train_run"]
@@ -144,10 +145,6 @@ def _device_text(device, xp) -> str:
     if xp is None:
         return "cpu" if device is None else str(device)
     return f"{getattr(xp, '__name__', xp)}:{device}"
-
-
-#: a final training loss this many times its start is reported as divergence
-DIVERGENCE_FACTOR = 10.0
 
 
 def _is_file_dataset(name) -> bool:
@@ -355,18 +352,10 @@ def _plain_loss(out: np.ndarray, y: np.ndarray, is_clf: bool) -> float:
 
 
 def _divergence(history, start_loss: float) -> str | None:
-    """A warning when the last epoch's training loss ended far above its start."""
+    """A warning when the last epoch's training loss ended far above its start (the rule
+    of :mod:`chainrule.training.divergence`)."""
     losses = history.history.get("loss", []) if hasattr(history, "history") else []
-    if not losses or not start_loss > 0:
-        return None
-    last = float(losses[-1])
-    if last <= DIVERGENCE_FACTOR * start_loss:
-        return None
-    return (
-        f"training diverged: the training loss grew from {start_loss:.4g} at the start to "
-        f"{last:.4g} in the last epoch (over {DIVERGENCE_FACTOR:g} times); the model is "
-        "unlikely to be useful: try a smaller --lr"
-    )
+    return divergence_message(start_loss, float(losses[-1]), hint="--lr") if losses else None
 
 
 def _finish(cfg, info, ds, model, history, out, extra, start_loss, t0, log) -> dict:
