@@ -57,11 +57,11 @@ def test_lbfgs_writing_non_finite_parameters_stops_and_rolls_back(tmp_path):
     start = {k: v.copy() for k, v in model.state_dict().items()}
     opt = cr.optim.LBFGS(model.parameters(), lr=1e6)
     ck = tmp_path / "ck.npz"
-    with pytest.raises(NonFiniteLossError, match=r"LBFGS\.step\(closure\) wrote non-finite"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow notes
-            fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=200,
-                verbose=0, callbacks=[ModelCheckpoint(ck)])
+    wrote = r"LBFGS\.step\(closure\) wrote non-finite"
+    with pytest.raises(NonFiniteLossError, match=wrote), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow notes
+        fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=200,
+            verbose=0, callbacks=[ModelCheckpoint(ck)])
     for k, v in model.state_dict().items():  # the epoch's start, finite
         np.testing.assert_array_equal(v, start[k])
     assert not ck.exists()  # the failing epoch never reached its checkpoint

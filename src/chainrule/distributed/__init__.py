@@ -23,6 +23,10 @@ Conventions (decided once):
 * Only rank 0 prints and writes files (``fit``'s progress and checkpoints,
   and the whole run folder of ``chainrule train``).
 
+The Trainer sees all of this through one object with five hooks
+(:mod:`chainrule.distributed._replicas`: ``Replicas`` over MPI,
+``OneProcess`` otherwise), chosen once per run by ``data_parallel``.
+
 Without ``mpi4py`` (or outside ``mpiexec``) everything here still works as
 a world of one process, so the same script runs anywhere.
 """

@@ -20,6 +20,7 @@ from .checkpoint import (
 )
 from .continuation import ParameterNoise, continuation
 from .curvature import CurvatureMonitor
+from .divergence import DivergenceCheck, DivergenceWarning
 from .evaluation import evaluate, predict
 from .history import History
 from .losses import LOSSES, get_loss
@@ -36,6 +37,8 @@ __all__ = [
     "Callback",
     "CheckpointError",
     "CurvatureMonitor",
+    "DivergenceCheck",
+    "DivergenceWarning",
     "EarlyStopping",
     "EpochScore",
     "History",

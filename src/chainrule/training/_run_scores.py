@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .divergence import divergence_message
+
 __all__: list[str] = []
-
-#: a final training loss this many times its start is reported as divergence
-DIVERGENCE_FACTOR = 10.0
-
 
 def _log_softmax(out: np.ndarray) -> np.ndarray:
     z = out.astype(np.float64)
@@ -57,15 +55,7 @@ def score(out: np.ndarray, y: np.ndarray, task: str, y_mean: float, y_scale: flo
 
 
 def divergence(history, start_loss: float) -> str | None:
-    """A warning when the last epoch's training loss ended far above its start."""
+    """A warning when the last epoch's training loss ended far above its start (the rule
+    of :mod:`chainrule.training.divergence`)."""
     losses = history.history.get("loss", []) if hasattr(history, "history") else []
-    if not losses or not start_loss > 0:
-        return None
-    last = float(losses[-1])
-    if last <= DIVERGENCE_FACTOR * start_loss:
-        return None
-    return (
-        f"training diverged: the training loss grew from {start_loss:.4g} at the start to "
-        f"{last:.4g} in the last epoch (over {DIVERGENCE_FACTOR:g} times); the model is "
-        "unlikely to be useful: try a smaller --lr"
-    )
+    return divergence_message(start_loss, float(losses[-1]), hint="--lr") if losses else None

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._backend import device_of, from_host, namespace_of, to_host
+from ._missing import present_rows
 
 __all__ = [
     "Accuracy",
@@ -28,7 +29,9 @@ __all__ = [
     "MeanMetric",
     "MeanSquaredError",
     "Metric",
+    "TaskMetric",
     "get_metric",
+    "task_metrics",
 ]
 
 
@@ -272,8 +275,6 @@ def get_metric(metric) -> Metric | None:
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, tuple) and len(metric) == 2 and isinstance(metric[0], str):
-        from .multitask import TaskMetric
-
         return TaskMetric(*metric)
     if isinstance(metric, str):
         if metric == "loss":
@@ -289,3 +290,70 @@ def get_metric(metric) -> Metric | None:
     if callable(metric):
         return MeanMetric(metric)
     raise TypeError(f"Expected a metric name or callable. Received: {type(metric).__name__}")
+
+
+class TaskMetric(Metric):
+    """A metric of one task's output of a multi-task model, named ``<task>_<metric>``.
+
+    ``fit(..., metrics={"digit": ["accuracy"]})`` (or the pair
+    ``("digit", "accuracy")``) makes one; rows without the task's target
+    are left out.
+    """
+
+    def __init__(self, task: str, metric):
+        self.task = task
+        inner = get_metric(metric)
+        if inner is None:
+            raise ValueError(
+                f"Expected a metric for task {task!r}; its loss is always logged as "
+                f"'{task}_loss'. Received: {metric!r}"
+            )
+        self.inner: Metric = inner
+        self.name = f"{task}_{inner.name}"
+        super().__init__()
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    # the running sums live in the wrapped metric (read by data-parallel reductions)
+    total = property(lambda self: self.inner.total,
+                     lambda self, v: setattr(self.inner, "total", v))
+    count = property(lambda self: self.inner.count,
+                     lambda self, v: setattr(self.inner, "count", v))
+
+    def update(self, output, target) -> None:
+        if not isinstance(output, dict) or self.task not in output:
+            raise ValueError(
+                f"Expected a model output dict with the task {self.task!r} for the metric "
+                f"{self.name!r}. Received: "
+                f"{sorted(output) if isinstance(output, dict) else type(output).__name__}"
+            )
+        o, t = output[self.task], target[self.task]
+        rows = present_rows(t)
+        if rows is not None:
+            if not rows.any():
+                return
+            o, t = o[rows], t[rows]
+        self.inner.update(o, t)
+
+    def result(self) -> float:
+        return self.inner.result()
+
+    def state_dict(self) -> dict:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.inner.load_state_dict(state)
+
+
+def task_metrics(metrics) -> list:
+    """Metric specs as ``fit`` takes them: a dict ``{task: [metric, ...]}`` becomes
+    ``(task, metric)`` pairs; a list passes through."""
+    if not isinstance(metrics, dict):
+        return list(metrics)
+    pairs = []
+    for task, specs in metrics.items():
+        if isinstance(specs, (str, Metric)) or callable(specs):
+            specs = [specs]
+        pairs += [(task, spec) for spec in specs]
+    return pairs

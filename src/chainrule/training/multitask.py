@@ -51,44 +51,22 @@ import math
 
 import numpy as np
 
-from .._backend import namespace_of
 from ..autograd.engine import Tensor
 from ..data.validation import check_class_labels, check_features, check_targets
 from ..nn.multitask import MultiTask
-from .evaluation import _first_and_last_layer, check_data
+from ._checks import _first_and_last_layer, check_data
+from ._missing import MISSING_LABEL, _count, present_rows
 from .losses import get_loss, target_kind
-from .metrics import Metric, get_metric
+from .metrics import TaskMetric, task_metrics
 
-__all__ = ["MISSING_LABEL", "MultiTaskLoss", "TaskMetric", "check_training_data", "with_unlabeled"]
-
-#: marks a row without a class id for a task (real-valued targets use NaN)
-MISSING_LABEL = -1
-
-
-def present_rows(target) -> np.ndarray | None:
-    """A boolean mask of the rows that have a target (None: all of them).
-
-    A mask, not indices: indexing a Tensor by a mask has the cheaper vjp.
-    """
-    xp = namespace_of(target)
-    t = target if hasattr(target, "shape") else np.asarray(target)
-    n = t.shape[0]
-    if xp.isdtype(t.dtype, "integral"):
-        missing = xp.any(xp.reshape(t == MISSING_LABEL, (n, -1)), axis=1)
-    elif xp.isdtype(t.dtype, "real floating"):
-        missing = xp.any(xp.reshape(xp.isnan(t), (n, -1)), axis=1)
-    else:
-        return None
-    if not bool(xp.any(missing)):
-        return None
-    return xp.logical_not(missing)
-
-
-def _count(mask) -> int:
-    """The number of true entries of a boolean mask of any array library."""
-    xp = namespace_of(mask)
-    return int(xp.sum(xp.astype(mask, xp.int64)))
-
+__all__ = [
+    "MISSING_LABEL",
+    "MultiTaskLoss",
+    "TaskMetric",
+    "check_training_data",
+    "task_metrics",
+    "with_unlabeled",
+]
 
 def _missing(target: np.ndarray, n: int) -> np.ndarray:
     """``n`` rows shaped like ``target``'s that say "no target"."""
@@ -295,73 +273,6 @@ class MultiTaskLoss:
         }
         return X_all, y_all
 
-
-
-class TaskMetric(Metric):
-    """A metric of one task's output of a multi-task model, named ``<task>_<metric>``.
-
-    ``fit(..., metrics={"digit": ["accuracy"]})`` (or the pair
-    ``("digit", "accuracy")``) makes one; rows without the task's target
-    are left out.
-    """
-
-    def __init__(self, task: str, metric):
-        self.task = task
-        inner = get_metric(metric)
-        if inner is None:
-            raise ValueError(
-                f"Expected a metric for task {task!r}; its loss is always logged as "
-                f"'{task}_loss'. Received: {metric!r}"
-            )
-        self.inner: Metric = inner
-        self.name = f"{task}_{inner.name}"
-        super().__init__()
-
-    def reset(self) -> None:
-        self.inner.reset()
-
-    # the running sums live in the wrapped metric (read by data-parallel reductions)
-    total = property(lambda self: self.inner.total,
-                     lambda self, v: setattr(self.inner, "total", v))
-    count = property(lambda self: self.inner.count,
-                     lambda self, v: setattr(self.inner, "count", v))
-
-    def update(self, output, target) -> None:
-        if not isinstance(output, dict) or self.task not in output:
-            raise ValueError(
-                f"Expected a model output dict with the task {self.task!r} for the metric "
-                f"{self.name!r}. Received: "
-                f"{sorted(output) if isinstance(output, dict) else type(output).__name__}"
-            )
-        o, t = output[self.task], target[self.task]
-        rows = present_rows(t)
-        if rows is not None:
-            if not rows.any():
-                return
-            o, t = o[rows], t[rows]
-        self.inner.update(o, t)
-
-    def result(self) -> float:
-        return self.inner.result()
-
-    def state_dict(self) -> dict:
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.inner.load_state_dict(state)
-
-
-def task_metrics(metrics) -> list:
-    """Metric specs as ``fit`` takes them: a dict ``{task: [metric, ...]}`` becomes
-    ``(task, metric)`` pairs; a list passes through."""
-    if not isinstance(metrics, dict):
-        return list(metrics)
-    pairs = []
-    for task, specs in metrics.items():
-        if isinstance(specs, (str, Metric)) or callable(specs):
-            specs = [specs]
-        pairs += [(task, spec) for spec in specs]
-    return pairs
 
 
 def check_training_data(model, loss_fn, loss_name: str, X, y, name: str = "X", transform=None):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluation import _output_data
+from ._checks import _output_data
 
 __all__ = ["RunningLogs"]
 
