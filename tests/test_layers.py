@@ -20,6 +20,8 @@ LAYERS = {
     "_backend": 1,
     "_threads": 1,
     "random": 1,
+    "_state_dict": 1,  # a state dict's layout; imports nothing of chainrule
+    "_safetensors": 1,  # the .safetensors reader and writer; imports nothing of chainrule
     "data": 2,
     "autograd": 3,
     "nn": 4,

@@ -26,6 +26,7 @@ COMPUTE = [
     *sorted((SRC / "optim").glob("*.py")),
     *sorted((SRC / "regularization").glob("*.py")),
     SRC / "_backend" / "kernels.py",
+    SRC / "_backend" / "im2col.py",
     SRC / "_backend" / "fused.py",
     *[SRC / "training" / f for f in ("trainer.py", "losses.py", "metrics.py", "evaluation.py")],
 ]

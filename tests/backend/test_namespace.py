@@ -58,7 +58,7 @@ def test_parse_device():
     with pytest.raises(ValueError, match="Unknown device 'tpu'"):
         parse_device("tpu")
     with pytest.raises(TypeError, match="device"):
-        parse_device(3)
+        parse_device(2.5)
 
 
 def test_unknown_array_type_is_named():

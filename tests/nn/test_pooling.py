@@ -120,7 +120,7 @@ def test_modules_match_torch_modules(cls, tcls, shape):
 
 def test_pool_after_conv_in_a_chain_matches_torch():
     """Pooling reads the channels-last views that conv layers produce."""
-    x = np.random.randn(2, 3, 12, 12).astype(np.float32)
+    x = np.random.default_rng(121).standard_normal((2, 3, 12, 12)).astype(np.float32)
     conv = nn.Conv2d(3, 6, 3, padding=1)
     tconv = torch.nn.Conv2d(3, 6, 3, padding=1)
     with torch.no_grad():
@@ -134,7 +134,10 @@ def test_pool_after_conv_in_a_chain_matches_torch():
     (y * y).sum().backward()
     (ty * ty).sum().backward()
     close(X.grad, tx.grad.numpy())
-    close(conv.weight.grad, tconv.weight.grad.numpy())
+    # each weight-gradient entry sums 2*12*12 products of size up to ~40 in float32, in
+    # another order than torch's: its rounding is relative to that scale, not to the entry
+    wg = tconv.weight.grad.numpy()
+    np.testing.assert_allclose(conv.weight.grad, wg, rtol=1e-5, atol=1e-6 * np.abs(wg).max())
 
 
 def test_unbatched_input_and_float64():

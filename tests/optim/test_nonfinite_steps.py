@@ -15,7 +15,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.optim.optimizer import NonFiniteStepError
+from chainrule.optim import NonFiniteStepError
 
 OPTIMISERS = [
     ("SGD", {"lr": 0.1}),

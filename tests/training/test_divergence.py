@@ -51,20 +51,45 @@ def test_divergence_check_can_stop_at_the_first_diverged_epoch():
     assert len(hist) == 1  # stopped after the first epoch, which diverged
 
 
-def test_lbfgs_writing_non_finite_parameters_stops_and_rolls_back(tmp_path):
+def test_lbfgs_refuses_the_non_finite_step_and_fit_stops_with_the_weights_kept(tmp_path):
     X, y = _data()
     model = _model()
     start = {k: v.copy() for k, v in model.state_dict().items()}
     opt = cr.optim.LBFGS(model.parameters(), lr=1e6)
     ck = tmp_path / "ck.npz"
-    wrote = r"LBFGS\.step\(closure\) wrote non-finite"
-    with pytest.raises(NonFiniteLossError, match=wrote), warnings.catch_warnings():
+    with pytest.raises(cr.optim.NonFiniteStepError, match=r"LBFGS\.step"), \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow notes
         fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=200,
             verbose=0, callbacks=[ModelCheckpoint(ck)])
-    for k, v in model.state_dict().items():  # the epoch's start, finite
+    for k, v in model.state_dict().items():  # the step was not taken: finite, as before
         np.testing.assert_array_equal(v, start[k])
     assert not ck.exists()  # the failing epoch never reached its checkpoint
+
+
+class _WritesNaN(cr.optim.SGD):
+    """A closure optimiser that evaluates the closure, then writes NaN into a weight."""
+
+    needs_closure = True
+
+    def step(self, closure=None):
+        loss = closure()
+        self.param_groups[0]["params"][0].data[0, 0] = np.nan
+        return loss
+
+
+def test_a_closure_step_writing_non_finite_parameters_stops_and_rolls_back(tmp_path):
+    X, y = _data()
+    model = _model()
+    start = {k: v.copy() for k, v in model.state_dict().items()}
+    ck = tmp_path / "ck.npz"
+    wrote = r"_WritesNaN\.step\(closure\) wrote non-finite"
+    with pytest.raises(NonFiniteLossError, match=wrote):
+        fit(model, X, y, loss="cross_entropy", optimizer=_WritesNaN(model.parameters(), lr=0.1),
+            epochs=3, batch_size=200, verbose=0, callbacks=[ModelCheckpoint(ck)])
+    for k, v in model.state_dict().items():  # the epoch's start, finite
+        np.testing.assert_array_equal(v, start[k])
+    assert not ck.exists()
 
 
 def test_the_error_does_not_claim_finite_parameters_when_they_are_not():

@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from .kernels import FEW_CHANNELS, _col2im_numpy, _may_repeat, register, window_views
+from ._indexing import _may_repeat
+from ._registry import register
+from .im2col import FEW_CHANNELS, _col2im_numpy, window_views
 
 
 def _cp():

@@ -21,30 +21,13 @@ Lookups are cached per (name, namespace), so a hot path pays one dict lookup.
 from __future__ import annotations
 
 from . import backend_name
+from ._indexing import _int_array, _is_bool, _may_repeat
+from ._registry import _CACHE, _TABLE, register, registered
+from .im2col import window_views  # noqa: F401  (importing it registers im2col/col2im)
 
 __all__ = ["kernel", "register", "registered"]
 
-#: name -> {backend: function}
-_TABLE: dict[str, dict[str, object]] = {}
-#: (name, id(namespace)) -> function
-_CACHE: dict = {}
 _cupy_loaded = False
-
-
-def register(name: str, backend: str = "generic"):
-    """Decorator: make the function the ``backend`` entry of kernel ``name``."""
-
-    def deco(fn):
-        _TABLE.setdefault(name, {})[backend] = fn
-        _CACHE.clear()
-        return fn
-
-    return deco
-
-
-def registered(name: str) -> dict:
-    """The entries of kernel ``name`` (a copy), for tests and docs."""
-    return dict(_TABLE.get(name, {}))
 
 
 def _load_cupy():
@@ -78,11 +61,6 @@ def kernel(name: str, xp):
 
 # --------------------------------------------------------------------------
 # helpers shared by the entries below
-
-
-def _int_array(part) -> bool:
-    """Whether an index part is an integer (or boolean) array, not an int/slice/None/...."""
-    return getattr(part, "ndim", 0) >= 1 and hasattr(part, "dtype")
 
 
 def _move_index(xp, index, device):
@@ -134,11 +112,6 @@ def _complete(index):
     if any(p is Ellipsis for p in parts):
         return parts
     return (*parts, Ellipsis)
-
-
-def _is_bool(part) -> bool:
-    dt = part.dtype
-    return str(dt).split(".")[-1] in ("bool", "bool_")
 
 
 def _advanced_plan(xp, shape, index):
@@ -217,20 +190,6 @@ def _scatter_add_numpy(xp, g, shape, index, dtype=None):
     else:
         out[index] = g
     return out
-
-
-def _may_repeat(index) -> bool:
-    """Whether an index may name an element twice (it holds a non-boolean array)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    for part in parts:
-        if isinstance(part, (int, slice, type(None), type(Ellipsis))):
-            continue
-        if _int_array(part) and _is_bool(part):
-            continue
-        if not _int_array(part) and not isinstance(part, list):
-            continue
-        return True
-    return False
 
 
 def segment_sum(xp, values, positions, size):
@@ -380,122 +339,3 @@ def _own_grad_numpy(xp, g, handed_out):
 def _own_grad_generic(xp, g, handed_out):
     """Always a copy: views cannot be told apart in the standard."""
     return xp.asarray(g, copy=True)
-
-
-# --------------------------------------------------------------------------
-# im2col / col2im (convolution and pooling windows)
-
-
-def _region(start, size, step):
-    return slice(start, start + step * (size - 1) + 1, step)
-
-
-def window_slab(offset, out, stride, dilation):
-    """Index into a padded (N, *S, C) array of the inputs seen at kernel ``offset``."""
-    return (slice(None),) + tuple(
-        _region(o * d, n, s) for o, n, s, d in zip(offset, out, stride, dilation)
-    ) + (Ellipsis,)
-
-
-def offsets(kernel):
-    """Every kernel offset (i, j, ...) in row-major order."""
-    import itertools
-
-    return list(itertools.product(*(range(k) for k in kernel)))
-
-
-#: Inputs with at most this many channels use the "columns" im2col layout.
-FEW_CHANNELS = 4
-
-
-def window_views(xpad, out_size, kernel, stride, dilation):
-    """``(shape, strides)`` of the two strided views of im2col's windows over a padded
-    channels-last array (strides in bytes, as ``as_strided`` takes them): by rows,
-    ``(N, *out, *kernel, C)``, and by columns, ``(*kernel, C, N, *out)``."""
-    n, c = xpad.shape[0], xpad.shape[-1]
-    st = xpad.strides
-    spatial = st[1:-1]
-    out_strides = tuple(s * t for s, t in zip(stride, spatial))
-    kernel_strides = tuple(d * t for d, t in zip(dilation, spatial))
-    rows = ((n, *out_size, *kernel, c), (st[0], *out_strides, *kernel_strides, st[-1]))
-    columns = ((*kernel, c, n, *out_size), (*kernel_strides, st[-1], st[0], *out_strides))
-    return rows, columns
-
-
-@register("im2col", "numpy")
-def _im2col_numpy(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=None):
-    """The im2col matrix A (N·P, k·C [+1]) of a padded channels-last input.
-
-    Row p holds the window of output position p, column k·C + c its
-    channel c at kernel offset k.  With ``ones`` a last column of ones is
-    appended (the bias rides in the GEMM).  Many channels: A row by row,
-    one strided copy; few channels: column by column, A is then a
-    transposed (Fortran-ordered) view.  ``take(shape, dtype)`` gives the
-    buffer (a workspace), fresh arrays when None.
-    """
-    import math
-
-    as_strided = xp.lib.stride_tricks.as_strided
-    if take is None:
-        def take(shape, dtype):
-            return xp.empty(shape, dtype=dtype)
-    n, c = xpad.shape[0], xpad.shape[-1]
-    positions = n * math.prod(out_size)
-    width = math.prod(kernel) * c
-    extra = 1 if ones else 0
-    rows, columns = window_views(xpad, out_size, kernel, stride, dilation)
-    if c > FEW_CHANNELS:
-        src = as_strided(xpad, *rows, writeable=False)
-        buf = take((positions, width + extra), xpad.dtype)
-        item = buf.itemsize
-        row = buf.strides[0]
-        dst_strides = tuple(row * math.prod(out_size[i + 1:]) for i in range(-1, len(out_size)))
-        dst_strides += tuple(c * item * math.prod(kernel[i + 1:]) for i in range(len(kernel)))
-        dst_strides += (item,)
-        dst = as_strided(buf, src.shape, dst_strides)
-        xp.copyto(dst, src)
-        if ones:
-            buf[:, -1] = 1
-        return buf
-    src = as_strided(xpad, *columns, writeable=False)
-    buf = take((width + extra, positions), xpad.dtype)
-    xp.copyto(buf[:width].reshape(src.shape), src)
-    if ones:
-        buf[-1] = 1
-    return buf.T
-
-
-@register("im2col", "generic")
-def _im2col_generic(xp, xpad, out_size, kernel, stride, dilation, ones=False, take=None):
-    """Standard-only im2col: the window slabs stacked, (N·P, k·C [+1])."""
-    import math
-
-    n, c = xpad.shape[0], xpad.shape[-1]
-    slabs = [xpad[window_slab(o, out_size, stride, dilation)] for o in offsets(kernel)]
-    cols = xp.stack(slabs, axis=-2)  # (N, *out, K, C)
-    cols = xp.reshape(cols, (n * math.prod(out_size), len(slabs) * c))
-    if ones:
-        cols = xp.concat([cols, xp.ones((cols.shape[0], 1), dtype=cols.dtype,
-                                        device=_device(cols))], axis=1)
-    return cols
-
-
-@register("col2im", "numpy")
-def _col2im_numpy(xp, slabs, padded_shape, out_size, kernel, stride, dilation, out=None):
-    """Sum per-offset slabs (K, N, *out, C) into a padded (N, *S, C) array (``out`` if given)."""
-    if out is None:
-        out = xp.zeros(padded_shape, dtype=slabs.dtype)
-    else:
-        out.fill(0)
-    for slab, o in zip(slabs, offsets(kernel)):
-        out[window_slab(o, out_size, stride, dilation)] += slab
-    return out
-
-
-@register("col2im", "generic")
-def _col2im_generic(xp, slabs, padded_shape, out_size, kernel, stride, dilation, out=None):
-    out = xp.zeros(padded_shape, dtype=slabs.dtype, device=_device(slabs))
-    for k, o in enumerate(offsets(kernel)):
-        idx = window_slab(o, out_size, stride, dilation)
-        out[idx] = out[idx] + slabs[k, ...]
-    return out

@@ -33,8 +33,9 @@ import math
 import numpy as _np  # the NumPy variants' stride tricks
 
 from .._backend import device_of, xp
+from .._backend import im2col as _windows
 from .._backend import kernels as _kernels
-from .._backend.kernels import _col2im_numpy, _im2col_numpy
+from .._backend.im2col import _col2im_numpy, _im2col_numpy
 from .._threads import get_num_threads, run_parallel
 from ._gemm import matmul
 from ._workspace import Lease, workspace
@@ -64,7 +65,7 @@ def batch_parts(n: int, work: int) -> list:
     return [slice(a, b) for a, b in itertools.pairwise(cuts)]
 
 
-_region = _kernels._region  # the slice of a padded axis touched by a kernel offset
+_region = _windows._region  # the slice of a padded axis touched by a kernel offset
 
 
 def _pad_last(xt, padding, value, take=None):
@@ -122,9 +123,9 @@ def _out_size(padded, kernel, stride, dilation):
 
 
 #: Every kernel offset (i, j, ...) in row-major order.
-_offsets = _kernels.offsets
+_offsets = _windows.offsets
 #: Index into a padded (N, *S, C) array of the inputs seen at an offset.
-_slab = _kernels.window_slab
+_slab = _windows.window_slab
 
 
 @functools.cache
@@ -151,7 +152,7 @@ def _channels_first(a):
 # convolution
 
 #: Inputs with at most this many channels use the "columns" im2col layout.
-FEW_CHANNELS = _kernels.FEW_CHANNELS
+FEW_CHANNELS = _windows.FEW_CHANNELS
 
 
 def _im2col(xpad, out_size, kernel, stride, dilation, ones=False, take=None):

@@ -15,7 +15,7 @@ from .._backend import device_of, from_host, namespace_of
 from ..autograd import ops
 from ..autograd.engine import Tensor
 from ._erf import erf
-from .functional import dropout
+from .functional_dropout import dropout
 
 __all__ = ["embedding", "gelu", "layer_norm", "scaled_dot_product_attention", "silu"]
 

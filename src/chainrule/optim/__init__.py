@@ -24,7 +24,7 @@ from .conjugate_gradient import ConjugateGradient
 from .coordinate_descent import BlockCoordinateDescent, sparse_coding
 from .lbfgs import LBFGS
 from .newton import Newton
-from .optimizer import NonFiniteStepError, Optimizer
+from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .scipy_minimize import ScipyMinimize
 from .sgd import SGD

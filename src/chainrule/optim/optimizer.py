@@ -54,15 +54,12 @@ import numpy as np
 from .._backend import device_of, from_host, namespace_of, to_host
 from .._backend.fused import elementwise, first_nonfinite, maximum, where
 from ..autograd.engine import Tensor, enable_grad
+from ._errors import NonFiniteStepError
 
-__all__ = ["NonFiniteStepError", "Optimizer"]
+__all__ = ["Optimizer"]
 
 #: Flush subnormal state entries to zero every this many steps.
 FLUSH_EVERY = 16
-
-
-class NonFiniteStepError(FloatingPointError):
-    """An optimiser step met a NaN or infinite gradient or update; see the module."""
 
 
 def _check(ok: bool, expected: str, received: str) -> None:
@@ -280,7 +277,8 @@ class Optimizer:
             f"{type(self).__name__} step {self._calls + ahead}: parameter {number} "
             f"(shape {tuple(p.data.shape)}) would take a non-finite step: {where_} holds "
             f"{value} ({what}, flat index {index}); {kept}. Lower the learning rate "
-            "or check the loss"
+            "or check the loss",
+            optimizer=type(self).__name__, step=self._calls + ahead, value=float(value),
         )
 
     def _follow(self, group: dict) -> None:
