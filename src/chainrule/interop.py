@@ -92,7 +92,8 @@ def _convert(state: Mapping[str, Any], to: str) -> StateDict:
         )
     out = StateDict(layout=to)
     # entries a chainrule model keeps in PyTorch's layout (Embedding, recurrent weights)
-    keep = getattr(state, "_torch_layout", frozenset()) if to == "torch" else frozenset()
+    keep: frozenset[str] = (getattr(state, "_torch_layout", frozenset()) if to == "torch"
+                            else frozenset())
     transposed = []
     for key, value in state.items():
         array = _as_array(key, value)

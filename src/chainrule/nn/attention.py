@@ -75,7 +75,7 @@ class MultiheadAttention(Module):
         fan_in, fan_out = self.embed_dim, 3 * self.embed_dim
         bound = math.sqrt(6.0 / (fan_in + fan_out))
         init.uniform_(self.in_proj_weight, -bound, bound)
-        if self.in_proj_bias is not None:
+        if self.in_proj_bias is not None and self.out_proj.bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
 

@@ -450,7 +450,7 @@ class Module:
         writes = []
         # cr.interop.from_torch_state_dict transposes every 2-D weight: undo it where
         # this model keeps PyTorch's layout
-        flipped = getattr(state, "_transposed_from_torch", frozenset())
+        flipped: frozenset[str] = getattr(state, "_transposed_from_torch", frozenset())
         keep = self._torch_layout_keys() & flipped if flipped else frozenset()
         for key, value in state.items():
             if key not in targets:

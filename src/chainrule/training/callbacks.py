@@ -247,15 +247,15 @@ class ModelCheckpoint(_MonitorMixin, Callback):
                 )
         self.every_n_epochs = int(every_n_epochs)
         self.every_n_steps = None if not every_n_steps else int(every_n_steps)
-        self.last_saved = None
+        self.last_saved: str | None = None
 
     def _path(self, epoch: int, step: int) -> str:
         return self.filepath.format(epoch=epoch + 1, step=step)
 
     def _save(self, epoch: int) -> None:
         path = self._path(epoch, self.trainer.global_step)
-        self.trainer.save_checkpoint(path)
-        self.last_saved = path
+        if self.trainer.save_checkpoint(path):  # refused (non-finite weights): keep the last
+            self.last_saved = path
 
     def on_batch_end(self, step, logs):
         if self.every_n_steps and step % self.every_n_steps == 0 and not self.save_best_only:

@@ -83,7 +83,7 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:
-        self._pending = {}  # name -> a device scalar not yet added to the host sum
+        self._pending: dict = {}  # name -> a device scalar not yet added to the host sum
         self.total = 0.0
         self.count = 0
 
@@ -241,7 +241,7 @@ class MeanMetric(Metric):
 
     def __init__(self, fn: Callable, name: str | None = None):
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "metric")
+        self.name = str(name or getattr(fn, "__name__", "metric"))
         super().__init__()
 
     def update(self, output, target):

@@ -276,8 +276,9 @@ class Trainer:
                     "Expected validation_data=(X_val, y_val). Received: "
                     f"{type(validation_data).__name__}"
                 )
+            X_val, y_val = validation_data
             validation_data = check_training_data(self.model, self.loss_fn, self.loss_name,
-                                                  *validation_data, name="X_val")
+                                                  X_val, y_val, name="X_val")
         # after the split: validation rows keep their labels
         X, y = with_unlabeled(self.loss_fn, self.loss_name, X, y, raw_y, unlabeled)
         return X, y, validation_data
@@ -288,6 +289,7 @@ class Trainer:
 
     def _run_epoch(self, bar: ProgressBar, validation_data) -> None:
         epoch, loader = self.epoch, self.loader
+        assert loader is not None  # made by fit before the first epoch
         if loader.position == 0:
             self.running.reset()
         self._call("on_epoch_begin", epoch, {})
@@ -314,7 +316,8 @@ class Trainer:
             logs["lr"] = float(lr)
         if validation_data is not None:
             size = max(loader.batch_size, 256)
-            val = self._parallel.evaluate(self.evaluate, *validation_data, batch_size=size)
+            X_val, y_val = validation_data
+            val = self._parallel.evaluate(self.evaluate, X_val, y_val, batch_size=size)
             logs.update({f"val_{k}": v for k, v in val.items()})
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             self.scheduler.step()
