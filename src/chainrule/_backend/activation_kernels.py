@@ -1,0 +1,139 @@
+"""Hidden-unit activations and their backward, each written once as a per-element formula.
+
+The formulas (book §6.3) are :mod:`~chainrule._backend.fused` kernels:
+
+* forward, bias included: y = g(z + b) with g one of ReLU max(0, z),
+  tanh, the logistic sigmoid σ(z) (computed from e = exp(-|z|), stable
+  for large |z|), b an optional row vector (a layer's bias);
+* backward, the incoming gradient times g'(z) written through the output:
+  ReLU g·[y > 0] (0 at the kink, as PyTorch), tanh g·(1 - y²),
+  sigmoid g·y(1 - y).
+
+:func:`forward` and :func:`backward` run them.  Large arrays go through the
+compiled kernel (one pass, split over chainrule's threads); below
+:data:`COMPILED_MIN` elements, where a compiled call costs more than it
+saves, the same formula runs as whole-array operations of the array's
+namespace.  Arrays laid out in another axis order (a convolution's
+channels-first view of a channels-last buffer) run in their memory order.
+The compiled forward may write into ``z`` itself (``inplace=True``) when no
+one else reads it, e.g. a fresh matrix product.
+"""
+
+from __future__ import annotations
+
+from .fused import elementwise, exp, maximum, minimum, tanh, where
+
+__all__ = ["ACTIVATIONS", "COMPILED_MIN", "backward", "forward"]
+
+#: Arrays smaller than this run the formula as whole-array operations.
+COMPILED_MIN = 1 << 14
+
+
+@elementwise(outputs="y", scalars="zero", rows="b")
+def bias_relu(z, b, zero):
+    if b is not None:
+        z = z + b
+    return maximum(z, zero)
+
+
+@elementwise(outputs="y", rows="b")
+def bias_tanh(z, b):
+    if b is not None:
+        z = z + b
+    return tanh(z)
+
+
+@elementwise(outputs="y", scalars="zero one", rows="b")
+def bias_sigmoid(z, b, zero, one):
+    if b is not None:
+        z = z + b
+    e = exp(minimum(z, -z))  # exp(-|z|) never overflows
+    return where(z >= zero, one / (one + e), e / (one + e))
+
+
+@elementwise(outputs="gz", scalars="zero")
+def relu_backward(y, g, zero):
+    return where(y > zero, g, zero)
+
+
+@elementwise(outputs="gz", scalars="one")
+def tanh_backward(y, g, one):
+    return g * (one - y * y)
+
+
+@elementwise(outputs="gz", scalars="one")
+def sigmoid_backward(y, g, one):
+    return g * (y * (one - y))
+
+
+#: name -> (forward kernel, its scalars, backward kernel, its scalars)
+ACTIVATIONS = {
+    "relu": (bias_relu, (0.0,), relu_backward, (0.0,)),
+    "tanh": (bias_tanh, (), tanh_backward, (1.0,)),
+    "sigmoid": (bias_sigmoid, (0.0, 1.0), sigmoid_backward, (1.0,)),
+}
+
+
+def _memory_order(a):
+    """The axes of ``a`` sorted by decreasing stride, or None when already C-ordered."""
+    if a.flags.c_contiguous or a.ndim < 2:
+        return None
+    order = sorted(range(a.ndim), key=lambda k: -a.strides[k])
+    return tuple(order)
+
+
+def _inverse(order):
+    inv = [0] * len(order)
+    for k, ax in enumerate(order):
+        inv[ax] = k
+    return tuple(inv)
+
+
+def _compiled(a) -> bool:
+    return type(a).__module__ == "numpy" and a.size >= COMPILED_MIN
+
+
+def forward(name: str, z, b=None, inplace: bool = False):
+    """g(z + b) for activation ``name`` ("relu", "tanh", "sigmoid").
+
+    Args:
+        z: pre-activations (..., C).
+        b: optional bias (C,), added first.
+        inplace: write the result into ``z`` (its caller owns it).
+
+    Returns the activations, shaped like ``z``.
+    """
+    kern, scalars, _, _ = ACTIVATIONS[name]
+    if not _compiled(z):
+        return kern.bound(_ns(z))(z, b, *scalars)
+    order = _memory_order(z)
+    if order is not None and b is None:
+        zt = z.transpose(order)
+        if zt.flags.c_contiguous:
+            out = {"y": zt} if inplace else None
+            (y,) = kern(zt, None, *scalars, out=out)
+            return y.transpose(_inverse(order))
+    out = {"y": z} if inplace and z.flags.c_contiguous else None
+    (y,) = kern(z, b, *scalars, out=out)
+    return y
+
+
+def backward(name: str, y, g):
+    """The incoming gradient ``g`` times g'(z), from the activation's output ``y``."""
+    _, _, kern, scalars = ACTIVATIONS[name]
+    if not _compiled(y):
+        return kern.bound(_ns(y))(y, g, *scalars)
+    order = _memory_order(y)
+    if order is not None and getattr(g, "strides", None) is not None:
+        yt, gt = y.transpose(order), g.transpose(order)
+        if yt.flags.c_contiguous and gt.flags.c_contiguous:
+            (gz,) = kern(yt, gt, *scalars)
+            return gz.transpose(_inverse(order))
+    (gz,) = kern(y, g, *scalars)
+    return gz
+
+
+def _ns(a):
+    from . import namespace_of
+
+    return namespace_of(a)
