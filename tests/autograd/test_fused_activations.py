@@ -135,3 +135,18 @@ def test_sequential_fused_equals_unfused(path, name):
     assert seen == [(130, 140)]  # the hook ran: the pair ran unfused
     for f, p in zip(fused, plain):
         np.testing.assert_allclose(f, p, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ACTS)
+def test_linear_activation_on_another_namespace(name):
+    """The standard-only forward (array_api_strict) gives NumPy's gradients (float32; sums
+    in another order)."""
+    xps = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s) for s in ((6, 5), (5, 7), (7,))]
+    got = [cr.tensor(xps.asarray(a), requires_grad=True) for a in arrays]
+    want = [cr.tensor(a, requires_grad=True) for a in arrays]
+    for ts in (got, want):
+        (ops.linear(*ts, activation=name) ** 2).sum().backward()
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g.grad), w.grad, rtol=1e-5, atol=1e-6)

@@ -21,6 +21,8 @@ one else reads it, e.g. a fresh matrix product.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .fused import elementwise, exp, maximum, minimum, tanh, where
 
 __all__ = ["ACTIVATIONS", "COMPILED_MIN", "backward", "forward"]
@@ -89,8 +91,9 @@ def _inverse(order):
     return tuple(inv)
 
 
-def _compiled(a) -> bool:
-    return type(a).__module__ == "numpy" and a.size >= COMPILED_MIN
+def _small(a) -> bool:
+    """A NumPy array below :data:`COMPILED_MIN` elements (the whole-array formula)."""
+    return a.size < COMPILED_MIN
 
 
 def forward(name: str, z, b=None, inplace: bool = False):
@@ -99,41 +102,37 @@ def forward(name: str, z, b=None, inplace: bool = False):
     Args:
         z: pre-activations (..., C).
         b: optional bias (C,), added first.
-        inplace: write the result into ``z`` (its caller owns it).
+        inplace: the result may be written into ``z`` (its caller owns it).
 
     Returns the activations, shaped like ``z``.
     """
     kern, scalars, _, _ = ACTIVATIONS[name]
-    if not _compiled(z):
-        return kern.bound(_ns(z))(z, b, *scalars)
+    if type(z) is not np.ndarray:
+        return kern(z, b, *scalars)[0]
+    if _small(z):
+        return kern.bound(np)(z, b, *scalars)
     order = _memory_order(z)
     if order is not None and b is None:
         zt = z.transpose(order)
         if zt.flags.c_contiguous:
-            out = {"y": zt} if inplace else None
-            (y,) = kern(zt, None, *scalars, out=out)
+            (y,) = kern(zt, None, *scalars, out={"y": zt} if inplace else None)
             return y.transpose(_inverse(order))
-    out = {"y": z} if inplace and z.flags.c_contiguous else None
-    (y,) = kern(z, b, *scalars, out=out)
+    (y,) = kern(z, b, *scalars, out={"y": z} if inplace and z.flags.c_contiguous else None)
     return y
 
 
 def backward(name: str, y, g):
     """The incoming gradient ``g`` times g'(z), from the activation's output ``y``."""
     _, _, kern, scalars = ACTIVATIONS[name]
-    if not _compiled(y):
-        return kern.bound(_ns(y))(y, g, *scalars)
+    if type(y) is not np.ndarray:
+        return kern(y, g, *scalars)[0]
+    if _small(y):
+        return kern.bound(np)(y, g, *scalars)
     order = _memory_order(y)
-    if order is not None and getattr(g, "strides", None) is not None:
+    if order is not None and type(g) is np.ndarray:
         yt, gt = y.transpose(order), g.transpose(order)
         if yt.flags.c_contiguous and gt.flags.c_contiguous:
             (gz,) = kern(yt, gt, *scalars)
             return gz.transpose(_inverse(order))
     (gz,) = kern(y, g, *scalars)
     return gz
-
-
-def _ns(a):
-    from . import namespace_of
-
-    return namespace_of(a)
