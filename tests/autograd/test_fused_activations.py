@@ -135,6 +135,12 @@ def test_sequential_fused_equals_unfused(path, name):
     assert seen == [(130, 140)]  # the hook ran: the pair ran unfused
     for f, p in zip(fused, plain):
         np.testing.assert_allclose(f, p, rtol=2e-6, atol=1e-6)
+    calls = []
+    original = model[0].forward
+    model[0].forward = lambda x, activation=None: calls.append(activation) or original(
+        x, activation=activation)
+    grads()  # the hook is gone: fused again
+    assert calls == [name.lower()]
 
 
 @pytest.mark.parametrize("name", ACTS)

@@ -42,7 +42,7 @@ def run(steps: tuple, x):
             x = m(x)
             continue
         act, name = fused
-        if "_forward_hooks" in m.__dict__ or "_forward_hooks" in act.__dict__:
+        if m.__dict__.get("_forward_hooks") or act.__dict__.get("_forward_hooks"):
             x = act(m(x))
         else:
             x = m.forward(x, activation=name)
