@@ -566,7 +566,8 @@ def linear(xp, x, weight, bias=None, activation=None):
     The backward skips the input gradient when the input needs none
     (e.g. the first layer), which saves one GEMM per step, and sums the
     bias gradient over all but the last axis.  On NumPy (its variant below)
-    bias and activation are one pass over the product, in place; products
+    bias and activation run the activation kernels on the product (in place
+    where compiled); products
     small enough that BLAS's threads would cost more than they save run on
     the calling thread, in blocks (``_gemm``), and the bias gradient is one
     product with a vector of ones; BLAS's thread count is never changed.

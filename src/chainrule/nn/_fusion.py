@@ -1,9 +1,9 @@
 """Linear layers fused with the activation that follows them in a Sequential.
 
 ``Sequential(Linear, ReLU, ...)`` computes g(x W + b) as one op
-(``ops.linear(..., activation=)``): the bias and the activation are one
-pass over the product, in place, and the backward one pass over the
-gradient, with one tape entry instead of two.  A pair is fused only when
+(``ops.linear(..., activation=)``): bias and activation run the activation
+kernels on the product, the backward g'·(incoming gradient) from the
+output, with one tape entry instead of two.  A pair is fused only when
 both are exactly :class:`~chainrule.nn.Linear` and one of the activation
 modules below, and neither has forward hooks (a hook sees the unfused
 outputs); the numbers are the unfused ones.
