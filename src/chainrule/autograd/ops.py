@@ -19,6 +19,7 @@ import builtins
 import itertools
 import math
 
+from .._backend import activation_kernels as _act
 from .._backend import device_of, dtype_in, from_host, namespace_of
 from .._backend.kernels import (
     _max_keep_numpy as _max_keep_np,
@@ -35,7 +36,7 @@ from .._backend.kernels import (
 )
 from ._gemm import matmul as _gemm
 from ._namespace import GRAPH
-from .engine import primitive
+from .engine import PRIMITIVES, primitive
 
 # --------------------------------------------------------------------------
 # NumPy fast paths
@@ -219,8 +220,15 @@ def relu(xp, a):
 
 @relu.variant("numpy")
 def _relu_numpy(xp, a):
-    out = xp.maximum(a, 0)
-    return out, lambda g, need: (g * (out > 0).astype(g.dtype),)
+    return _activation_numpy(xp, "relu", a)
+
+
+def _activation_numpy(xp, name, a):
+    """``name``'s kernels (``_backend/activation_kernels.py``): one pass each way."""
+    if a.dtype.kind != "f":  # integers: the standard-only forward
+        return PRIMITIVES[name].__wrapped__(xp, a)
+    out = _act.forward(name, a)
+    return out, lambda g, need: (_act.backward(name, out, g),)
 
 
 @primitive
@@ -254,11 +262,21 @@ def sigmoid(xp, a):
     return out, lambda g, need: (g * out * (1 - out),)
 
 
+@sigmoid.variant("numpy")
+def _sigmoid_numpy(xp, a):
+    return _activation_numpy(xp, "sigmoid", a)
+
+
 @primitive
 def tanh(xp, a):
     """Hyperbolic tangent; the vjp reuses the output."""
     out = xp.tanh(a)
     return out, lambda g, need: (g * (1 - out * out),)
+
+
+@tanh.variant("numpy")
+def _tanh_numpy(xp, a):
+    return _activation_numpy(xp, "tanh", a)
 
 
 @primitive
@@ -526,26 +544,49 @@ def _product(a, b):
     return _gemm(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
 
-@primitive
-def linear(xp, x, weight, bias=None):
-    """x @ weight + bias in one step; weight has shape (in, out).
+#: The activations ``linear`` can apply in the same op (``activation=``).
+LINEAR_ACTIVATIONS = tuple(_act.ACTIVATIONS)
 
+
+def _check_activation(activation):
+    if activation is not None and activation not in _act.ACTIVATIONS:
+        raise ValueError(
+            f"linear: expected activation None or one of {LINEAR_ACTIVATIONS}. "
+            f"Received: {activation!r}"
+        )
+
+
+@primitive
+def linear(xp, x, weight, bias=None, activation=None):
+    """y = g(x @ weight + bias) in one step; weight has shape (in, out).
+
+    ``activation`` is None (y = x @ weight + bias) or "relu", "tanh",
+    "sigmoid": the hidden unit g applied in the same op, its backward
+    g'·(incoming gradient) computed from y (``_backend/activation_kernels``).
     The backward skips the input gradient when the input needs none
     (e.g. the first layer), which saves one GEMM per step, and sums the
     bias gradient over all but the last axis.  On NumPy (its variant below)
-    products small enough that BLAS's threads would cost more than they
-    save run on the calling thread, in blocks (``_gemm``), and the bias
-    gradient is one product with a vector of ones; BLAS's thread count is
-    never changed.
+    bias and activation run the activation kernels on the product (in place
+    where compiled); products
+    small enough that BLAS's threads would cost more than they save run on
+    the calling thread, in blocks (``_gemm``), and the bias gradient is one
+    product with a vector of ones; BLAS's thread count is never changed.
     """
+    _check_activation(activation)
     if xp is GRAPH:
         out = x @ weight if bias is None else x @ weight + bias
+        if activation is not None:
+            out = PRIMITIVES[activation](out)
         return out, xp.vjp_of(out, (x, weight, bias))
     out = x @ weight
-    if bias is not None:
+    if activation is not None:
+        out = _act.forward(activation, out, bias)
+    elif bias is not None:
         out = out + bias
 
     def vjp(g, need):
+        if activation is not None:
+            g = _act.backward(activation, out, g)
         gx = g @ xp.matrix_transpose(weight) if need[0] else None
         gw = gb = None
         if x.ndim == 2:
@@ -563,12 +604,17 @@ def linear(xp, x, weight, bias=None):
 
 
 @linear.variant("numpy")
-def _linear_numpy(xp, x, weight, bias=None):
+def _linear_numpy(xp, x, weight, bias=None, activation=None):
     out = _product(x, weight)
-    if bias is not None:
+    if activation is not None:
+        _check_activation(activation)
+        out = _act.forward(activation, out, bias, inplace=True)
+    elif bias is not None:
         out += bias
 
     def vjp(g, need):
+        if activation is not None:
+            g = _act.backward(activation, out, g)
         gx = _product(g, weight.T) if need[0] else None
         gw = gb = None
         if x.ndim == 2:

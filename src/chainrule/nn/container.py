@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from . import _fusion
 from .module import Module
 
 
@@ -28,9 +29,13 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+        # Linear + activation pairs run as one op (``_fusion``)
+        mods = tuple(self._modules.values())
+        cached = self.__dict__.get("_steps")
+        if cached is None or cached[0] != mods:
+            cached = (mods, _fusion.plan(mods))
+            object.__setattr__(self, "_steps", cached)
+        return _fusion.run(cached[1], x)
 
     def __getitem__(self, i):
         mods = list(self._modules.values())

@@ -59,14 +59,16 @@ class Linear(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, activation: str | None = None) -> Tensor:
+        """x W + b, or g(x W + b) in one op for ``activation`` "relu", "tanh" or
+        "sigmoid" (what a Sequential of Linear and that activation runs)."""
         x = float_input(x, self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input (*, {self.in_features}); "
                 f"received shape {x.shape} (weight shape {self.weight.shape})"
             )
-        return ops.linear(x, self.weight, self.bias)  # checked above: skip F.linear's check
+        return ops.linear(x, self.weight, self.bias, activation=activation)  # checked above: skip F.linear's check
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
