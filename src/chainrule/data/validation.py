@@ -99,11 +99,11 @@ def check_targets(y, n_samples: int, name: str = "y", integer: bool = False) -> 
                 f"{arr.reshape(arr.shape[0], -1)[row][~finite.reshape(arr.shape[0], -1)[row]][0]}"
                 f" in row {row} (NaN and inf are refused as targets and as labels)"
             )
-    if integer and arr.ndim > 1:
-        hint = f"; pass {name}.ravel()" if arr.ndim == 2 and arr.shape[1] == 1 else ""
+    if integer and arr.ndim == 2 and arr.shape[1] == 1:
+        # (n, d) class ids with d > 1 are one id per position, for (N, C, d) logits
         raise ValueError(
             f"Expected {name} of shape (n_samples,): one class id per row. Received: "
-            f"shape {arr.shape}{hint}"
+            f"shape {arr.shape}; pass {name}.ravel()"
         )
     if not integer:
         return np.asarray(arr, dtype=np.float32)

@@ -266,7 +266,11 @@ def abort(code: int = 1) -> None:
     """
     comm = _world.comm
     if comm is not None:
+        sys.stdout.flush()
         sys.stderr.flush()
+        # MPI_Abort kills the job at once: give the launcher a moment to forward
+        # the error line just written (under load it was lost otherwise)
+        time.sleep(0.5)
         comm.Abort(code)
 
 
