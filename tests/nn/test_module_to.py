@@ -177,12 +177,13 @@ def test_training_on_a_moved_model_gives_numpys_losses(namespace, namespaces):
     losses, state = _train(namespace)
     ref_losses, ref_state = _train(namespaces("numpy"))
     assert ref_losses[-1] < ref_losses[0]
-    # same initial weights and masks: array_api_strict computes as NumPy
-    # does (the same bits); torch agrees to rounding
-    tol = {"rtol": 1e-5, "atol": 1e-6} if namespace.name == "torch" else {"rtol": 0, "atol": 0}
+    # same initial weights and masks; NumPy's run takes its fast variants (a bias
+    # gradient is a BLAS product with a vector of ones, summed in BLAS's order),
+    # the others the standard functions (xp.sum): they agree to float32 rounding
+    tol = {"rtol": 1e-5, "atol": 1e-6}
     np.testing.assert_allclose(losses, ref_losses, **tol)
     for k, v in ref_state.items():
-        if namespace.name == "torch" and k in ("0.bias", "1.running_mean"):
+        if k in ("0.bias", "1.running_mean"):
             # batch norm cancels the first bias: its gradient is rounding noise
             # (~1e-9), which Adam scales up to full steps, so it (and the running
             # mean it shifts) differ wherever the rounding does
