@@ -10,19 +10,9 @@ import time
 
 import numpy as np
 import pytest
+from test_cli import SRC, TINY, run  # the CLI tests' helpers (the source tree, tiny flags)
 
-import chainrule
-from chainrule.cli import main
 from chainrule.training.checkpoint import load_checkpoint
-
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
-TINY = ["--hidden", "8", "--epochs", "3", "--batch-size", "16", "--verbose", "0"]
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_line_error(code, err, *parts):

@@ -23,6 +23,7 @@ import numpy as np
 from .. import random as _random
 from .._backend import device_of, from_host, namespace_of, to_host
 from .collate import fetch, holds_arrays, is_map_style
+from .validation import check_count
 
 __all__ = ["DataLoader", "TensorDataset", "train_val_split"]
 
@@ -156,13 +157,7 @@ class DataLoader:
                 "Expected a dataset: a TensorDataset, a tuple (X, y), or an object with "
                 f"__len__ and __getitem__. Received: {type(dataset).__name__}"
             )
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
-            raise TypeError(
-                f"Expected batch_size to be an integer. Received: batch_size={batch_size!r} "
-                f"({type(batch_size).__name__})"
-            )
-        if batch_size < 1:
-            raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
+        batch_size = check_count(batch_size, "batch_size", 1)
         if transform is not None and not callable(transform):
             raise TypeError(
                 f"Expected transform to be callable (xb, yb) -> (xb, yb). "

@@ -21,6 +21,19 @@ def _first_bad_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(rows)[0])
 
 
+def check_count(value, name: str, minimum: int, unit: str = "") -> int:
+    """``value`` as an int, or a clear error: a whole number (not a bool) >= ``minimum``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        what = f" (a whole number of {unit})" if unit else ""
+        raise TypeError(
+            f"Expected {name} to be an integer{what}. "
+            f"Received: {name}={value!r} ({type(value).__name__})"
+        )
+    if value < minimum:
+        raise ValueError(f"Expected {name} >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
 def check_features(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
     """Return ``X`` as a float32 array of shape (n_samples, ...), or raise.
 

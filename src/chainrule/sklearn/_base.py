@@ -46,7 +46,6 @@ estimator's own stream.
 
 from __future__ import annotations
 
-import itertools
 import numbers
 import warnings
 from typing import Any, ClassVar
@@ -55,7 +54,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight
 
@@ -85,7 +83,7 @@ from ._params import (
     check_params,
     hidden_sizes,
 )
-from ._rows import RowOrder, WeightedL2
+from ._rows import RowOrder, WeightedL2, glorot_weights, split_validation
 from ._threads import blas_scope
 
 #: scikit-learn's activation names (a subset of the shared vocabulary)
@@ -281,7 +279,7 @@ class BaseMLP(BaseEstimator):
         # the initial weights, the validation split and the epochs' row order
         state = check_random_state(self.random_state)
         if fresh:
-            start = self._initial_weights(state, sizes)  # scikit-learn's draws, first
+            start = glorot_weights(state, sizes, self.activation)  # scikit-learn's draws, first
             # dropout masks draw from the estimator's own generator
             seed = self.random_state if isinstance(self.random_state, numbers.Integral) \
                 else state.randint(np.iinfo(np.int32).max)
@@ -312,23 +310,6 @@ class BaseMLP(BaseEstimator):
 
     def _layer_sizes(self, n_in: int, n_out: int) -> tuple:
         return (n_in,) + hidden_sizes(self.hidden_layer_sizes) + (n_out,)
-
-    def _initial_weights(self, state, sizes) -> list:
-        """scikit-learn's initialisation, drawn from its ``random_state`` in its order.
-
-        Glorot's uniform rule (book §8.4) for weights *and* biases:
-        U(−b, b) with b = √(6/(fan_in + fan_out)) (√(2/…) for logistic units),
-        layer by layer, W then b, in float64.  The same ``random_state``
-        therefore starts the network exactly where scikit-learn's starts.
-        """
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        weights = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            W = state.uniform(-bound, bound, (fan_in, fan_out))
-            b = state.uniform(-bound, bound, fan_out)
-            weights.append((W, b))
-        return weights
 
     def _initialize(self, n_features: int, n_outputs: int, start: list) -> None:
         self._model = self._build_model(n_features, n_outputs)
@@ -388,7 +369,9 @@ class BaseMLP(BaseEstimator):
             return
         callbacks: list[Callback] = [_Record(self)]
         if self.early_stopping:
-            X, T, weights, X_val, T_val, w_val = self._split_validation(X, T, weights, state)
+            X, T, weights, X_val, T_val, w_val = split_validation(
+                type(self).__name__, X, T, weights, self.validation_fraction, state,
+                self._stratify(T))
             score = EpochScore(lambda model: self._validation_score(X_val, T_val, w_val))
             callbacks.insert(0, score)
         n = X.shape[0]
@@ -471,31 +454,6 @@ class BaseMLP(BaseEstimator):
         total = float(w.sum())
         self._l2.rows = total
         return self._batch_loss(outputs, T, w, total)
-
-    def _split_validation(self, X, T, weights, state):
-        """Hold out ``validation_fraction`` of the rows (stratified for classes).
-
-        The split of scikit-learn for the same ``random_state``.
-        """
-        arrays = [X, T] if weights is None else [X, T, weights]
-        n, frac = X.shape[0], self.validation_fraction
-        held = (f"{type(self).__name__}: early_stopping=True holds out "
-                f"validation_fraction={frac} of the {n} samples for validation")
-        try:
-            parts = train_test_split(*arrays, test_size=frac, random_state=state,
-                                     stratify=self._stratify(T))
-        except ValueError as err:  # scikit-learn's words, then what they mean here
-            raise ValueError(f"{err} ({held}, stratified: at least one row of each class on "
-                             "each side. Increase validation_fraction or the data, or set "
-                             "early_stopping=False.)") from None
-        X_train, X_val, T_train, T_val = parts[:4]
-        w_train, w_val = (None, None) if weights is None else parts[4:]
-        if X_val.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size "
-                f"of your dataset. ({held} and needs at least 2 validation rows. Received: "
-                f"{X_val.shape[0]} row(s); or set early_stopping=False.)")
-        return X_train, T_train, w_train, X_val, T_val, w_val
 
     def _stratify(self, T):
         return None

@@ -9,12 +9,13 @@ import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from chainrule.autograd import ops
 
 from ._base import BaseMLP
+from ._classes import check_known_classes, first_classes
 from ._compat import validate_data
 from ._lbfgs import stochastic_solver
 from ._params import Interval
@@ -253,9 +254,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             )
         multilabel = kind == "multilabel-indicator"
         if fresh:
-            self._set_classes(y, multilabel, classes, incremental)
+            self.classes_, self._kind = first_classes(type(self).__name__, y, multilabel,
+                                                      classes, incremental)
         else:
-            self._check_known_classes(y, multilabel, classes, incremental)
+            check_known_classes(type(self).__name__, self.classes_, self._kind, y,
+                                multilabel, classes, incremental)
         if self._kind == "multilabel":
             return X, y.astype(X.dtype)
         if self._kind == "single":
@@ -263,65 +266,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if self._kind == "binary":
             return X, (y == self.classes_[1]).astype(X.dtype)[:, None]
         return X, np.searchsorted(self.classes_, y).astype(np.int64)
-
-    def _set_classes(self, y, multilabel, classes, incremental):
-        name = type(self).__name__
-        if incremental and classes is None:
-            raise ValueError(
-                f"{name}: the first call to partial_fit needs classes=, every label "
-                "that may appear. Received: classes=None"
-            )
-        if multilabel:
-            k = y.shape[1]
-            if classes is not None and len(classes) != k:
-                raise ValueError(
-                    f"{name}: expected {k} classes for a {k}-column multilabel y. "
-                    f"Received: classes={np.asarray(classes).tolist()}"
-                )
-            self.classes_ = np.arange(k)
-            self._kind = "multilabel"
-            return
-        self.classes_ = unique_labels(y if classes is None else classes)
-        self._check_subset(y)
-        # one class: predict it always (scikit-learn's behaviour), still fitting a network
-        kinds = {1: "single", 2: "binary"}
-        self._kind = kinds.get(len(self.classes_), "multiclass")
-
-    def _check_known_classes(self, y, multilabel, classes, incremental):
-        name = type(self).__name__
-        if multilabel != (self._kind == "multilabel"):
-            raise ValueError(
-                f"{name}: expected y of the same kind as in the first fit "
-                f"({self._kind}). Received: {'multilabel' if multilabel else 'labels'}"
-            )
-        if multilabel:
-            if y.shape[1] != len(self.classes_):
-                raise ValueError(
-                    f"{name}: expected a multilabel y with {len(self.classes_)} columns. "
-                    f"Received: {y.shape[1]}"
-                )
-            return
-        if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
-            raise ValueError(
-                f"{name}: expected classes= to equal classes_ {self.classes_.tolist()} of "
-                f"the first call. Received: classes={np.asarray(classes).tolist()}"
-            )
-        if not incremental and not np.array_equal(unique_labels(y), self.classes_):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same classes as in the "
-                f"previous call to fit. Previously got {self.classes_}, `y` has "
-                f"{unique_labels(y)} ({name}: expected the same classes)"
-            )
-        self._check_subset(y)
-
-    def _check_subset(self, y):
-        seen = unique_labels(y)
-        unseen = np.setdiff1d(seen, self.classes_)
-        if len(unseen):
-            raise ValueError(
-                f"{type(self).__name__}: expected labels among classes_ "
-                f"{self.classes_.tolist()}. Received: unseen labels {unseen.tolist()}"
-            )
 
     def _n_model_outputs(self) -> int:
         if self._kind in ("binary", "single"):

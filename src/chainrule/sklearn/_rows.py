@@ -1,4 +1,5 @@
-"""How the estimators' rows reach the Trainer, and their L2 term per minibatch.
+"""How the estimators' rows reach the Trainer, and their L2 term per minibatch;
+scikit-learn's initial weights and validation split.
 
 Shared by the minibatch solvers (:mod:`._base`) and full-batch L-BFGS
 (:mod:`._lbfgs`).
@@ -6,8 +7,11 @@ Shared by the minibatch solvers (:mod:`._base`) and full-batch L-BFGS
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
 
 from chainrule.regularization import MinibatchL2
 from chainrule.training import Callback
@@ -86,3 +90,47 @@ class RowOrder(Callback):
         if sp.issparse(xb):
             xb = xb.toarray()
         return xb, (T[idx] if w is None else (T[idx], w[idx]))
+
+
+def glorot_weights(state, sizes, activation: str) -> list:
+    """scikit-learn's initialisation, drawn from its ``random_state`` in its order.
+
+    Glorot's uniform rule (book §8.4) for weights *and* biases:
+    U(−b, b) with b = √(6/(fan_in + fan_out)) (√(2/…) for logistic units),
+    layer by layer, W then b, in float64.  The same ``random_state``
+    therefore starts the network exactly where scikit-learn's starts.
+    """
+    factor = 2.0 if activation == "logistic" else 6.0
+    weights = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        W = state.uniform(-bound, bound, (fan_in, fan_out))
+        b = state.uniform(-bound, bound, fan_out)
+        weights.append((W, b))
+    return weights
+
+
+def split_validation(name: str, X, T, weights, frac: float, state, stratify):
+    """Hold out ``validation_fraction`` of the rows (stratified for classes).
+
+    The split of scikit-learn for the same ``random_state``.
+    """
+    arrays = [X, T] if weights is None else [X, T, weights]
+    n = X.shape[0]
+    held = (f"{name}: early_stopping=True holds out "
+            f"validation_fraction={frac} of the {n} samples for validation")
+    try:
+        parts = train_test_split(*arrays, test_size=frac, random_state=state,
+                                 stratify=stratify)
+    except ValueError as err:  # scikit-learn's words, then what they mean here
+        raise ValueError(f"{err} ({held}, stratified: at least one row of each class on "
+                         "each side. Increase validation_fraction or the data, or set "
+                         "early_stopping=False.)") from None
+    X_train, X_val, T_train, T_val = parts[:4]
+    w_train, w_val = (None, None) if weights is None else parts[4:]
+    if X_val.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or the size "
+            f"of your dataset. ({held} and needs at least 2 validation rows. Received: "
+            f"{X_val.shape[0]} row(s); or set early_stopping=False.)")
+    return X_train, T_train, w_train, X_val, T_val, w_val

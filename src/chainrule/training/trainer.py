@@ -71,6 +71,7 @@ import numpy as np
 from .. import random as _random
 from ..autograd.engine import Tensor, no_grad
 from ..data.loader import DataLoader, TensorDataset, train_val_split
+from ..data.validation import check_count
 from . import checkpoint as ckpt
 from ._placement import model_place, on_model
 from .callbacks import Callback, ModelCheckpoint
@@ -116,17 +117,6 @@ def _split_regularizers(regularizers: Iterable) -> tuple[list, list, list]:
                 f"loss_fn, loss). Received: {type(reg).__name__}"
             )
     return graph, gradient, batch
-
-
-def _check_epochs(epochs) -> int:
-    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
-        raise TypeError(
-            f"Expected epochs to be an integer (a whole number of epochs). "
-            f"Received: epochs={epochs!r} ({type(epochs).__name__})"
-        )
-    if epochs < 0:
-        raise ValueError(f"Expected epochs >= 0. Received: epochs={epochs!r}")
-    return int(epochs)
 
 
 class Trainer:
@@ -228,7 +218,7 @@ class Trainer:
         """Train; see :func:`fit` for the arguments."""
         from ..distributed._replicas import data_parallel
 
-        self.epochs = _check_epochs(epochs)
+        self.epochs = check_count(epochs, "epochs", 0, "epochs")
         with self._rng_scope():
             self._xp, self._device = model_place(self.model)
             X, y, validation_data = self._data(X, y, validation_data, validation_split,
