@@ -131,7 +131,12 @@ def run_parallel(fn, parts) -> list:
     if n <= 1:
         return [fn(p) for p in parts]
     results = [None] * len(parts)
-    errors = []
+    errors: list = []
+    # the helpers reach fn and the parts only through this list, emptied before
+    # returning: a helper thread keeps its finished task (this closure) until its
+    # next one, and fn's closure may hold whole arrays (a gradient in the
+    # optimiser step), which must not outlive the call
+    work = [fn, parts]
     order = iter(range(len(parts)))
     order_lock = threading.Lock()
     done = threading.Semaphore(0)
@@ -145,7 +150,7 @@ def run_parallel(fn, parts) -> list:
             if i is None:
                 return
             try:
-                results[i] = fn(parts[i])
+                results[i] = work[0](work[1][i])
             except BaseException as exc:  # noqa: BLE001 - re-raised on the caller
                 errors.append(exc)
 
@@ -160,11 +165,7 @@ def run_parallel(fn, parts) -> list:
     drain()
     for _ in range(n - 1):
         done.acquire()
-    # a helper thread may keep the finished closure (and with it ``parts``)
-    # until its next task or its idle end: drop the parts, so that arrays
-    # they view (chunks of a gradient in the optimiser step) are not kept
-    # alive after the call
-    parts.clear()
+    work.clear()
     if errors:
         raise errors[0]
     return results
