@@ -56,6 +56,18 @@ def _launched_by_mpi() -> bool:
     return False
 
 
+def _end_job(comm, code: int) -> None:
+    """Flush what this rank wrote, then end every rank with ``MPI_Abort``.
+
+    ``MPI_Abort`` kills the job at once: the pause gives the launcher a moment
+    to forward the lines just written (under load they were lost otherwise).
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.5)
+    comm.Abort(code)
+
+
 def _abort_on_error(comm):
     """Make an uncaught exception on one rank end every rank (not a hang)."""
     previous = sys.excepthook
@@ -64,9 +76,8 @@ def _abort_on_error(comm):
         try:
             sys.stderr.write(f"[rank {comm.Get_rank()}] ")
             traceback.print_exception(kind, value, tb)
-            sys.stderr.flush()
         finally:
-            comm.Abort(1)
+            _end_job(comm, 1)
         previous(kind, value, tb)  # pragma: no cover - Abort does not return
 
     sys.excepthook = hook
@@ -123,8 +134,7 @@ def _wait(comm, request, what: str) -> None:
                 f"stopping every rank. To wait longer set {_TIMEOUT_VAR}=<seconds> or "
                 "dist.init(timeout=...).\n"
             )
-            sys.stderr.flush()
-            comm.Abort(1)
+            _end_job(comm, 1)
         time.sleep(pause)
         pause = min(2 * pause, 5e-4)
 
@@ -266,12 +276,7 @@ def abort(code: int = 1) -> None:
     """
     comm = _world.comm
     if comm is not None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # MPI_Abort kills the job at once: give the launcher a moment to forward
-        # the error line just written (under load it was lost otherwise)
-        time.sleep(0.5)
-        comm.Abort(code)
+        _end_job(comm, code)
 
 
 def broadcast_object(obj, root: int = 0):
